@@ -1,0 +1,3 @@
+"""Registers the docs engine (collects docs/**/*.md) and the sandbox fixtures."""
+
+pytest_plugins = ["tests.engine.plugin", "tests.fixtures.plugin"]

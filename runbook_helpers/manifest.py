@@ -1,0 +1,86 @@
+"""The ``.manifest.json`` written next to each backup: what a correct restore must contain.
+
+Row counts are exact (``count(*)``), taken inside the same snapshot that pg_dump exports, so
+they describe the archive itself and not the live database a moment later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+MANIFEST_FORMAT = "vlvt-runbooks/manifest@1"
+
+_TABLES_QUERY = """
+select n.nspname, c.relname,
+       exists (select 1 from pg_attribute a
+               where a.attrelid = c.oid and a.attname = 'created_at' and not a.attisdropped)
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p')
+  and n.nspname not in ('pg_catalog', 'information_schema')
+  and n.nspname not like 'pg\\_%'
+  and not c.relispartition
+order by 1, 2
+"""
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """Exact row count and newest ``created_at`` (ISO text, None if no such column or no rows)."""
+
+    rows: int
+    newest_created_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Facts about one backup object, stored as ``<key>.manifest.json``."""
+
+    key: str
+    created_at: str
+    pg_dump_version: str
+    server_version: str
+    size_bytes: int
+    sha256: str
+    tables: dict[str, TableStats] = field(default_factory=dict)
+    format: str = MANIFEST_FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data: dict[str, Any] = json.loads(text)
+        tables = {name: TableStats(**stats) for name, stats in data.pop("tables", {}).items()}
+        return cls(tables=tables, **data)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        return cls.from_json(path.read_text(encoding="utf-8"))
+
+
+def table_stats(conn: psycopg.Connection[Any]) -> dict[str, TableStats]:
+    """Exact ``count(*)`` and ``max(created_at)`` of every user table, keyed ``schema.table``.
+
+    Runs in the connection's current transaction, so a caller holding a REPEATABLE READ
+    snapshot (the one it exported to pg_dump) counts exactly what the dump contains.
+    """
+    stats: dict[str, TableStats] = {}
+    for schema, table, has_created_at in conn.execute(_TABLES_QUERY).fetchall():
+        ident = sql.Identifier(schema, table)
+        if has_created_at:
+            query = sql.SQL("select count(*), max(created_at) from {}").format(ident)
+        else:
+            query = sql.SQL("select count(*), null from {}").format(ident)
+        row = conn.execute(query).fetchone()
+        assert row is not None
+        count, newest = row
+        stats[f"{schema}.{table}"] = TableStats(
+            rows=int(count), newest_created_at=None if newest is None else newest.isoformat()
+        )
+    return stats
