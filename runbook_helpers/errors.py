@@ -26,6 +26,7 @@ class ExitStatus(IntEnum):
     VERIFY_MISMATCH = 10  # restored data differs from the manifest / reference
     STALE = 11  # newest backup too old or anomalous in size
     NO_SPACE = 12  # not enough disk space
+    BACKUP_FAILED = 13  # pg_dump failed or produced an empty/invalid archive: nothing uploaded
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -81,3 +82,7 @@ class Stale(RunbookError):
 
 class NoSpace(RunbookError):
     status = ExitStatus.NO_SPACE
+
+
+class BackupFailed(RunbookError):
+    status = ExitStatus.BACKUP_FAILED

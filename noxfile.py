@@ -1,0 +1,54 @@
+"""Developer tasks. `nox -s tests` is what CI runs; `nox -s drill` is the main job."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = None  # the interpreter nox runs with
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Whole suite: the docs engine runs every fence in docs/ against real Postgres + moto R2."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def drill(session: nox.Session) -> None:
+    """The restore drill on the embedded default (local PostgreSQL + moto R2)."""
+    session.install("-e", ".[sandbox]")
+    args = session.posargs or ["--scale", "2", "--report", "build/drill-report.json"]
+    session.run("runbook", "drill", *args)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the mkdocs-material site with --strict."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "build/site")
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Serve the site locally with live reload."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "serve", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff on everything, mypy --strict on the library and the test engine."""
+    session.install("-e", ".[lint,test]")
+    session.run("ruff", "check", ".")
+    session.run("mypy", "--strict", "runbook_helpers", "tests/engine")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Speed targets: restore throughput and drill time (pytest-benchmark), never timed tests."""
+    session.install("-e", ".[bench]")
+    session.run("pytest", "benchmarks", "--benchmark-only", "-p", "no:cacheprovider", *session.posargs)

@@ -1,0 +1,644 @@
+"""What is in a dump file: its format (by magic bytes), header, TOC, and which pg_restore reads it.
+
+The archive header is parsed here from the first bytes (the same fields ``pg_restore`` reads in
+``ReadHead``), so the archive version, pg_dump version and server version are known even when
+the local ``pg_restore`` is too old to open the file. ``pg_restore --list`` then adds the TOC
+entry and table counts when the local client can read the archive.
+
+Formats: ``tar.gz`` (what the Railway template writes: ``pg_dump --format=tar | gzip``), ``tar``,
+``custom``, ``custom.gz``, ``directory``, ``plain`` and ``plain.gz``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from runbook_helpers.errors import Incompatible, IntegrityError, NotFound, RunbookError
+from runbook_helpers.pgtools import find_tool, tool_version
+
+FORMATS = ("tar.gz", "tar", "custom", "custom.gz", "directory", "plain", "plain.gz")
+# Formats pg_restore can restore in parallel (-j) - only from a regular file or directory.
+PARALLEL_FORMATS = frozenset({"custom", "directory"})
+GZIP_MAGIC = b"\x1f\x8b"
+PGDMP = b"PGDMP"
+HEAD_BYTES = 64 * 1024  # enough decompressed bytes for the tar header + archive header
+CHUNK = 1024 * 1024
+
+# Archive version -> first PostgreSQL major whose pg_restore reads it.
+ARCHIVE_MIN_MAJOR: dict[str, int] = {
+    "1.12": 9,
+    "1.13": 10,
+    "1.14": 12,
+    "1.15": 16,
+    "1.16": 17,
+}
+_ARCH_FORMATS = {1: "custom", 2: "files", 3: "tar", 4: "null", 5: "directory"}
+_COMPRESSION_ALGORITHMS = {0: "none", 1: "gzip", 2: "lz4", 3: "zstd"}
+
+
+@dataclass(frozen=True)
+class ArchiveHeader:
+    """Fields of the archive header (``PGDMP``...), read without pg_restore."""
+
+    version: str  # "1.14"
+    revision: int
+    int_size: int
+    off_size: int
+    archive_format: str  # as recorded inside: custom | tar | directory
+    compression: str
+    created_at: str | None
+    dbname: str | None
+    server_version: str | None
+    pg_dump_version: str | None
+
+
+@dataclass
+class ArchiveInfo:
+    """What ``runbook inspect`` reports about one source."""
+
+    source: str
+    format: str
+    size_bytes: int | None
+    header: ArchiveHeader | None = None
+    archive_version: str | None = None
+    pg_dump_version: str | None = None
+    server_version: str | None = None
+    compression: str | None = None
+    toc_entries: int | None = None
+    table_count: int | None = None
+    tables: list[str] = field(default_factory=list)
+    required_pg_restore_major: int | None = None
+    local_pg_restore: str | None = None
+    local_pg_restore_major: int | None = None
+    compatible: bool = True
+    incompatibility: str | None = None
+    install_hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("header")
+        return data
+
+
+def required_pg_restore_major(archive_version: str) -> int | None:
+    """The oldest pg_restore major that reads ``archive_version`` (None: unknown, newer)."""
+    return ARCHIVE_MIN_MAJOR.get(archive_version)
+
+
+def max_archive_version(pg_restore_major: int) -> str:
+    """The newest archive version a pg_restore of this major reads."""
+    best = "1.12"
+    for version, major in ARCHIVE_MIN_MAJOR.items():
+        if major <= pg_restore_major:
+            best = version
+    return best
+
+
+def install_hint(major: int | None) -> str:
+    """How to get a pg_restore of ``major`` (or the newest) on the usual machines."""
+    if major is None:
+        return (
+            "install the newest PostgreSQL client tools (apt-get install postgresql-client, "
+            "brew install postgresql) and put its bin directory first on PATH"
+        )
+    hint = (
+        f"install PostgreSQL {major} client tools and put them first on PATH: "
+        f"apt-get install postgresql-client-{major} (Debian/Ubuntu, PGDG repository; binaries "
+        f"in /usr/lib/postgresql/{major}/bin) or brew install postgresql@{major} (macOS)"
+    )
+    if major == 16:
+        hint += (
+            "; or `pip install pgserver` (ships PostgreSQL 16 binaries under "
+            "site-packages/pgserver/pginstall/bin)"
+        )
+    return hint
+
+
+# --- format detection -------------------------------------------------------------------------
+
+
+def _classify_plain_bytes(head: bytes) -> str:
+    """Format of decompressed leading bytes: tar | custom | plain."""
+    if head.startswith(PGDMP):
+        return "custom"
+    if len(head) >= 512 and head[257:262] == b"ustar":
+        return "tar"
+    return "plain"
+
+
+def _gunzip_head(data: bytes, limit: int = HEAD_BYTES) -> bytes:
+    """Decompress as much of a gzip prefix as possible (up to ``limit`` bytes)."""
+    dec = zlib.decompressobj(wbits=31)
+    try:
+        return dec.decompress(data, limit)
+    except zlib.error as exc:
+        raise IntegrityError(
+            f"the gzip stream is corrupted at its start ({exc})",
+            hint="fetch the backup again; if it persists, use an older backup",
+        ) from exc
+
+
+def detect_format_bytes(head: bytes) -> str:
+    """Format of a file starting with ``head`` (raw, possibly gzip'd bytes)."""
+    if head.startswith(GZIP_MAGIC):
+        inner = _gunzip_head(head)
+        return _classify_plain_bytes(inner) + ".gz" if inner else "plain.gz"
+    return _classify_plain_bytes(head)
+
+
+def _looks_like_text(data: bytes) -> bool:
+    if not data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # a multi-byte character cut at the end of the sample is fine
+        try:
+            data[:-4].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return b"\x00" not in data
+
+
+def detect_format(path: Path) -> str:
+    """Format of a local file or directory, by its magic bytes (never by its name)."""
+    if path.is_dir():
+        if (path / "toc.dat").exists():
+            return "directory"
+        raise Incompatible(
+            f"{path} is a directory without toc.dat: not a pg_dump directory archive",
+            hint="point at the directory pg_dump --format=directory wrote, or at a dump file",
+        )
+    if not path.exists():
+        raise NotFound(f"{path} does not exist", hint="check the path, or give an s3:// URI")
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    if not head:
+        raise IntegrityError(f"{path} is empty (0 bytes)", hint="the backup failed; use another")
+    fmt = detect_format_bytes(head)
+    if fmt == "plain" and not _looks_like_text(head[:4096]):
+        raise Incompatible(
+            f"{path} is not a PostgreSQL dump (not gzip, tar, custom archive or SQL text)",
+            hint="give a file written by pg_dump (the template writes .tar.gz)",
+        )
+    return fmt
+
+
+# --- header parsing ----------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.int_size = 4
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise IndexError("header truncated")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def int(self) -> int:
+        sign = self.byte()
+        value = 0
+        for i in range(self.int_size):
+            value |= self.byte() << (8 * i)
+        return -value if sign else value
+
+    def str(self) -> str | None:
+        length = self.int()
+        if length < 0:
+            return None
+        raw = self.data[self.pos : self.pos + length]
+        if len(raw) < length:
+            raise IndexError("header truncated")
+        self.pos += length
+        return raw.decode("utf-8", "replace")
+
+
+def parse_header(data: bytes) -> ArchiveHeader:
+    """Parse the ``PGDMP`` archive header at the start of ``data`` (custom file or toc.dat)."""
+    if not data.startswith(PGDMP):
+        raise Incompatible("no PGDMP magic string: not a pg_dump archive header")
+    r = _Reader(data)
+    r.pos = len(PGDMP)
+    try:
+        vmaj, vmin = r.byte(), r.byte()
+        vrev = r.byte() if (vmaj, vmin) > (1, 0) else 0
+        r.int_size = r.byte()
+        off_size = r.byte() if (vmaj, vmin) >= (1, 7) else r.int_size
+        fmt = r.byte()
+        compression = "unknown"
+        if (vmaj, vmin) >= (1, 15):
+            compression = _COMPRESSION_ALGORITHMS.get(r.byte(), "unknown")
+        elif (vmaj, vmin) >= (1, 2):
+            level = r.int() if (vmaj, vmin) >= (1, 4) else r.byte()
+            compression = "none" if level == 0 else ("gzip" if level == -1 else f"gzip:{level}")
+        created = dbname = server = dumper = None
+        if (vmaj, vmin) >= (1, 4):
+            sec, minute, hour, mday, mon, year, _isdst = (r.int() for _ in range(7))
+            created = (
+                f"{year + 1900:04d}-{mon + 1:02d}-{mday:02d} {hour:02d}:{minute:02d}:{sec:02d}"
+            )
+            dbname = r.str()
+        if (vmaj, vmin) >= (1, 10):
+            server = r.str()
+            dumper = r.str()
+    except IndexError as exc:
+        raise IntegrityError(
+            "the archive header is truncated", hint="the backup is incomplete; use another"
+        ) from exc
+    return ArchiveHeader(
+        version=f"{vmaj}.{vmin}",
+        revision=vrev,
+        int_size=r.int_size,
+        off_size=off_size,
+        archive_format=_ARCH_FORMATS.get(fmt, f"unknown({fmt})"),
+        compression=compression,
+        created_at=created,
+        dbname=dbname,
+        server_version=server,
+        pg_dump_version=dumper,
+    )
+
+
+def header_from_head(fmt: str, head: bytes) -> ArchiveHeader | None:
+    """The archive header inside the first (decompressed) bytes of a file of format ``fmt``."""
+    if fmt.startswith("plain"):
+        return None
+    if fmt.startswith("tar"):
+        name = head[:100].split(b"\x00", 1)[0]
+        if name != b"toc.dat":
+            raise Incompatible(
+                f"the tar archive starts with {name.decode(errors='replace')!r}, not toc.dat: "
+                "not a pg_dump tar archive",
+                hint="give the .tar.gz written by the backup template (pg_dump --format=tar)",
+            )
+        return parse_header(head[512:])
+    return parse_header(head)
+
+
+# --- reading sources ----------------------------------------------------------------------------
+
+
+def iter_gunzip(
+    chunks: Iterator[bytes], *, on_raw: Callable[[bytes], None] | None = None
+) -> Iterator[bytes]:
+    """Decompress a gzip stream chunk by chunk; IntegrityError on truncation or corruption.
+
+    ``on_raw`` sees every compressed chunk (for a sha256 of the bytes as stored).
+    """
+    dec = zlib.decompressobj(wbits=31)
+    for chunk in chunks:
+        if on_raw:
+            on_raw(chunk)
+        data = chunk
+        while data:
+            try:
+                out = dec.decompress(data)
+            except zlib.error as exc:
+                raise IntegrityError(
+                    f"the gzip stream is corrupted ({exc})",
+                    hint="fetch the backup again and compare its sha256; else use an older backup",
+                ) from exc
+            if out:
+                yield out
+            if dec.eof:
+                # concatenated gzip members are valid gzip: continue with a new decoder
+                data = dec.unused_data
+                dec = zlib.decompressobj(wbits=31) if data else dec
+                if not data:
+                    break
+            else:
+                data = b""
+    tail = dec.flush()
+    if tail:
+        yield tail
+    if not dec.eof:
+        raise IntegrityError(
+            "the gzip stream ended early: the archive is truncated",
+            hint="the upload or download was cut short; use another backup or fetch it again",
+        )
+
+
+def iter_file(f: IO[bytes], *, chunk: int = CHUNK) -> Iterator[bytes]:
+    while True:
+        data = f.read(chunk)
+        if not data:
+            return
+        yield data
+
+
+@dataclass
+class OpenedSource:
+    """A source opened for streaming: raw chunks plus what its first bytes say."""
+
+    source: str
+    format: str
+    size: int | None
+    head: bytes  # first raw bytes (already consumed from ``rest``)
+    rest: Iterator[bytes]
+    close: Callable[[], None]
+
+    def raw_chunks(self) -> Iterator[bytes]:
+        if self.head:
+            yield self.head
+        yield from self.rest
+
+
+@contextmanager
+def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
+    """Open a local file or an ``s3://`` object and classify it from its first bytes.
+
+    Only the first bytes are read here; the rest is streamed on demand.
+    """
+    from runbook_helpers import storage  # engineer A's module; imported lazily
+
+    if storage.is_s3_uri(source):
+        loc = storage.S3Location.parse(source)
+        client = client or storage.s3_client()
+        with storage.translate_errors():
+            body, length = storage.open_stream(client, loc)
+        try:
+            head = _read_at_least(body, 4096)
+            rest = iter_file(body)
+            if not head:
+                raise IntegrityError(f"{source} is empty (0 bytes)", hint="use another backup")
+            fmt = detect_format_bytes(head)
+            if fmt == "plain" and not _looks_like_text(head[:4096]):
+                raise Incompatible(f"{source} is not a PostgreSQL dump")
+            yield OpenedSource(source, fmt, length, head, rest, body.close)
+        finally:
+            body.close()
+        return
+    path = Path(source)
+    fmt = detect_format(path)
+    if fmt == "directory":
+        yield OpenedSource(source, fmt, None, b"", iter(()), lambda: None)
+        return
+    with path.open("rb") as f:
+        head = f.read(4096)
+        yield OpenedSource(source, fmt, path.stat().st_size, head, iter_file(f), f.close)
+
+
+def _read_at_least(body: BinaryIO, n: int) -> bytes:
+    parts: list[bytes] = []
+    got = 0
+    while got < n:
+        data = body.read(n - got)
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)
+
+
+def decompressed_head(opened: OpenedSource) -> tuple[bytes, list[bytes]]:
+    """First decompressed bytes (>= HEAD_BYTES when available) and the raw chunks consumed."""
+    consumed: list[bytes] = []
+    if opened.format == "directory":
+        return (Path(opened.source) / "toc.dat").read_bytes()[:HEAD_BYTES], consumed
+    gz = opened.format.endswith(".gz")
+    dec = zlib.decompressobj(wbits=31) if gz else None
+    out = b""
+    for chunk in opened.raw_chunks():
+        consumed.append(chunk)
+        if dec is None:
+            out += chunk
+        else:
+            try:
+                out += dec.decompress(chunk)
+            except zlib.error as exc:
+                raise IntegrityError(f"the gzip stream is corrupted ({exc})") from exc
+        if len(out) >= HEAD_BYTES or (dec is not None and dec.eof):
+            break
+    return out, consumed
+
+
+# --- pg_restore --list ----------------------------------------------------------------------------
+
+_LIST_FIELD = re.compile(r"^;\s+([A-Za-z][A-Za-z ]+?):\s*(.*)$")
+_TOC_LINE = re.compile(r"^\d+;\s+\d+\s+\d+\s+(\S+(?: \S+)?)\s+(\S+)\s+(\S+)")
+
+
+@dataclass(frozen=True)
+class TocSummary:
+    fields: dict[str, str]
+    entries: int
+    tables: list[str]
+
+
+def parse_list(text: str) -> TocSummary:
+    """Parse ``pg_restore --list`` output: header fields, TOC entries, tables."""
+    fields: dict[str, str] = {}
+    entries = 0
+    tables: list[str] = []
+    for line in text.splitlines():
+        m = _LIST_FIELD.match(line)
+        if m and not line[2:].lstrip().startswith("Selected"):
+            fields.setdefault(m.group(1).strip(), m.group(2).strip())
+            continue
+        if line and line[0].isdigit():
+            entries += 1
+            parts = line.split()
+            # "215; 1259 16385 TABLE public users owner"
+            if len(parts) >= 6 and parts[3] == "TABLE" and parts[4] != "DATA":
+                tables.append(f"{parts[4]}.{parts[5]}")
+    return TocSummary(fields, entries, tables)
+
+
+def local_pg_restore(min_major: int | None = None) -> tuple[Path, int]:
+    """A pg_restore on this machine (at least ``min_major`` when given) and its major."""
+    path = find_tool("pg_restore", min_major=min_major)
+    return path, tool_version(path)[0]
+
+
+def pg_restore_list(
+    pg_restore: Path, fmt: str, opened: OpenedSource | None, consumed: list[bytes]
+) -> str:
+    """Run ``pg_restore --list``; a gzip'd source is decompressed in Python and fed on stdin."""
+    if fmt == "directory" or (not fmt.endswith(".gz") and opened and opened.size is not None
+                              and Path(opened.source).is_file()):
+        assert opened is not None
+        proc = subprocess.run(
+            [str(pg_restore), "--list", opened.source], capture_output=True, check=False
+        )
+        stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
+    else:
+        assert opened is not None
+        with tempfile.TemporaryFile() as err, subprocess.Popen(
+            [str(pg_restore), "--list"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        ) as proc:
+            assert proc.stdin is not None and proc.stdout is not None
+            out_buf = tempfile.TemporaryFile()
+            reader = _drain(proc.stdout, out_buf)
+
+            def raw() -> Iterator[bytes]:
+                yield from consumed
+                yield from opened.rest
+
+            chunks: Iterator[bytes] = raw()
+            if fmt.endswith(".gz"):
+                chunks = iter_gunzip(chunks)
+            try:
+                for data in chunks:
+                    proc.stdin.write(data)
+            except (BrokenPipeError, IntegrityError):
+                pass  # pg_restore --list stops reading once it has the TOC
+            try:
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            code = proc.wait()
+            reader.join()
+            out_buf.seek(0)
+            stdout = out_buf.read()
+            err.seek(0)
+            stderr = err.read()
+    if code != 0:
+        raise pg_restore_error(stderr.decode(errors="replace"), what="pg_restore --list")
+    return stdout.decode(errors="replace")
+
+
+def _drain(stream: IO[bytes], sink: IO[bytes]) -> Any:
+    import threading
+
+    def run() -> None:
+        shutil.copyfileobj(stream, sink)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def pg_restore_error(stderr: str, *, what: str = "pg_restore") -> RunbookError:
+    """A typed error for a pg_restore failure message."""
+    text = stderr.strip()
+    last = text.splitlines()[-1] if text else "(no message)"
+    if "text format dump" in text:
+        return Incompatible(
+            f"{what}: the input is a plain SQL dump, which pg_restore cannot read",
+            hint="restore it with psql (runbook restore does this for you when it detects "
+            "plain SQL)",
+        )
+    m = re.search(r"unsupported version \((\d+\.\d+)\) in file header", text)
+    if m:
+        need = required_pg_restore_major(m.group(1))
+        return Incompatible(
+            f"{what}: archive version {m.group(1)} is newer than this pg_restore reads; "
+            f"PostgreSQL {need or 'newer'} client tools are needed",
+            hint=install_hint(need),
+        )
+    if "does not appear to be a valid archive" in text or "did not find magic" in text:
+        return Incompatible(f"{what}: not a pg_dump archive ({last})")
+    if "end of file" in text or "could not read" in text:
+        return IntegrityError(
+            f"{what}: the archive is truncated or unreadable ({last})",
+            hint="fetch the backup again; if it persists, use an older backup",
+        )
+    return RunbookError(f"{what} failed: {last}")
+
+
+# --- inspect ---------------------------------------------------------------------------------------
+
+
+def inspect(source: str, *, client: Any = None, with_toc: bool = True) -> ArchiveInfo:
+    """Describe ``source`` (path or s3:// URI) and check it against the local pg_restore.
+
+    Never raises for an incompatible archive: ``info.compatible`` says so and
+    :func:`check_compatible` turns it into an :class:`Incompatible` error.
+    """
+    with open_source(source, client=client) as opened:
+        head, consumed = decompressed_head(opened)
+        fmt = opened.format
+        info = ArchiveInfo(source=source, format=fmt, size_bytes=opened.size)
+        if fmt.startswith("plain"):
+            info.compression = "gzip (outer)" if fmt.endswith(".gz") else "none"
+            info.tables = sorted(set(re.findall(r"CREATE TABLE (\S+) \(", head.decode(
+                "utf-8", "replace"))))
+            _fill_local(info, None)
+            return info
+        header = header_from_head(fmt, head)
+        assert header is not None
+        info.header = header
+        info.archive_version = header.version
+        info.pg_dump_version = header.pg_dump_version
+        info.server_version = header.server_version
+        info.compression = header.compression + (" (+ outer gzip)" if fmt.endswith(".gz") else "")
+        need = required_pg_restore_major(header.version)
+        info.required_pg_restore_major = need
+        _fill_local(info, need if need is not None else 999)
+        if with_toc and info.compatible and info.local_pg_restore:
+            toc = parse_list(
+                pg_restore_list(Path(info.local_pg_restore), _list_format(fmt), opened, consumed)
+            )
+            info.toc_entries = toc.entries
+            info.table_count = len(toc.tables)
+            info.tables = toc.tables
+            info.pg_dump_version = info.pg_dump_version or toc.fields.get(
+                "Dumped by pg_dump version"
+            )
+            info.server_version = info.server_version or toc.fields.get(
+                "Dumped from database version"
+            )
+        return info
+
+
+def _list_format(fmt: str) -> str:
+    return fmt
+
+
+def _fill_local(info: ArchiveInfo, need: int | None) -> None:
+    """Record the local pg_restore and, if it is too old, what is needed instead."""
+    try:
+        path, major = local_pg_restore()
+    except NotFound:
+        info.compatible = False
+        info.incompatibility = "no pg_restore found on this machine"
+        info.install_hint = install_hint(need if need and need < 999 else None)
+        return
+    if need is not None and major < need:
+        # a newer one may be installed next to it (e.g. /usr/lib/postgresql/16/bin)
+        try:
+            path, major = local_pg_restore(need if need < 999 else None)
+        except NotFound:
+            pass
+    info.local_pg_restore = str(path)
+    info.local_pg_restore_major = major
+    if need is not None and major < need:
+        info.compatible = False
+        if need == 999:
+            info.incompatibility = (
+                f"archive version {info.archive_version} is newer than any PostgreSQL "
+                f"release this tool knows; pg_restore {major} cannot read it"
+            )
+            info.install_hint = install_hint(None)
+        else:
+            info.incompatibility = (
+                f"archive version {info.archive_version} (pg_dump "
+                f"{info.pg_dump_version or '?'}) needs pg_restore {need} or newer; the local "
+                f"pg_restore is {major} ({path}), which reads archives up to "
+                f"{max_archive_version(major)}"
+            )
+            info.install_hint = install_hint(need)
+
+
+def check_compatible(info: ArchiveInfo) -> None:
+    """Raise :class:`Incompatible` when the local pg_restore cannot read ``info``'s archive."""
+    if not info.compatible:
+        raise Incompatible(info.incompatibility or "incompatible archive", hint=info.install_hint
+                           or "")

@@ -1,0 +1,154 @@
+"""Which backups exist: listing (newest first, by the time in the key) and freshness checks."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from runbook_helpers.errors import NotFound
+from runbook_helpers.naming import key_prefix, parse_backup_key
+from runbook_helpers.storage import S3Client, S3Location, translate_errors
+
+DEFAULT_MAX_AGE = timedelta(hours=25)
+DEFAULT_MIN_RATIO = 0.5
+SIZE_WINDOW = 7
+
+
+@dataclass(frozen=True)
+class BackupObject:
+    """One backup archive in the bucket (sidecars and unrelated keys are never listed)."""
+
+    key: str
+    taken_at: datetime
+    size: int
+    last_modified: datetime
+    bucket: str = ""
+
+    @property
+    def location(self) -> S3Location:
+        return S3Location(self.bucket, self.key)
+
+    @property
+    def uri(self) -> str:
+        return self.location.uri
+
+
+def list_backups(client: S3Client, bucket: str, subfolder: str = "") -> list[BackupObject]:
+    """Every backup directly in ``subfolder`` (or the bucket root), newest first.
+
+    Order is by the timestamp in the key, not LastModified (a re-upload or copy changes that).
+    Pages through ListObjectsV2, so more than 1,000 objects are fine.
+    """
+    prefix = key_prefix(subfolder)
+    found: list[BackupObject] = []
+    where = f"s3://{bucket}/{prefix}"
+    with translate_errors(where, endpoint=str(client.meta.endpoint_url)):
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+            for obj in page.get("Contents", []):
+                taken_at = parse_backup_key(obj["Key"])
+                if taken_at is None:
+                    continue
+                found.append(
+                    BackupObject(
+                        key=obj["Key"],
+                        taken_at=taken_at,
+                        size=int(obj["Size"]),
+                        last_modified=obj["LastModified"],
+                        bucket=bucket,
+                    )
+                )
+    found.sort(key=lambda b: (b.taken_at, b.key), reverse=True)
+    return found
+
+
+def _folders(client: S3Client, bucket: str, subfolder: str) -> list[str]:
+    """Sub-prefixes next to an empty listing (to suggest the right --subfolder)."""
+    with translate_errors(f"s3://{bucket}", endpoint=str(client.meta.endpoint_url)):
+        resp = client.list_objects_v2(
+            Bucket=bucket, Prefix=key_prefix(subfolder), Delimiter="/", MaxKeys=20
+        )
+    return [p["Prefix"] for p in resp.get("CommonPrefixes", [])]
+
+
+def no_backups_error(client: S3Client, bucket: str, subfolder: str = "") -> NotFound:
+    """The NotFound to raise for an empty listing, with the best hint we can give."""
+    where = f"s3://{bucket}/{key_prefix(subfolder)}"
+    folders = _folders(client, bucket, subfolder)
+    if folders:
+        hint = "backups may be in a subfolder: try --subfolder " + " or ".join(
+            f.rstrip("/") for f in folders[:5]
+        )
+    else:
+        hint = (
+            "check --bucket/--subfolder (or $RUNBOOK_BUCKET/$RUNBOOK_SUBFOLDER) against the "
+            "backup service's AWS_S3_BUCKET/BUCKET_SUBFOLDER, or make one with `runbook backup`"
+        )
+    return NotFound(f"no backups (*.tar.gz named by the backup template) in {where}", hint)
+
+
+def latest_backup(client: S3Client, bucket: str, subfolder: str = "") -> BackupObject:
+    """The newest backup; NotFound when there is none."""
+    backups = list_backups(client, bucket, subfolder)
+    if not backups:
+        raise no_backups_error(client, bucket, subfolder)
+    return backups[0]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Result of :func:`check_freshness`; ``ok`` is False when any problem was found."""
+
+    latest: BackupObject
+    age: timedelta
+    max_age: timedelta
+    median_previous: float | None
+    min_ratio: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.median_previous:
+            return None
+        return self.latest.size / self.median_previous
+
+
+def check_freshness(
+    client: S3Client,
+    bucket: str,
+    subfolder: str = "",
+    *,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+    min_ratio: float = DEFAULT_MIN_RATIO,
+    now: datetime | None = None,
+) -> Freshness:
+    """Is the newest backup recent enough, and is its size in line with the previous ones?
+
+    Size is anomalous when it is under ``min_ratio`` x the median of the previous (up to 7)
+    backups: the template once uploaded 20-byte backups for weeks.
+    """
+    backups = list_backups(client, bucket, subfolder)
+    if not backups:
+        raise no_backups_error(client, bucket, subfolder)
+    latest = backups[0]
+    age = (now or datetime.now(UTC)) - latest.taken_at
+    previous = [b.size for b in backups[1 : 1 + SIZE_WINDOW]]
+    median = float(statistics.median(previous)) if previous else None
+    problems: list[str] = []
+    if age > max_age:
+        problems.append(f"newest backup is {_hours(age)} old (max {_hours(max_age)})")
+    if median is not None and latest.size < min_ratio * median:
+        problems.append(
+            f"newest backup is {latest.size} bytes, under {min_ratio:g} x the median "
+            f"{median:.0f} bytes of the previous {len(previous)}"
+        )
+    return Freshness(latest, age, max_age, median, min_ratio, problems)
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f} h"

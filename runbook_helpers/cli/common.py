@@ -1,0 +1,119 @@
+"""Options shared by the commands that talk to R2, and small formatting helpers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from datetime import UTC, datetime
+
+from runbook_helpers.cli.output import Output
+from runbook_helpers.storage import S3Client, S3Location, is_s3_uri, s3_client
+
+DEFAULT_BUCKET = "vlvt-backups"
+
+
+def add_s3_options(parser: argparse.ArgumentParser) -> None:
+    """--profile / --bucket / --subfolder, defaulting to $AWS_PROFILE / $RUNBOOK_BUCKET / ..."""
+    group = parser.add_argument_group("R2 options")
+    group.add_argument(
+        "--profile",
+        default=os.environ.get("AWS_PROFILE") or None,
+        help="AWS CLI profile holding the R2 token and endpoint_url "
+        "(default: $AWS_PROFILE, else r2-vlvt if configured)",
+    )
+    group.add_argument(
+        "--bucket",
+        default=os.environ.get("RUNBOOK_BUCKET") or DEFAULT_BUCKET,
+        help=f"bucket holding the backups (default: $RUNBOOK_BUCKET or {DEFAULT_BUCKET})",
+    )
+    group.add_argument(
+        "--subfolder",
+        default=os.environ.get("RUNBOOK_SUBFOLDER", ""),
+        help="BUCKET_SUBFOLDER of the backup service (default: $RUNBOOK_SUBFOLDER or none)",
+    )
+
+
+def client_from_args(args: argparse.Namespace) -> S3Client:
+    """The configured S3 client for ``--profile``."""
+    return s3_client(getattr(args, "profile", None))
+
+
+def location_from_args(args: argparse.Namespace, text: str) -> S3Location:
+    """``s3://bucket/key`` as given, or a bare key inside ``--bucket``."""
+    if is_s3_uri(text):
+        return S3Location.parse(text)
+    return S3Location(args.bucket, text.lstrip("/"))
+
+
+def human_size(size: int) -> str:
+    """``117.3 MiB``-style sizes (binary units)."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_age(when: datetime, now: datetime | None = None) -> str:
+    """``45 s ago``, ``12 min ago``, ``2 h ago``, ``3 d ago`` (``in ...`` for the future)."""
+    now = now or datetime.now(UTC)
+    seconds = (now - when).total_seconds()
+    suffix = "ago"
+    if seconds < 0:
+        seconds, suffix = -seconds, "ahead"
+    if seconds < 120:
+        text = f"{int(seconds)} s"
+    elif seconds < 2 * 3600:
+        text = f"{int(seconds // 60)} min"
+    elif seconds < 2 * 86400:
+        text = f"{int(seconds // 3600)} h"
+    else:
+        text = f"{int(seconds // 86400)} d"
+    return f"{text} {suffix}"
+
+
+def iso(when: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and Z (the template's timestamp style)."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ProgressBar:
+    """A one-line progress display on stderr, fed by s3transfer's ``Callback(bytes)``."""
+
+    def __init__(self, out: Output, total: int, label: str) -> None:
+        self._out = out
+        self._total = max(total, 1)
+        self._label = label
+        self._done = 0
+        self._started = time.monotonic()
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, amount: int) -> None:
+        with self._lock:
+            self._done += amount
+            now = time.monotonic()
+            if now - self._last < 0.2 and self._done < self._total:
+                return
+            self._last = now
+            elapsed = max(now - self._started, 1e-6)
+            pct = min(100.0, 100.0 * self._done / self._total)
+            filled = int(pct / 5)
+            self._out.stderr.write(
+                f"\r{self._label} [{'#' * filled}{'.' * (20 - filled)}] {pct:5.1f}% "
+                f"{human_size(self._done)} / {human_size(self._total)} "
+                f"{human_size(int(self._done / elapsed))}/s"
+            )
+            self._out.stderr.flush()
+
+    def finish(self) -> None:
+        self._out.stderr.write("\n")
+        self._out.stderr.flush()
+
+
+def progress_for(out: Output, total: int, label: str) -> ProgressBar | None:
+    """A progress bar on a TTY; None (no output at all) otherwise, e.g. in tests and pipes."""
+    return ProgressBar(out, total, label) if out.is_tty else None

@@ -1,0 +1,77 @@
+"""``runbook fetch``: download a backup and verify it (size, sha256 sidecar, full gunzip)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from runbook_helpers.backups import latest_backup
+from runbook_helpers.cli.common import (
+    add_s3_options,
+    client_from_args,
+    human_size,
+    location_from_args,
+    progress_for,
+)
+from runbook_helpers.cli.output import Output
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.fetch import FetchResult, fetch, verify_local
+from runbook_helpers.storage import head, is_s3_uri
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "fetch",
+        help="download a backup to a local file and verify it completely",
+        description="SOURCE is s3://BUCKET/KEY, a key in --bucket, `latest`, or a local file "
+        "(then it is only verified). Prints the local path on stdout.",
+    )
+    parser.add_argument("source", metavar="SOURCE")
+    parser.add_argument(
+        "--to", type=Path, default=None, help="destination file or directory (default: ./NAME)"
+    )
+    add_s3_options(parser)
+    parser.set_defaults(func=handle)
+
+
+def _report(out: Output, result: FetchResult, seconds: float | None) -> None:
+    speed = ""
+    if seconds is not None:
+        rate = result.size / max(seconds, 1e-6)
+        speed = f" in {seconds:.1f} s ({human_size(int(rate))}/s)"
+    sidecar = "matches the .sha256 sidecar" if result.sidecar_verified else "no .sha256 sidecar"
+    gz = (
+        f"; gzip stream complete ({human_size(result.uncompressed_size)} uncompressed)"
+        if result.uncompressed_size is not None
+        else ""
+    )
+    out.info(
+        f"fetched {human_size(result.size)}{speed}; sha256 {result.sha256[:16]}... {sidecar}{gz}"
+    )
+
+
+def handle(args: argparse.Namespace, out: Output) -> int:
+    source: str = args.source
+    if not is_s3_uri(source) and source != "latest" and Path(source).exists():
+        result = verify_local(Path(source))
+        _report(out, result, None)
+        out.line(str(result.path))
+        return int(ExitStatus.OK)
+    client = client_from_args(args)
+    if source == "latest":
+        loc = latest_backup(client, args.bucket, args.subfolder).location
+    else:
+        loc = location_from_args(args, source)
+    dest: Path = args.to if args.to is not None else Path.cwd() / loc.name
+    size = head(client, loc).size if out.is_tty else 0
+    bar = progress_for(out, size, loc.name)
+    started = time.monotonic()
+    try:
+        result = fetch(client, loc, dest, on_progress=bar)
+    finally:
+        if bar is not None:
+            bar.finish()
+    _report(out, result, time.monotonic() - started)
+    out.line(str(result.path))
+    return int(ExitStatus.OK)

@@ -1,0 +1,77 @@
+"""Embedded, throw-away servers for the tests and ``runbook drill``.
+
+* :mod:`runbook_helpers.sandbox.postgres` - a PostgreSQL server (local binaries, the ``pgserver``
+  wheel's PG16, a testcontainers container, or an existing server from ``PG*`` variables);
+* :mod:`runbook_helpers.sandbox.r2` - a moto S3 server posing as Cloudflare R2, with a generated
+  ``r2-vlvt`` AWS profile.
+
+Both are context managers: whatever they start is stopped and removed on exit, also on failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from runbook_helpers.errors import RunbookError
+
+if TYPE_CHECKING:
+    from runbook_helpers.sandbox.postgres import PostgresServer
+    from runbook_helpers.sandbox.r2 import R2Mock
+
+__all__ = ["HERMETIC_DROP", "SandboxError", "sandbox_environment"]
+
+
+class SandboxError(RunbookError):
+    """A sandbox server could not be found or started; the message says what was tried."""
+
+
+# Inherited variables that would make a command talk to something other than the sandbox.
+HERMETIC_DROP: tuple[str, ...] = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_CA_BUNDLE",
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGDATABASE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGSSLMODE",
+    "DATABASE_URL",
+    "BACKUP_DATABASE_URL",
+)
+
+
+def sandbox_environment(
+    pg: PostgresServer | None,
+    r2: R2Mock | None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A full environment for subprocesses that talk only to the sandbox.
+
+    ``base`` (default ``os.environ``) minus the AWS/PG variables of :data:`HERMETIC_DROP`, plus
+    ``pg.env()`` and ``r2.env()``; the server's ``bin_dir`` goes first on ``PATH`` so ``psql``,
+    ``pg_dump`` and ``pg_restore`` match the server's major version.
+    """
+    env = {k: v for k, v in (os.environ if base is None else base).items()}
+    for name in HERMETIC_DROP:
+        env.pop(name, None)
+    if pg is not None:
+        env.update(pg.env())
+        if pg.bin_dir is not None:
+            env["PATH"] = os.pathsep.join(p for p in (str(pg.bin_dir), env.get("PATH", "")) if p)
+    if r2 is not None:
+        env.update(r2.env())
+    return env

@@ -1,0 +1,196 @@
+"""pytest nodes: a Markdown page and one item per runnable fence, named ``L42[lang]``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_markdown_docs.definitions import FenceTestDefinition
+from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
+
+from tests.engine.blocks import PYTHON_LANGS, Fence, PageError, parse_page
+from tests.engine.contract import PageEnv
+from tests.engine.ledger import Ledger
+from tests.engine.page import PageRun
+from tests.engine.runner import Context, Outcome, run_console, run_script
+from tests.engine.transcript import TranscriptError, parse_transcript
+from tests.engine.update import Update
+
+
+@dataclass
+class State:
+    """Session-wide engine state, kept in ``config.stash``."""
+
+    docs_dir: Path
+    timeout: float
+    update: bool
+    ledger: Ledger = field(default_factory=Ledger)
+    nodes: dict[str, tuple[str, Fence]] = field(default_factory=dict)  # nodeid -> (file, fence)
+    pages: set[Path] = field(default_factory=set)
+    secrets: set[str] = field(default_factory=set)
+    updates: list[Update] = field(default_factory=list)
+    partial: bool = False
+
+
+STATE = pytest.StashKey[State]()
+
+
+class BlockFailed(Exception):
+    """A doc block failed; the message is the full, redacted report."""
+
+
+def display_path(config: pytest.Config, path: Path) -> str:
+    try:
+        return path.relative_to(config.rootpath).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class RunbookPage(pytest.File):
+    """A Markdown page under the docs dir; its items share one ``PageRun``."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        state = self.config.stash[STATE]
+        display = display_path(self.config, self.path)
+        text = self.path.read_text()
+        try:
+            fences = parse_page(self.path, text, display)
+            for fence in fences:
+                if fence.lang == "console":
+                    parse_transcript(fence.source, fence.first_code_line)
+        except TranscriptError as exc:
+            raise self.CollectError(f"{display}:{exc.line}: {exc}") from exc
+        except PageError as exc:
+            raise self.CollectError(str(exc)) from exc
+        state.pages.add(self.path)
+        self.lines = text.splitlines()
+        self.run = PageRun(display, self._make_env)
+        for fence in fences:
+            state.ledger.add(display, fence)
+            if not fence.runnable:
+                continue
+            name = f"L{fence.line}[{'hidden:' if fence.hidden else ''}{fence.lang}]"
+            item: pytest.Item
+            if fence.lang in PYTHON_LANGS:
+                item = PythonFenceItem.from_parent(self, name=name, fence=fence)
+            else:
+                item = RunbookItem.from_parent(self, name=name, fence=fence)
+            state.nodes[item.nodeid] = (display, fence)
+            yield item
+
+    def _make_env(self) -> PageEnv | None:
+        env: PageEnv | None = self.config.hook.pytest_runbook_page_env(
+            page=self.path, config=self.config)
+        return env
+
+    def teardown(self) -> None:
+        if hasattr(self, "run"):
+            self.config.stash[STATE].secrets.update(self.run.secrets)
+            self.run.close()
+
+
+def _prepare(item: pytest.Item, fence: Fence) -> PageRun:
+    """Skip for a directive or an earlier failure; otherwise start the page's environment."""
+    assert isinstance(item.parent, RunbookPage)
+    page = item.parent.run
+    if fence.directive.skip_reason:
+        pytest.skip(fence.directive.skip_reason)
+    if page.blocked_by:
+        pytest.skip(f"blocked by {page.blocked_by}")
+    try:
+        page.start()
+    except Exception:
+        page.blocked_by = f"{page.display}:{fence.line} (its page environment failed)"
+        raise
+    return page
+
+
+class RunbookItem(pytest.Item):
+    """A bash/sh/shell, sql or console fence, run in the page's shell."""
+
+    def __init__(self, *, fence: Fence, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fence = fence
+
+    def setup(self) -> None:
+        self.page = _prepare(self, self.fence)
+
+    def runtest(self) -> None:
+        state = self.config.stash[STATE]
+        assert isinstance(self.parent, RunbookPage)
+        env = self.page.start()
+        ctx = Context(location=self.page.display, page_lines=self.parent.lines,
+                      timeout=self.fence.directive.timeout or state.timeout,
+                      placeholders=env.placeholders, redact=self.page.redact, update=state.update)
+        shell = self.page.get_shell()
+        evaluate = run_console if self.fence.lang == "console" else run_script
+        outcome: Outcome = evaluate(self.fence, shell, ctx)
+        state.updates.extend(outcome.updates)
+        if not outcome.ok:
+            self.page.blocked_by = f"{self.page.display}:{self.fence.line}"
+            raise BlockFailed(outcome.text)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, BlockFailed):
+            return str(excinfo.value)
+        page = getattr(self, "page", None)
+        text = str(super().repr_failure(excinfo, style))
+        return page.redact(text) if page else text
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.fence.line - 1, f"{self.nodeid} [{self.fence.lang}]"
+
+
+@contextmanager
+def _environment(env: dict[str, str], cwd: Path) -> Iterator[None]:
+    """Run Python with the page shell's exported environment and working directory."""
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+class PythonFenceItem(MarkdownInlinePythonItem):
+    """A python fence, run by pytest-markdown-docs in the page's env and cwd."""
+
+    def __init__(self, *, fence: Fence, **kwargs: Any) -> None:
+        definition = FenceTestDefinition(
+            source="\n" * fence.line + fence.source, fixture_names=(), start_line=fence.line,
+            source_path=kwargs["parent"].path, runner_name=None)
+        super().__init__(test_definition=definition, **kwargs)
+        self.fence = fence
+
+    def setup(self) -> None:
+        self.page = _prepare(self, self.fence)
+        super().setup()  # type: ignore[no-untyped-call]
+
+    def runtest(self) -> None:
+        env = self.page.start()
+        snapshot = self.page.shell.snapshot() if self.page.shell else None
+        variables, cwd = snapshot or (env.env, env.cwd)
+        try:
+            with _environment(variables, cwd):
+                super().runtest()  # type: ignore[no-untyped-call]
+        except (Exception, pytest.fail.Exception):
+            self.page.blocked_by = f"{self.page.display}:{self.fence.line}"
+            raise
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        text = f"{self.page.display}:{self.fence.line}: python block failed\n"
+        return self.page.redact(text + str(super().repr_failure(excinfo, style)))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.fence.line - 1, f"{self.nodeid} [{self.fence.lang}]"

@@ -1,0 +1,133 @@
+"""pytest glue for the docs engine: options, collection of docs/**/*.md, ledger, summary.
+
+Every fenced block of every page under ``runbook_docs`` becomes one item (``docs/x.md::L42[bash]``)
+or, when its language is not runnable, one ledger entry. See ``blocks`` for directives,
+``shell`` for shell semantics, ``transcript``/``matching`` for console blocks.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Generator
+from pathlib import Path
+
+import pytest
+import pytest_markdown_docs.hooks
+
+from runbook_helpers.redact import redact_text
+from tests.engine.blocks import PageError, parse_page
+from tests.engine.contract import RunbookHookSpecs
+from tests.engine.items import STATE, RunbookPage, State, display_path
+from tests.engine.update import Update, apply_updates
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(RunbookHookSpecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("runbook_docs", "directory whose **/*.md pages are tested", default="docs")
+    parser.addini("runbook_timeout", "default seconds per docs block", default="120")
+    parser.addini("runbook_ledger", "ledger path, relative to rootdir",
+                  default="build/docs-ledger.json")
+    group = parser.getgroup("runbook", "executed runbook docs")
+    group.addoption("--runbook-timeout", type=float, default=None,
+                    help="seconds per docs block (overrides the runbook_timeout ini)")
+    group.addoption("--runbook-update", action="store_true", default=False,
+                    help="rewrite the expected output of mismatching console steps in place")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config.hook, "pytest_markdown_docs_globals"):  # -p no:pytest_markdown_docs
+        config.pluginmanager.add_hookspecs(pytest_markdown_docs.hooks)
+    config.addinivalue_line("markers", "markdown-docs: python fences run by pytest-markdown-docs")
+    timeout = config.getoption("runbook_timeout") or float(config.getini("runbook_timeout"))
+    config.stash[STATE] = State(
+        docs_dir=(config.rootpath / str(config.getini("runbook_docs"))).resolve(),
+        timeout=timeout, update=bool(config.getoption("runbook_update")))
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> RunbookPage | None:
+    state = parent.config.stash[STATE]
+    if file_path.suffix == ".md" and file_path.resolve().is_relative_to(state.docs_dir):
+        page: RunbookPage = RunbookPage.from_parent(parent, path=file_path)
+        return page
+    return None
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        state = items[0].config.stash[STATE]
+        state.partial = state.partial or any(i.nodeid in state.nodes for i in items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport,
+                                                               pytest.TestReport]:
+    report = yield
+    state = item.config.stash[STATE]
+    if report.nodeid in state.nodes:
+        _record(state, report)
+    return report
+
+
+def _record(state: State, report: pytest.TestReport) -> None:
+    file, fence = state.nodes[report.nodeid]
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2].removeprefix("Skipped: ")
+        status = "blocked" if reason.startswith("blocked by ") else "skipped"
+        state.ledger.record(file, fence.line, status, reason)
+    elif report.failed:
+        state.ledger.record(file, fence.line, "failed",
+                            "" if report.when == "call" else f"{report.when} error",
+                            report.duration)
+    elif report.when == "call" and report.passed:
+        state.ledger.record(file, fence.line, "hidden" if fence.hidden else "passed",
+                            seconds=report.duration)
+
+
+def _register_uncollected(config: pytest.Config, state: State) -> None:
+    """Pages this run did not collect still get ledger entries (status not-run)."""
+    for path in sorted(state.docs_dir.rglob("*.md")):
+        if path in state.pages:
+            continue
+        state.partial = True
+        display = display_path(config, path)
+        try:
+            fences = parse_page(path, path.read_text(), display)
+        except PageError:
+            continue
+        for fence in fences:
+            state.ledger.add(display, fence)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash[STATE]
+    _register_uncollected(config, state)
+    by_file: dict[Path, list[Update]] = defaultdict(list)
+    for update in state.updates:
+        by_file[update.path].append(update)
+    for path, updates in by_file.items():
+        apply_updates(path, updates)
+    for entry in state.ledger.entries.values():
+        entry.reason = redact_text(entry.reason, state.secrets)
+    state.ledger.write(config.rootpath / str(config.getini("runbook_ledger")))
+    complete = not (state.partial or config.option.collectonly or session.shouldstop
+                    or session.shouldfail)
+    if complete and state.ledger.unaccounted() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    state = config.stash[STATE]
+    if not state.ledger.entries:
+        return
+    write = terminalreporter.write_line
+    for entry in state.ledger.unaccounted():
+        write(f"docs: {entry.file}:{entry.line} [{entry.language}] was neither run nor "
+              "skipped with a reason", red=not state.partial, yellow=state.partial)
+    if state.updates:
+        write(f"docs: updated {len(state.updates)} console step(s) in place", yellow=True)
+    write(state.ledger.summary())

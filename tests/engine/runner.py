@@ -1,0 +1,115 @@
+"""Evaluators: run one shell, sql or console fence in the page shell and judge the result.
+
+No pytest here: an evaluator returns an ``Outcome``; every text in it is already redacted.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tests.engine import report
+from tests.engine.blocks import SHELL_LANGS, Fence
+from tests.engine.matching import UnknownPlaceholder, compare
+from tests.engine.shell import PageShell, RunResult
+from tests.engine.transcript import Step, parse_transcript
+from tests.engine.update import Update
+
+Redact = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one fence; ``text`` is the failure report (empty when it passed)."""
+
+    ok: bool
+    seconds: float
+    text: str = ""
+    updates: tuple[Update, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an evaluator needs besides the fence and the shell."""
+
+    location: str  # "docs/x.md" as shown to people
+    page_lines: Sequence[str]
+    timeout: float
+    placeholders: Mapping[str, str]
+    redact: Redact
+    update: bool = False
+
+
+def sql_command(shell: PageShell, sql: str) -> str:
+    """The command a person would type: psql on a file, stopping at the first error."""
+    path = shell.new_file(".sql", sql)
+    return f"psql -X -v ON_ERROR_STOP=1 -f {shlex.quote(str(path))}"
+
+
+def _status_text(result: RunResult, timeout: float) -> str:
+    if result.timed_out:
+        return f"timed out after {timeout:g} s (its process group was killed); partial output:"
+    if result.shell_ended and result.status == 0:
+        return "the block ended the page's shell (exit status 0)"
+    return f"exit status {result.status}"
+
+
+def run_script(fence: Fence, shell: PageShell, ctx: Context) -> Outcome:
+    """A bash/sh/shell block is sourced as is; a sql block goes through psql."""
+    code = fence.source if fence.lang in SHELL_LANGS else sql_command(shell, fence.source)
+    result = shell.run(code, ctx.timeout)
+    if result.status == 0 and not result.shell_ended:
+        return Outcome(ok=True, seconds=result.seconds)
+    block = report.excerpt(fence, ctx.page_lines)
+    output = report.tail(result.output) if result.output.strip() else "(no output)"
+    text = report.failure_text(
+        f"{ctx.location}:{fence.line}", f"{fence.lang} block failed: "
+        f"{_status_text(result, ctx.timeout)}", block, [f"output:\n{output}"])
+    return Outcome(ok=False, seconds=result.seconds, text=ctx.redact(text))
+
+
+def run_console(fence: Fence, shell: PageShell, ctx: Context) -> Outcome:
+    """Run each ``$`` step and compare its status and output with the transcript."""
+    started = time.monotonic()
+    deadline = started + ctx.timeout
+    updates: list[Update] = []
+    for step in parse_transcript(fence.source, fence.first_code_line):
+        result = shell.run(step.command, max(deadline - time.monotonic(), 0.001), fatal=False)
+        problem, update = _judge(fence, step, result, ctx)
+        if update is not None:
+            updates.append(update)
+        if problem is not None:
+            block = report.excerpt(fence, ctx.page_lines, mark=step.line)
+            text = report.failure_text(f"{ctx.location}:{step.line}", problem[0], block,
+                                       problem[1:])
+            return Outcome(ok=False, seconds=time.monotonic() - started, text=ctx.redact(text))
+    return Outcome(ok=True, seconds=time.monotonic() - started, updates=tuple(updates))
+
+
+def _judge(fence: Fence, step: Step, result: RunResult,
+           ctx: Context) -> tuple[list[str] | None, Update | None]:
+    """Return (failure headline + details, or None) and an update for ``--runbook-update``."""
+    output = ctx.redact(result.output)
+    command = "$ " + step.command.replace("\n", "\n> ")
+    if result.timed_out or result.shell_ended:
+        return [f"console step failed: {_status_text(result, ctx.timeout)}",
+                f"command:\n{command}", f"output:\n{report.tail(output) or '(no output)'}"], None
+    assert result.status is not None
+    label = f"{ctx.location}:{step.line}"
+    try:
+        diff, rewritten = compare(output, step.expected_output, ctx.placeholders, label)
+    except UnknownPlaceholder as exc:
+        return [f"console step: {exc}", f"command:\n{command}"], None
+    if not step.status_ok(result.status):
+        expected = "non-zero" if step.expected_status == "failed" else step.expected_status
+        return [f"console step failed: exit status {result.status}, expected {expected}",
+                f"command:\n{command}", f"output:\n{report.tail(output) or '(no output)'}"], None
+    if diff is None:
+        return None, None
+    if ctx.update:
+        return None, Update(fence.path, fence.line, step.output_start, step.output_end,
+                            tuple(rewritten))
+    return [f"console step output differs from {label}", f"command:\n{command}",
+            f"diff (- expected, + actual):\n{diff}"], None

@@ -1,0 +1,152 @@
+"""The moto R2 mock, exercised the way the runbook does: aws CLI + profile, boto3, presign."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+from runbook_helpers.sandbox import sandbox_environment
+from runbook_helpers.sandbox.r2 import R2Mock, r2_mock
+
+AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
+needs_aws = pytest.mark.skipif(AWS is None, reason="the aws CLI (pip install awscli) is missing")
+
+
+def aws(r2: R2Mock, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    assert AWS is not None
+    return subprocess.run(
+        [AWS, "--profile", r2.profile, *args],
+        env=sandbox_environment(None, r2),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@needs_aws
+def test_aws_cli_profile_lists_uploads_downloads(r2_clean: R2Mock, tmp_path: Path) -> None:
+    source = tmp_path / "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+    source.write_bytes(os.urandom(70_000))
+    listed = aws(r2_clean, "s3", "ls", f"s3://{r2_clean.bucket}")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == ""
+    up = aws(r2_clean, "s3", "cp", str(source), f"s3://{r2_clean.bucket}/daily/{source.name}")
+    assert up.returncode == 0, up.stderr
+    listed = aws(r2_clean, "s3", "ls", f"s3://{r2_clean.bucket}/daily/")
+    assert listed.returncode == 0, listed.stderr
+    assert source.name in listed.stdout and "70000" in listed.stdout
+    down = tmp_path / "down.tar.gz"
+    got = aws(r2_clean, "s3", "cp", f"s3://{r2_clean.bucket}/daily/{source.name}", str(down))
+    assert got.returncode == 0, got.stderr
+    assert down.read_bytes() == source.read_bytes()
+
+
+@needs_aws
+def test_aws_cli_streams_to_stdout(r2_clean: R2Mock) -> None:
+    r2_clean.client().put_object(Bucket=r2_clean.bucket, Key="a.txt", Body=b"streamed")
+    out = aws(r2_clean, "s3", "cp", f"s3://{r2_clean.bucket}/a.txt", "-")
+    assert (out.returncode, out.stdout) == (0, "streamed")
+
+
+def test_boto3_through_the_profile(r2_clean: R2Mock, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in r2_clean.env().items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    s3 = boto3.Session(profile_name="r2-vlvt").client("s3")
+    assert s3.meta.region_name == "auto"
+    assert s3.meta.endpoint_url == r2_clean.endpoint
+    s3.put_object(Bucket=r2_clean.bucket, Key="k", Body=b"v")
+    assert s3.get_object(Bucket=r2_clean.bucket, Key="k")["Body"].read() == b"v"
+    assert r2_clean.client().get_bucket_location(Bucket=r2_clean.bucket)["LocationConstraint"] == (
+        "auto"
+    )
+
+
+@needs_aws
+def test_presigned_url_from_aws_cli_works_with_curl_and_urllib(r2_clean: R2Mock) -> None:
+    r2_clean.client().put_object(Bucket=r2_clean.bucket, Key="p/backup.tar.gz", Body=b"\x1f\x8bxx")
+    signed = aws(r2_clean, "s3", "presign", f"s3://{r2_clean.bucket}/p/backup.tar.gz")
+    assert signed.returncode == 0, signed.stderr
+    url = signed.stdout.strip()
+    assert url.startswith(r2_clean.endpoint) and "X-Amz-Signature=" in url
+    assert "%2Fauto%2Fs3%2F" in url  # signed for region auto
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"\x1f\x8bxx"
+    curl = shutil.which("curl")
+    if curl:
+        fetched = subprocess.run([curl, "-sSf", url], capture_output=True, check=False)
+        assert (fetched.returncode, fetched.stdout) == (0, b"\x1f\x8bxx")
+
+
+def test_reset_bucket_empties_and_recreates(r2: R2Mock) -> None:
+    s3 = r2.client()
+    for i in range(3):
+        s3.put_object(Bucket=r2.bucket, Key=f"x/{i}", Body=b"1")
+    s3.create_multipart_upload(Bucket=r2.bucket, Key="x/partial")
+    r2.reset_bucket()
+    assert s3.list_objects_v2(Bucket=r2.bucket)["KeyCount"] == 0
+    assert s3.list_multipart_uploads(Bucket=r2.bucket).get("Uploads", []) == []
+    s3.delete_bucket(Bucket=r2.bucket)
+    r2.reset_bucket()
+    assert s3.list_objects_v2(Bucket=r2.bucket)["KeyCount"] == 0
+
+
+def test_secret_stays_in_the_credentials_file(r2: R2Mock) -> None:
+    env = r2.env()
+    assert set(env) == {
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "R2_ENDPOINT",
+        "AWS_EC2_METADATA_DISABLED",
+    }
+    assert r2.secret_access_key not in "".join(env.values())
+    assert r2.access_key_id not in "".join(env.values())
+    assert r2.secret_access_key not in repr(r2)
+    assert r2.secret_access_key in r2.credentials_file.read_text()
+    assert stat.S_IMODE(r2.credentials_file.stat().st_mode) == 0o600
+    assert r2.secret_access_key not in r2.config_file.read_text()
+    full = sandbox_environment(None, r2, {"AWS_SECRET_ACCESS_KEY": "x", "PATH": "/bin"})
+    assert r2.secret_access_key not in "".join(full.values())
+    assert "AWS_SECRET_ACCESS_KEY" not in full and "AWS_PROFILE" not in full
+
+
+def test_profile_file_matches_the_runbook(r2: R2Mock) -> None:
+    config = r2.config_file.read_text()
+    assert config.startswith("[profile r2-vlvt]\n")
+    for line in (
+        "region = auto",
+        f"endpoint_url = {r2.endpoint}",
+        "request_checksum_calculation = when_required",
+        "response_checksum_validation = when_required",
+    ):
+        assert line in config.splitlines()
+    assert r2.credentials_file.read_text().startswith("[r2-vlvt]\n")
+
+
+@pytest.mark.parametrize("in_process", [False, True], ids=["subprocess", "thread"])
+def test_r2_mock_starts_and_cleans_up(in_process: bool) -> None:
+    with r2_mock(in_process=in_process) as mock:
+        assert mock.client().list_objects_v2(Bucket=mock.bucket)["KeyCount"] == 0
+        scratch = mock.config_file.parent
+        assert mock.endpoint.startswith("http://127.0.0.1:")
+    assert not scratch.exists()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(mock.endpoint, timeout=2)
+
+
+def test_keys_are_random_per_run() -> None:
+    with r2_mock() as one, r2_mock(in_process=True) as two:
+        assert one.access_key_id != two.access_key_id
+        assert one.secret_access_key != two.secret_access_key
+        assert len(one.secret_access_key) == 40
