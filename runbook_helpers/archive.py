@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -352,6 +352,7 @@ class OpenedSource:
     close: Callable[[], None]
 
     def raw_chunks(self) -> Iterator[bytes]:
+        """Every raw byte from the start (only before :func:`decompressed_head` is used)."""
         if self.head:
             yield self.head
         yield from self.rest
@@ -368,11 +369,11 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
     if storage.is_s3_uri(source):
         loc = storage.S3Location.parse(source)
         client = client or storage.s3_client()
-        with storage.translate_errors():
-            body, length = storage.open_stream(client, loc)
+        body, length = storage.open_stream(client, loc)
         try:
-            head = _read_at_least(body, 4096)
-            rest = iter_file(body)
+            with storage.translate_errors(loc):
+                head = _read_at_least(body, 4096)
+            rest = _translated(iter_file(body), loc)
             if not head:
                 raise IntegrityError(f"{source} is empty (0 bytes)", hint="use another backup")
             fmt = detect_format_bytes(head)
@@ -390,6 +391,18 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
     with path.open("rb") as f:
         head = f.read(4096)
         yield OpenedSource(source, fmt, path.stat().st_size, head, iter_file(f), f.close)
+
+
+def _translated(chunks: Iterator[bytes], loc: Any) -> Iterator[bytes]:
+    """Network errors while streaming an S3 body as typed errors."""
+    from runbook_helpers import storage
+
+    while True:
+        with storage.translate_errors(loc):
+            chunk = next(chunks, b"")
+        if not chunk:
+            return
+        yield chunk
 
 
 def _read_at_least(body: BinaryIO, n: int) -> bytes:
@@ -412,7 +425,12 @@ def decompressed_head(opened: OpenedSource) -> tuple[bytes, list[bytes]]:
     gz = opened.format.endswith(".gz")
     dec = zlib.decompressobj(wbits=31) if gz else None
     out = b""
-    for chunk in opened.raw_chunks():
+    # no generator wrapping ``rest`` here: closing one early would close ``rest`` too
+    pending = [opened.head] if opened.head else []
+    while True:
+        chunk = pending.pop() if pending else next(opened.rest, b"")
+        if not chunk:
+            break
         consumed.append(chunk)
         if dec is None:
             out += chunk
@@ -464,54 +482,52 @@ def local_pg_restore(min_major: int | None = None) -> tuple[Path, int]:
     return path, tool_version(path)[0]
 
 
-def pg_restore_list(
-    pg_restore: Path, fmt: str, opened: OpenedSource | None, consumed: list[bytes]
-) -> str:
-    """Run ``pg_restore --list``; a gzip'd source is decompressed in Python and fed on stdin."""
-    if fmt == "directory" or (not fmt.endswith(".gz") and opened and opened.size is not None
-                              and Path(opened.source).is_file()):
-        assert opened is not None
+def pg_restore_list(pg_restore: Path, fmt: str, opened: OpenedSource, consumed: list[bytes]) -> str:
+    """Run ``pg_restore --list``; a gzip'd or remote source is fed on stdin (read only as far
+    as pg_restore needs: it stops reading once it has the TOC)."""
+    local = Path(opened.source)
+    if fmt == "directory" or (not fmt.endswith(".gz") and local.is_file()):
         proc = subprocess.run(
             [str(pg_restore), "--list", opened.source], capture_output=True, check=False
         )
         stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
     else:
-        assert opened is not None
-        with tempfile.TemporaryFile() as err, subprocess.Popen(
-            [str(pg_restore), "--list"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
-        ) as proc:
-            assert proc.stdin is not None and proc.stdout is not None
-            out_buf = tempfile.TemporaryFile()
-            reader = _drain(proc.stdout, out_buf)
-
-            def raw() -> Iterator[bytes]:
-                yield from consumed
-                yield from opened.rest
-
-            chunks: Iterator[bytes] = raw()
-            if fmt.endswith(".gz"):
-                chunks = iter_gunzip(chunks)
-            try:
-                for data in chunks:
-                    proc.stdin.write(data)
-            except (BrokenPipeError, IntegrityError):
-                pass  # pg_restore --list stops reading once it has the TOC
-            try:
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            code = proc.wait()
-            reader.join()
-            out_buf.seek(0)
-            stdout = out_buf.read()
-            err.seek(0)
-            stderr = err.read()
+        stdout, stderr, code = _list_from_stdin(pg_restore, fmt, opened, consumed)
     if code != 0:
         raise pg_restore_error(stderr.decode(errors="replace"), what="pg_restore --list")
     return stdout.decode(errors="replace")
+
+
+def _list_from_stdin(
+    pg_restore: Path, fmt: str, opened: OpenedSource, consumed: list[bytes]
+) -> tuple[bytes, bytes, int]:
+    with (
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as out_buf,
+        subprocess.Popen(
+            [str(pg_restore), "--list"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err
+        ) as proc,
+    ):
+        assert proc.stdin is not None and proc.stdout is not None
+        reader = _drain(proc.stdout, out_buf)
+
+        def raw() -> Iterator[bytes]:
+            yield from consumed
+            yield from opened.rest
+
+        chunks: Iterator[bytes] = raw()
+        if fmt.endswith(".gz"):
+            chunks = iter_gunzip(chunks)
+        with suppress(BrokenPipeError, IntegrityError):
+            for data in chunks:
+                proc.stdin.write(data)
+        with suppress(BrokenPipeError):
+            proc.stdin.close()
+        code = proc.wait()
+        reader.join()
+        out_buf.seek(0)
+        err.seek(0)
+        return out_buf.read(), err.read(), code
 
 
 def _drain(stream: IO[bytes], sink: IO[bytes]) -> Any:
@@ -553,7 +569,7 @@ def pg_restore_error(stderr: str, *, what: str = "pg_restore") -> RunbookError:
     return RunbookError(f"{what} failed: {last}")
 
 
-# --- inspect ---------------------------------------------------------------------------------------
+# --- inspect -------------------------------------------------------------------------------
 
 
 def inspect(source: str, *, client: Any = None, with_toc: bool = True) -> ArchiveInfo:
@@ -568,8 +584,11 @@ def inspect(source: str, *, client: Any = None, with_toc: bool = True) -> Archiv
         info = ArchiveInfo(source=source, format=fmt, size_bytes=opened.size)
         if fmt.startswith("plain"):
             info.compression = "gzip (outer)" if fmt.endswith(".gz") else "none"
-            info.tables = sorted(set(re.findall(r"CREATE TABLE (\S+) \(", head.decode(
-                "utf-8", "replace"))))
+            text = head.decode("utf-8", "replace")
+            for attr, label in (("server_version", "database"), ("pg_dump_version", "pg_dump")):
+                m = re.search(rf"^-- Dumped (?:from|by) {label} version (.+)$", text, re.M)
+                if m:
+                    setattr(info, attr, m.group(1).strip())
             _fill_local(info, None)
             return info
         header = header_from_head(fmt, head)
@@ -613,10 +632,8 @@ def _fill_local(info: ArchiveInfo, need: int | None) -> None:
         return
     if need is not None and major < need:
         # a newer one may be installed next to it (e.g. /usr/lib/postgresql/16/bin)
-        try:
+        with suppress(NotFound):
             path, major = local_pg_restore(need if need < 999 else None)
-        except NotFound:
-            pass
     info.local_pg_restore = str(path)
     info.local_pg_restore_major = major
     if need is not None and major < need:
@@ -640,5 +657,6 @@ def _fill_local(info: ArchiveInfo, need: int | None) -> None:
 def check_compatible(info: ArchiveInfo) -> None:
     """Raise :class:`Incompatible` when the local pg_restore cannot read ``info``'s archive."""
     if not info.compatible:
-        raise Incompatible(info.incompatibility or "incompatible archive", hint=info.install_hint
-                           or "")
+        raise Incompatible(
+            info.incompatibility or "incompatible archive", hint=info.install_hint or ""
+        )

@@ -88,12 +88,24 @@ def no_backups_error(client: S3Client, bucket: str, subfolder: str = "") -> NotF
     return NotFound(f"no backups (*.tar.gz named by the backup template) in {where}", hint)
 
 
-def latest_backup(client: S3Client, bucket: str, subfolder: str = "") -> BackupObject:
-    """The newest backup; NotFound when there is none."""
+def latest_backup(
+    client: S3Client, bucket: str, subfolder: str = "", *, before: datetime | None = None
+) -> BackupObject:
+    """The newest backup (taken at or before ``before`` when given); NotFound when none."""
     backups = list_backups(client, bucket, subfolder)
     if not backups:
         raise no_backups_error(client, bucket, subfolder)
-    return backups[0]
+    if before is None:
+        return backups[0]
+    for backup in backups:
+        if backup.taken_at <= before:
+            return backup
+    oldest = backups[-1]
+    raise NotFound(
+        f"no backup taken at or before {before.isoformat()} in s3://{bucket}/{subfolder}; "
+        f"the oldest is from {oldest.taken_at.isoformat()}",
+        hint="backups are kept 30 days; pick a later moment (see `runbook backups list`)",
+    )
 
 
 @dataclass(frozen=True)

@@ -98,16 +98,19 @@ def parse_sha256_sidecar(text: str) -> str:
     return token.lower()
 
 
-def verify_file(path: Path, *, expect_size: int | None = None) -> tuple[str, int | None]:
+def verify_file(
+    path: Path, *, expect_size: int | None = None, name: str | None = None
+) -> tuple[str, int | None]:
     """sha256 of the file and, for gzip files, the uncompressed size after a full check.
 
     Reads the file once: every byte goes through the hash and (if gzip) through zlib to the
     end of the stream, so truncation and corruption anywhere are caught.
     """
+    name = name or path.name
     size = path.stat().st_size
     if expect_size is not None and size != expect_size:
         raise IntegrityError(
-            f"{path.name}: size {size} bytes, but the object is {expect_size} bytes",
+            f"{name}: size {size} bytes, but the object is {expect_size} bytes",
             hint="the download was cut short; run the fetch again",
         )
     digest = hashlib.sha256()
@@ -115,9 +118,9 @@ def verify_file(path: Path, *, expect_size: int | None = None) -> tuple[str, int
         head_bytes = fh.read(2)
         fh.seek(0)
         is_gzip = head_bytes == b"\x1f\x8b"
-        if not is_gzip and path.name.endswith(".gz"):
+        if not is_gzip and name.endswith(".gz"):
             raise IntegrityError(
-                f"{path.name} is named .gz but is not gzip data (starts with {head_bytes!r})",
+                f"{name} is named .gz but is not gzip data (starts with {head_bytes!r})",
                 hint="this is not a backup made by the backup service; check the key",
             )
         decomp = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if is_gzip else None
@@ -132,7 +135,7 @@ def verify_file(path: Path, *, expect_size: int | None = None) -> tuple[str, int
                         total_out += len(decomp.decompress(data))
                     except zlib.error as exc:
                         raise IntegrityError(
-                            f"{path.name} is corrupted: gzip data error near compressed byte "
+                            f"{name} is corrupted: gzip data error near compressed byte "
                             f"{offset:,} ({exc})",
                             hint="use another backup (`runbook backups list`) or re-fetch",
                         ) from exc
@@ -145,7 +148,7 @@ def verify_file(path: Path, *, expect_size: int | None = None) -> tuple[str, int
             total_out += len(decomp.flush())
             if not decomp.eof:
                 raise IntegrityError(
-                    f"{path.name} is truncated: the gzip stream ends without its trailer after "
+                    f"{name} is truncated: the gzip stream ends without its trailer after "
                     f"{size:,} compressed bytes ({total_out:,} bytes decompressed)",
                     hint="the upload or download was cut short; use another backup "
                     "(`runbook backups list`) or re-fetch",
@@ -201,7 +204,7 @@ def fetch(
                 Callback=on_progress,
                 Config=config or transfer_config(),
             )
-        digest, uncompressed = verify_file(part, expect_size=info.size)
+        digest, uncompressed = verify_file(part, expect_size=info.size, name=loc.name)
         verified = _check_sidecar(loc.name, digest, read_text(client, loc.sidecar(".sha256")))
         os.replace(part, dest)
         done = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,17 @@ class Manifest:
         return cls.from_json(path.read_text(encoding="utf-8"))
 
 
+def normalize_timestamp(value: datetime | str | None) -> str | None:
+    """One spelling for comparing timestamps from databases, manifests and archives (UTC ISO)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
 def table_stats(conn: psycopg.Connection[Any]) -> dict[str, TableStats]:
     """Exact ``count(*)`` and ``max(created_at)`` of every user table, keyed ``schema.table``.
 
@@ -81,6 +93,6 @@ def table_stats(conn: psycopg.Connection[Any]) -> dict[str, TableStats]:
         assert row is not None
         count, newest = row
         stats[f"{schema}.{table}"] = TableStats(
-            rows=int(count), newest_created_at=None if newest is None else newest.isoformat()
+            rows=int(count), newest_created_at=normalize_timestamp(newest)
         )
     return stats

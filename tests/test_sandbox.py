@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -178,9 +179,10 @@ def test_auto_falls_through_to_a_backend_of_the_requested_major(
 
 
 def test_cleanup_stops_server_and_removes_dir_on_failure(shared_workdir: Path) -> None:
-    with pytest.raises(RuntimeError, match="boom"), postgres_server(
-        "local", workdir=shared_workdir
-    ) as server:
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        postgres_server("local", workdir=shared_workdir) as server,
+    ):
         assert list(shared_workdir.iterdir()), "the data dir lives under workdir"
         assert server.list_databases() == ["postgres"]
         raise RuntimeError("boom")
@@ -213,9 +215,43 @@ def test_sandbox_environment_is_hermetic(local_pg: PostgresServer) -> None:
         "HOME": "/root",
     }
     env = sandbox_environment(local_pg, None, base)
-    assert env["PATH"] == f"{local_pg.bin_dir}{os.pathsep}/usr/bin"
+    scripts = str(Path(sys.executable).parent)
+    assert env["PATH"].split(os.pathsep) == [str(local_pg.bin_dir), scripts, "/usr/bin"]
     assert "AWS_SECRET_ACCESS_KEY" not in env
     assert "AWS_PROFILE" not in env
     assert "PGDATABASE" not in env
     assert env["PGPORT"] == str(local_pg.port)
     assert env["HOME"] == "/root"
+
+
+def test_unreadable_pgserver_install_is_copied(
+    monkeypatch: pytest.MonkeyPatch, shared_workdir: Path
+) -> None:
+    """When the server user cannot run the wheel's binaries, a readable copy is used."""
+    try:
+        original = pgmod.pgserver_bin_dir()
+    except SandboxError as exc:
+        pytest.skip(str(exc))
+    real_can_use = pgmod._RunAs.can_use
+
+    def can_use(self: pgmod._RunAs, path: Path, test: str) -> bool:
+        return path != original / "initdb" and real_can_use(self, path, test)
+
+    monkeypatch.setattr(pgmod._RunAs, "can_use", can_use)
+    with postgres_server("pgserver", workdir=shared_workdir) as server:
+        assert server.bin_dir is not None
+        assert server.bin_dir != original
+        assert server.bin_dir.is_relative_to(shared_workdir)
+        assert server.server_version_num() // 10000 == 16
+    assert list(shared_workdir.iterdir()) == []
+
+
+def test_workdir_the_server_user_cannot_reach_falls_back_to_tmp() -> None:
+    """As root, a 0700 workdir (like pytest's tmp_path) is unreachable for ``postgres``."""
+    workdir = Path(tempfile.mkdtemp(prefix="sandbox-private-"))  # mode 0700
+    try:
+        with postgres_server("local", workdir=workdir) as server:
+            assert server.list_databases() == ["postgres"]
+        assert list(workdir.iterdir()) == []
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -8,6 +8,7 @@ Each sub-command lives in a small module of this package exposing
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -54,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
     """Run the CLI; return the exit status instead of raising for expected failures."""
     out = out or Output.from_system()
-    args = build_parser().parse_args(argv)
+    try:  # argparse prints usage errors and --help itself: send them to our streams
+        with contextlib.redirect_stdout(out.stdout), contextlib.redirect_stderr(out.stderr):
+            args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(ExitStatus.USAGE) if exc.code not in (0, None) else int(ExitStatus.OK)
     try:
         status: int = args.func(args, out)
     except RunbookError as exc:

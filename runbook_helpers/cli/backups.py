@@ -28,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "latest", help="print the s3:// URI of the newest backup (details on stderr)"
     )
     latest.add_argument("--json", action="store_true", help="machine-readable output")
+    latest.add_argument(
+        "--before",
+        type=parse_moment,
+        default=None,
+        metavar="TIME",
+        help="the newest backup taken at or before TIME (ISO 8601, UTC if no offset; "
+        "a bare date means the end of that day)",
+    )
     add_s3_options(latest)
     latest.set_defaults(func=handle_latest)
 
@@ -68,8 +76,24 @@ def handle_list(args: argparse.Namespace, out: Output) -> int:
     return int(ExitStatus.OK)
 
 
+def parse_moment(text: str) -> datetime:
+    """``2026-01-25T12:00:00Z``, ``2026-01-25 12:00+01:00`` or ``2026-01-25`` (end of day)."""
+    try:
+        if len(text) == 10:  # a bare date: the whole day counts
+            day = datetime.fromisoformat(text)
+            return day.replace(hour=23, minute=59, second=59, microsecond=999999, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time: use ISO 8601, e.g. 2026-01-25T12:00:00Z or 2026-01-25"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def handle_latest(args: argparse.Namespace, out: Output) -> int:
-    backup = latest_backup(client_from_args(args), args.bucket, args.subfolder)
+    backup = latest_backup(
+        client_from_args(args), args.bucket, args.subfolder, before=args.before
+    )
     now = datetime.now(UTC)
     if args.json:
         out.json(as_json(backup, now))

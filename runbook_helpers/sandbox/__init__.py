@@ -11,7 +11,9 @@ Both are context managers: whatever they start is stopped and removed on exit, a
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook_helpers.errors import RunbookError
@@ -62,16 +64,21 @@ def sandbox_environment(
     """A full environment for subprocesses that talk only to the sandbox.
 
     ``base`` (default ``os.environ``) minus the AWS/PG variables of :data:`HERMETIC_DROP`, plus
-    ``pg.env()`` and ``r2.env()``; the server's ``bin_dir`` goes first on ``PATH`` so ``psql``,
-    ``pg_dump`` and ``pg_restore`` match the server's major version.
+    ``pg.env()`` and ``r2.env()``. ``PATH`` starts with the server's ``bin_dir`` (so ``psql``,
+    ``pg_dump`` and ``pg_restore`` match the server's major version), then the running
+    interpreter's scripts dir (the venv's ``runbook`` and ``aws``).
     """
     env = {k: v for k, v in (os.environ if base is None else base).items()}
     for name in HERMETIC_DROP:
         env.pop(name, None)
+    # This interpreter's scripts dir (the venv's: runbook, aws) comes next, then the rest.
+    first = [str(Path(sys.executable).parent)]
     if pg is not None:
         env.update(pg.env())
         if pg.bin_dir is not None:
-            env["PATH"] = os.pathsep.join(p for p in (str(pg.bin_dir), env.get("PATH", "")) if p)
+            first.insert(0, str(pg.bin_dir))
+    rest = [p for p in env.get("PATH", "").split(os.pathsep) if p and p not in first]
+    env["PATH"] = os.pathsep.join(first + rest)
     if r2 is not None:
         env.update(r2.env())
     return env

@@ -327,25 +327,33 @@ class _RunAs:
 def _usable_bin_dir(run_as: _RunAs, bin_dir: Path, scratch: Path) -> Path:
     """``bin_dir``, or a readable copy of its install tree when the server user can't run it.
 
-    pgserver's binaries find ``../lib`` and ``../share`` relative to themselves, so copying
-    the whole ``pginstall`` tree (with ``a+rX``) gives a working, relocated install.
+    pgserver's binaries find ``../lib`` and ``../share`` relative to themselves and their
+    bundled libpq through ``RPATH $ORIGIN/../../../pgserver.libs`` (auditwheel), so the copy
+    keeps that layout: ``scratch/pgserver/pginstall`` + ``scratch/pgserver.libs``.
     """
     if (
         run_as.can_use(bin_dir / "initdb", "x")
         and run_as.run([str(bin_dir / "initdb"), "--version"], cwd=Path("/")).returncode == 0
     ):
         return bin_dir
-    copy = scratch / "pginstall"
+    install = bin_dir.parent
+    package = install.parent
+    copy = scratch / package.name / install.name
     log.warning("%s is not executable by %s: using a copy in %s", bin_dir, run_as.name, copy)
-    shutil.copytree(bin_dir.parent, copy, symlinks=True)
-    for root, dirs, files in os.walk(copy):
-        for name in dirs + files:
-            path = Path(root) / name
-            if not path.is_symlink():
-                mode = path.stat().st_mode
-                path.chmod(mode | (0o055 if mode & 0o100 else 0o044))
-    copy.chmod(0o755)
-    return copy / "bin"
+    shutil.copytree(install, copy, symlinks=True)
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, scratch / libs.name, symlinks=True)
+    for top in (scratch / package.name, scratch / libs.name):
+        for root, dirs, files in os.walk(top):
+            for name in [*dirs, *files]:
+                path = Path(root) / name
+                if not path.is_symlink():
+                    mode = path.stat().st_mode
+                    path.chmod(mode | (0o055 if mode & 0o100 else 0o044))
+        if top.exists():
+            top.chmod(0o755)
+    return copy / bin_dir.name
 
 
 def _free_port() -> int:

@@ -98,10 +98,9 @@ def _prepare(item: pytest.Item, fence: Fence) -> PageRun:
     """Skip for a directive or an earlier failure; otherwise start the page's environment."""
     assert isinstance(item.parent, RunbookPage)
     page = item.parent.run
-    if fence.directive.skip_reason:
-        pytest.skip(fence.directive.skip_reason)
-    if page.blocked_by:
-        pytest.skip(f"blocked by {page.blocked_by}")
+    reason = fence.directive.skip_reason or (page.blocked_by and f"blocked by {page.blocked_by}")
+    if reason:  # reported at the .md line, not here
+        raise pytest.skip.Exception(reason, _use_item_location=True)
     try:
         page.start()
     except Exception:
@@ -144,7 +143,13 @@ class RunbookItem(pytest.Item):
         return page.redact(text) if page else text
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.fence.line - 1, f"{self.nodeid} [{self.fence.lang}]"
+        return _reportinfo(self, self.fence)
+
+
+def _reportinfo(item: pytest.Item, fence: Fence) -> tuple[Path, int, str]:
+    kind = f"hidden {fence.lang}" if fence.hidden else fence.lang
+    where = f"{display_path(item.config, item.path)}:{fence.line}"
+    return item.path, fence.line - 1, f"{where} [{kind}]"
 
 
 @contextmanager
@@ -193,4 +198,4 @@ class PythonFenceItem(MarkdownInlinePythonItem):
         return self.page.redact(text + str(super().repr_failure(excinfo, style)))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.fence.line - 1, f"{self.nodeid} [{self.fence.lang}]"
+        return _reportinfo(self, self.fence)

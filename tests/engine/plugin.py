@@ -113,21 +113,25 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for entry in state.ledger.entries.values():
         entry.reason = redact_text(entry.reason, state.secrets)
     state.ledger.write(config.rootpath / str(config.getini("runbook_ledger")))
-    complete = not (state.partial or config.option.collectonly or session.shouldstop
-                    or session.shouldfail)
-    if complete and state.ledger.unaccounted() and session.exitstatus == pytest.ExitCode.OK:
+    state.partial = bool(state.partial or config.option.collectonly or session.shouldstop
+                         or session.shouldfail)
+    if not state.partial and state.ledger.unaccounted() and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
                             config: pytest.Config) -> None:
     state = config.stash[STATE]
-    if not state.ledger.entries:
+    if not state.pages:  # no docs page in this run (e.g. only unit tests were selected)
         return
     write = terminalreporter.write_line
-    for entry in state.ledger.unaccounted():
-        write(f"docs: {entry.file}:{entry.line} [{entry.language}] was neither run nor "
-              "skipped with a reason", red=not state.partial, yellow=state.partial)
+    unaccounted = state.ledger.unaccounted()
+    if state.partial and unaccounted:
+        write(f"docs: partial run, {len(unaccounted)} runnable block(s) not run", yellow=True)
+    elif unaccounted:
+        for entry in unaccounted:
+            write(f"docs: {entry.file}:{entry.line} [{entry.language}] was neither run nor "
+                  "skipped with a reason", red=True)
     if state.updates:
         write(f"docs: updated {len(state.updates)} console step(s) in place", yellow=True)
     write(state.ledger.summary())

@@ -111,5 +111,5 @@ def _judge(fence: Fence, step: Step, result: RunResult,
     if ctx.update:
         return None, Update(fence.path, fence.line, step.output_start, step.output_end,
                             tuple(rewritten))
-    return [f"console step output differs from {label}", f"command:\n{command}",
+    return ["console step output differs", f"command:\n{command}",
             f"diff (- expected, + actual):\n{diff}"], None

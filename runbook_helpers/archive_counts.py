@@ -1,0 +1,135 @@
+"""Exact row counts read out of a backup archive itself, without restoring it.
+
+Nightly backups made by the Railway template carry no manifest. Their table data is stored as
+COPY text, one line per row, so counting the lines of every ``COPY ... FROM stdin;`` block that
+``pg_restore --data-only -f -`` prints gives the exact rows of every table in the archive (and
+the newest ``created_at``, read from that column). ``runbook verify --archive`` compares a
+restored database with these numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
+from runbook_helpers.manifest import TableStats, normalize_timestamp
+
+_COPY = re.compile(r"^COPY (?P<table>\S+) \((?P<columns>[^)]*)\) FROM stdin;$")
+_OFFSET_HOURS = re.compile(r"([+-]\d\d)$")
+
+
+def _unquote(ident: str) -> str:
+    return ident[1:-1].replace('""', '"') if ident.startswith('"') else ident
+
+
+def _table_name(qualified: str) -> str:
+    """``public.users`` / ``"My Schema"."T"`` -> ``schema.table`` as the manifest keys it."""
+    parts = re.findall(r'"(?:[^"]|"")*"|[^.]+', qualified)
+    return ".".join(_unquote(p) for p in parts)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """A COPY-text timestamp, e.g. ``2026-11-20 03:00:00.123+00``, as an aware datetime."""
+    if text == r"\N":
+        return None
+    value = _OFFSET_HOURS.sub(r"\1:00", text)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
+    """Rows and newest ``created_at`` of every COPY block in SQL text (pure; easy to test)."""
+    stats: dict[str, TableStats] = {}
+    it = iter(lines)
+    for line in it:
+        match = _COPY.match(line.rstrip("\n"))
+        if not match:
+            continue
+        columns = [_unquote(c.strip()) for c in match.group("columns").split(",")]
+        created = columns.index("created_at") if "created_at" in columns else None
+        rows = 0
+        newest: datetime | None = None
+        for row in it:
+            if row.rstrip("\n") == "\\.":
+                break
+            rows += 1
+            if created is not None:
+                value = parse_timestamp(row.rstrip("\n").split("\t")[created])
+                if value is not None and (newest is None or value > newest):
+                    newest = value
+        table = _table_name(match.group("table"))
+        stats[table] = TableStats(rows=rows, newest_created_at=normalize_timestamp(newest))
+    return stats
+
+
+def _text_lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8", errors="replace")
+    if pending:
+        yield pending.decode("utf-8", errors="replace")
+
+
+def _feed(chunks: Iterator[bytes], sink: IO[bytes], errors: list[BaseException]) -> None:
+    try:
+        for chunk in chunks:
+            sink.write(chunk)
+    except BrokenPipeError:
+        pass
+    except BaseException as exc:  # reported by the caller after pg_restore ends
+        errors.append(exc)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            sink.close()
+
+
+def archive_table_stats(source: str, *, client: Any = None) -> dict[str, TableStats]:
+    """Exact rows per table (and newest ``created_at``) stored in the archive at ``source``."""
+    with open_source(source, client=client) as opened:
+        raw = opened.raw_chunks()
+        data = iter_gunzip(raw) if opened.format.endswith(".gz") else raw
+        if opened.format.startswith("plain"):
+            return count_copy_blocks(_text_lines(data))
+        pg_restore, _ = local_pg_restore()
+        if opened.format == "directory":
+            cmd = [str(pg_restore), "--data-only", "-f", "-", opened.source]
+            stdin = subprocess.DEVNULL
+        else:
+            cmd = [str(pg_restore), "--data-only", "-f", "-"]
+            stdin = subprocess.PIPE
+        proc = subprocess.Popen(
+            cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        errors: list[BaseException] = []
+        feeder = None
+        if proc.stdin is not None:
+            feeder = threading.Thread(target=_feed, args=(data, proc.stdin, errors), daemon=True)
+            feeder.start()
+        assert proc.stdout is not None and proc.stderr is not None
+        stderr_chunks: list[bytes] = []
+        drain = threading.Thread(
+            target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""),
+            daemon=True,
+        )
+        drain.start()
+        stats = count_copy_blocks(
+            line.decode("utf-8", errors="replace") for line in iter(proc.stdout.readline, b"")
+        )
+        status = proc.wait()
+        if feeder is not None:
+            feeder.join()
+        drain.join()
+        if errors:
+            raise errors[0]
+        if status != 0:
+            raise pg_restore_error(b"".join(stderr_chunks).decode("utf-8", errors="replace"))
+        return stats

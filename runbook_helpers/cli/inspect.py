@@ -1,0 +1,83 @@
+"""``runbook inspect SOURCE``: format, archive header, TOC and pg_restore compatibility."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from runbook_helpers.archive import ArchiveInfo, check_compatible, inspect
+from runbook_helpers.cli.common import add_s3_options, client_from_args, human_size
+from runbook_helpers.cli.output import Output
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.storage import is_s3_uri
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="show a dump's format, versions and contents; check the local pg_restore reads it",
+        description="SOURCE is a local file/directory, s3://BUCKET/KEY, a key in --bucket, or "
+        "`latest`. The format is detected from the first bytes (not the name); for s3:// only "
+        "the first bytes are read. Exits 7 when the local pg_restore is too old.",
+    )
+    parser.add_argument("source", metavar="SOURCE")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_s3_options(parser)
+    parser.set_defaults(func=handle)
+
+
+def resolve_source(args: argparse.Namespace) -> tuple[str, Any]:
+    """(source as a path or s3:// URI, S3 client or None) for SOURCE/`latest`/bare key."""
+    source: str = args.source
+    if source == "latest":
+        from runbook_helpers.backups import latest_backup
+
+        client = client_from_args(args)
+        return latest_backup(client, args.bucket, args.subfolder).uri, client
+    if is_s3_uri(source):
+        return source, client_from_args(args)
+    if not Path(source).exists() and "/" not in source and source.endswith(".gz"):
+        return f"s3://{args.bucket}/{source}", client_from_args(args)
+    return source, None
+
+
+def render(info: ArchiveInfo, out: Output) -> None:
+    rows: list[tuple[str, Any]] = [
+        ("source", info.source),
+        ("format", info.format),
+        ("size", human_size(info.size_bytes) if info.size_bytes is not None else "-"),
+        ("archive version", info.archive_version or "-"),
+        ("pg_dump version", info.pg_dump_version or "-"),
+        ("server version", info.server_version or "-"),
+        ("compression", info.compression or "-"),
+        ("TOC entries", info.toc_entries if info.toc_entries is not None else "-"),
+        ("tables", info.table_count if info.table_count is not None else "-"),
+        (
+            "needs pg_restore",
+            f">= {info.required_pg_restore_major}" if info.required_pg_restore_major else "-",
+        ),
+        (
+            "local pg_restore",
+            f"{info.local_pg_restore_major} ({info.local_pg_restore})"
+            if info.local_pg_restore
+            else "none found",
+        ),
+        ("compatible", "yes" if info.compatible else "NO"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        out.line(f"{key:<{width}}  {value}")
+    if info.format.startswith("plain"):
+        out.line(f"{'restore with':<{width}}  psql -X -v ON_ERROR_STOP=1 --single-transaction")
+
+
+def handle(args: argparse.Namespace, out: Output) -> int:
+    source, client = resolve_source(args)
+    info = inspect(source, client=client)
+    if args.json:
+        out.json(info.to_dict())
+    else:
+        render(info, out)
+    check_compatible(info)
+    return int(ExitStatus.OK)

@@ -1,0 +1,87 @@
+"""``runbook restore SOURCE --target URL``: restore a backup, safely and as fast as possible."""
+
+from __future__ import annotations
+
+import argparse
+
+from runbook_helpers.cli.common import add_s3_options, human_size
+from runbook_helpers.cli.inspect import resolve_source
+from runbook_helpers.cli.output import Output
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.restore import RestoreOptions, RestoreResult, default_jobs, restore
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "restore",
+        help="restore a backup (local or s3://) into a database",
+        description="Streams tar/gzip archives straight from R2 into pg_restore "
+        "(--single-transaction: a failure rolls back); custom/directory archives are restored "
+        "from a file with pg_restore -j N; plain SQL goes through psql -v ON_ERROR_STOP=1. "
+        "Always --no-owner --no-privileges, stops at the first error, runs ANALYZE.",
+    )
+    parser.add_argument("source", metavar="SOURCE", help="path, s3://BUCKET/KEY, key or `latest`")
+    parser.add_argument("--target", required=True, metavar="URL", help="database to restore into")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=0,
+        help=f"parallel jobs for custom/directory archives (default {default_jobs()})",
+    )
+    parser.add_argument(
+        "--allow-non-empty",
+        action="store_true",
+        help="restore even if the target already has tables",
+    )
+    parser.add_argument(
+        "--production",
+        action="store_true",
+        help="allow a production-looking host (*.railway.internal, *.rlwy.net, "
+        "$RUNBOOK_PRODUCTION_HOSTS)",
+    )
+    parser.add_argument(
+        "--create", action="store_true", help="create the target database if it does not exist"
+    )
+    parser.add_argument(
+        "--side-db",
+        action="store_true",
+        help="restore into TARGET_restore_<timestamp> on the same server",
+    )
+    parser.add_argument(
+        "--swap",
+        action="store_true",
+        help="with --side-db (implied): after success rename TARGET to "
+        "TARGET_old_<timestamp> and the restored copy to TARGET",
+    )
+    add_s3_options(parser)
+    parser.set_defaults(func=handle)
+
+
+def summary(result: RestoreResult) -> str:
+    swapped = f"; previous database kept as {result.swapped_old}" if result.swapped_old else ""
+    return (
+        f"restored {result.source} ({result.format}, {human_size(result.bytes_read)} read, "
+        f"sha256 {result.checksum}) into {result.database} with {result.method}: "
+        f"{result.tables} tables in {result.seconds:.1f} s{swapped}"
+    )
+
+
+def handle(args: argparse.Namespace, out: Output) -> int:
+    source, client = resolve_source(args)
+    opts = RestoreOptions(
+        jobs=args.jobs,
+        allow_non_empty=args.allow_non_empty,
+        production=args.production,
+        create=args.create,
+        side_db=args.side_db,
+        swap=args.swap,
+        client=client,
+        on_stage=lambda msg: out.info(f"runbook: {msg}"),
+    )
+    out.info(f"runbook: restoring {source}")
+    result = restore(source, args.target, opts)
+    for name, seconds in result.stages.items():
+        out.info(f"  {name:<16} {seconds:7.2f} s")
+    out.line(summary(result))
+    return int(ExitStatus.OK)

@@ -1,0 +1,791 @@
+"""Restore a dump into a PostgreSQL database, by the fastest path that is still correct.
+
+* ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed (GET -> gunzip in
+  Python -> ``pg_restore`` on stdin) with ``--single-transaction``: a failure rolls back.
+  (pg_restore cannot restore a tar archive or stdin in parallel.)
+* ``custom`` / ``directory``: from a regular file (downloaded first when on S3) with
+  ``pg_restore -j N --exit-on-error``.
+* ``plain`` / ``plain.gz``: ``psql -X -v ON_ERROR_STOP=1 --single-transaction``.
+
+Always ``--no-owner --no-privileges``; never "errors ignored". The target carries a marker
+(``COMMENT ON DATABASE``) that says "restore IN PROGRESS" until the restore has succeeded, so an
+interrupted restore is never mistaken for a good one (``runbook verify`` reports it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, NoReturn
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from runbook_helpers import archive
+from runbook_helpers.errors import (
+    AccessDenied,
+    Incompatible,
+    IntegrityError,
+    NoSpace,
+    NotFound,
+    RestoreFailed,
+    RunbookError,
+    Unreachable,
+    UnsafeTarget,
+    UsageError,
+)
+from runbook_helpers.pgtools import find_tool
+from runbook_helpers.redact import redact_text
+
+PRODUCTION_HOST_GLOBS: tuple[str, ...] = ("*.railway.internal", "*.rlwy.net")
+PRODUCTION_ENV = "RUNBOOK_PRODUCTION_HOSTS"
+MARKER_IN_PROGRESS = "runbook: restore IN PROGRESS from {source} started {at}"
+MARKER_DONE = "runbook: restored from {source} at {at}"
+MARKER_FAILED = "runbook: restore FAILED from {source} at {at}: {reason}"
+MAINTENANCE_DBS = ("postgres", "template1")
+PLAIN_END = b"dump complete"  # pg_dump's last line: "-- PostgreSQL database dump complete"
+TAIL_BYTES = 4096
+
+_SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
+_USER_TABLES = f"""
+select n.nspname || '.' || c.relname
+from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where c.relkind in ('r', 'p', 'v', 'm', 'f')
+  and n.nspname not in {_SYSTEM_SCHEMAS}
+  and n.nspname not like 'pg\\_%'
+order by 1
+"""
+
+
+# --- targets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A database URL split into libpq parameters (the password never leaves ``params``)."""
+
+    url: str
+    params: dict[str, str]
+
+    @classmethod
+    def parse(cls, url: str) -> Target:
+        try:
+            params = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+        except psycopg.ProgrammingError as exc:
+            raise UsageError(
+                f"not a valid database URL: {redact_text(str(exc))}",
+                hint="use postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
+            ) from exc
+        return cls(url, params)
+
+    @property
+    def dbname(self) -> str:
+        return self.params.get("dbname") or os.environ.get("PGDATABASE") or self.user
+
+    @property
+    def user(self) -> str:
+        return self.params.get("user") or os.environ.get("PGUSER") or "postgres"
+
+    @property
+    def host(self) -> str:
+        return self.params.get("host") or os.environ.get("PGHOST") or "localhost"
+
+    @property
+    def display(self) -> str:
+        """The URL with its password redacted, for messages."""
+        return redact_text(self.url, [self.params.get("password", "")])
+
+    def display_for(self, dbname: str) -> str:
+        """The URL pointing at another database on the same server, password redacted."""
+        if re.match(r"^postgres(?:ql)?://", self.url):
+            parts = urlsplit(self.url)
+            return redact_text(
+                urlunsplit(parts._replace(path="/" + quote(dbname))),
+                [self.params.get("password", "")],
+            )
+        return redact_text(self.conninfo(dbname, with_password=False))
+
+    def conninfo(self, dbname: str | None = None, *, with_password: bool = True) -> str:
+        params = dict(self.params)
+        if dbname is not None:
+            params["dbname"] = dbname
+        if not with_password:
+            params.pop("password", None)
+        return make_conninfo(**params)
+
+    def tool_env(self) -> dict[str, str]:
+        """Environment for pg_restore/psql: the password in PGPASSWORD, not on the command line."""
+        env = dict(os.environ)
+        if "password" in self.params:
+            env["PGPASSWORD"] = self.params["password"]
+        return env
+
+
+def production_match(target: Target, extra: str | None = None) -> str | None:
+    """The production host glob ``target``'s host matches, or None."""
+    globs = list(PRODUCTION_HOST_GLOBS)
+    extra = os.environ.get(PRODUCTION_ENV, "") if extra is None else extra
+    globs += [g for g in re.split(r"[\s,]+", extra) if g]
+    hosts = [h for h in (target.params.get("host", ""), target.params.get("hostaddr", "")) if h]
+    for host in ",".join(hosts).split(","):
+        for pattern in globs:
+            if host and fnmatch.fnmatch(host.lower(), pattern.lower()):
+                return pattern
+    return None
+
+
+def check_not_production(target: Target, *, production: bool) -> None:
+    pattern = production_match(target)
+    if pattern and not production:
+        raise UnsafeTarget(
+            f"the target host {target.host} looks like production (matches {pattern!r})",
+            hint="this overwrites production data: pass --production if that is really "
+            "intended (scenario 1, disaster recovery), else restore into a scratch database",
+        )
+
+
+def connect(
+    url: str, *, dbname: str | None = None, autocommit: bool = True
+) -> psycopg.Connection[Any]:
+    """Connect with typed errors (missing database, refused, bad password) and no secrets."""
+    target = Target.parse(url)
+    try:
+        return psycopg.connect(target.conninfo(dbname), autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise connect_error(target, dbname or target.dbname, exc) from None
+
+
+def connect_error(target: Target, dbname: str, exc: Exception) -> RunbookError:
+    text = redact_text(str(exc).strip(), [target.params.get("password", "")])
+    last = text.splitlines()[-1] if text else "connection failed"
+    where = f"{target.host}:{target.params.get('port', '5432')}"
+    if "does not exist" in text and "database" in text:
+        return NotFound(
+            f'database "{dbname}" does not exist on {where}',
+            hint=f"create it first (createdb -h {target.host} -p "
+            f"{target.params.get('port', '5432')} -U {target.user} {dbname}) or pass --create",
+        )
+    if "password authentication failed" in text or "no password supplied" in text:
+        return AccessDenied(
+            f"authentication failed for user {target.user} on {where}",
+            hint="check the password in the URL (or PGPASSWORD / ~/.pgpass)",
+        )
+    if "permission denied" in text:
+        return AccessDenied(f"permission denied on {where}: {last}")
+    return Unreachable(
+        f"cannot connect to PostgreSQL at {where}: {last}",
+        hint="check host, port and that the server is running (pg_isready -h HOST -p PORT)",
+    )
+
+
+def database_exists(target: Target, dbname: str) -> bool:
+    with maintenance_connection(target) as conn:
+        row = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
+        return row is not None
+
+
+def maintenance_connection(target: Target) -> psycopg.Connection[Any]:
+    """A connection to the server itself (``postgres``, else ``template1``)."""
+    error: RunbookError | None = None
+    for name in (*MAINTENANCE_DBS, target.dbname):
+        try:
+            return connect(target.url, dbname=name)
+        except NotFound as exc:
+            error = exc
+    assert error is not None
+    raise error
+
+
+def create_database(target: Target, dbname: str) -> None:
+    with maintenance_connection(target) as conn:
+        try:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
+        except psycopg.Error as exc:
+            raise RunbookError(
+                f'could not create database "{dbname}": {redact_text(str(exc)).strip()}',
+                hint="the role needs CREATEDB; or create it by hand and re-run",
+            ) from None
+
+
+def user_tables(conn: psycopg.Connection[Any]) -> list[str]:
+    """Tables, views and sequences-owning relations in non-system schemas."""
+    return [str(r[0]) for r in conn.execute(_USER_TABLES).fetchall()]
+
+
+def ensure_empty(conn: psycopg.Connection[Any], url: str, *, allow_non_empty: bool) -> None:
+    """Refuse a target that already holds tables (UnsafeTarget) unless allowed."""
+    if allow_non_empty:
+        return
+    tables = user_tables(conn)
+    if tables:
+        shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+        raise UnsafeTarget(
+            f"the target database {conn.info.dbname} is not empty ({len(tables)} tables: {shown})",
+            hint="restore into a new database (--create with a new name, or --side-db), or "
+            "pass --allow-non-empty if objects may clash",
+        )
+
+
+# --- the restore marker ----------------------------------------------------------------------
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def set_marker(conn: psycopg.Connection[Any], dbname: str, text: str) -> None:
+    conn.execute(
+        sql.SQL("comment on database {} is {}").format(sql.Identifier(dbname), sql.Literal(text))
+    )
+
+
+def read_marker(conn: psycopg.Connection[Any]) -> str | None:
+    row = conn.execute(
+        "select shobj_description(oid, 'pg_database') from pg_database "
+        "where datname = current_database()"
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def marker_state(comment: str | None) -> str:
+    """``restored`` | ``in_progress`` | ``failed`` | ``none`` for a database comment."""
+    if not comment or not comment.startswith("runbook: "):
+        return "none"
+    if "IN PROGRESS" in comment:
+        return "in_progress"
+    if "FAILED" in comment:
+        return "failed"
+    if comment.startswith("runbook: restored from"):
+        return "restored"
+    return "none"
+
+
+# --- restore ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RestoreOptions:
+    jobs: int = 0  # 0: min(4, CPUs)
+    allow_non_empty: bool = False
+    production: bool = False
+    create: bool = False
+    side_db: bool = False
+    swap: bool = False
+    analyze: bool = True
+    workdir: Path | None = None  # where custom archives are downloaded (default: a temp dir)
+    client: Any = None  # boto3 S3 client for s3:// sources
+    # progress callbacks: on_stage(message), on_bytes(raw bytes read so far)
+    on_stage: Callable[[str], None] | None = None
+    on_bytes: Callable[[int], None] | None = None
+    # test hook: called with the pg_restore/psql process once it has started
+    on_process: Callable[[subprocess.Popen[bytes]], None] | None = None
+
+
+@dataclass
+class RestoreResult:
+    source: str
+    target: str  # redacted URL of the database actually restored
+    database: str
+    format: str
+    method: str
+    archive_version: str | None
+    tool: str
+    bytes_read: int
+    sha256: str
+    checksum: str  # "verified" | "no sidecar" | "not checked"
+    stages: dict[str, float] = field(default_factory=dict)
+    tables: int = 0
+    swapped_old: str | None = None
+    marker: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.stages.values())
+
+
+class _Failure(Exception):
+    """Internal: the restore tool failed; message is the reason."""
+
+
+def default_jobs() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def sidecar_sha256(source: str, client: Any = None) -> str | None:
+    """The hex digest in ``<source>.sha256`` (sha256sum format), or None when there is none."""
+    text: str | None
+    from runbook_helpers import storage
+
+    if storage.is_s3_uri(source):
+        loc = storage.S3Location.parse(source)
+        with storage.translate_errors(loc):
+            text = storage.read_text(
+                client or storage.s3_client(), storage.S3Location(loc.bucket, loc.key + ".sha256")
+            )
+    else:
+        side = Path(source + ".sha256")
+        text = side.read_text(encoding="utf-8") if side.is_file() else None
+    if not text or not text.split():
+        return None
+    digest = text.split()[0].lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise IntegrityError(f"the sha256 sidecar of {source} is not a sha256 digest")
+    return digest
+
+
+def restore(source: str, target_url: str, options: RestoreOptions | None = None) -> RestoreResult:
+    """Restore ``source`` (path or s3:// URI) into ``target_url``; see the module docstring."""
+    opts = options or RestoreOptions()
+    stage = opts.on_stage or (lambda _msg: None)
+    target = Target.parse(target_url)
+    check_not_production(target, production=opts.production)
+    if opts.swap:
+        opts.side_db = True
+    jobs = opts.jobs or default_jobs()
+    started = utc_now()
+    stamp = started.strftime("%Y%m%d%H%M%S")
+    safe_source = redact_text(source)
+    stages: dict[str, float] = {}
+
+    with archive.open_source(source, client=opts.client) as opened:
+        fmt = opened.format
+        try:
+            head, consumed = archive.decompressed_head(opened)
+        except IntegrityError as exc:
+            raise IntegrityError(f"{exc}; nothing was restored", hint=exc.hint) from None
+        header = archive.header_from_head(fmt, head)
+        tool = _pick_tool(fmt, header)
+        expected_sha = sidecar_sha256(source, opts.client) if fmt != "directory" else None
+
+        # --- prepare the target (nothing is written before every check has passed)
+        dbname = target.dbname
+        if opts.side_db:
+            dbname = f"{target.dbname}_restore_{stamp}"
+            create_database(target, dbname)
+            stage(f"created side database {dbname}")
+        elif not database_exists(target, dbname):
+            if not opts.create:
+                raise connect_error(
+                    target, dbname, Exception(f'database "{dbname}" does not exist')
+                )
+            create_database(target, dbname)
+            stage(f"created database {dbname}")
+        with connect(target.url, dbname=dbname) as conn:
+            ensure_empty(conn, target.url, allow_non_empty=opts.allow_non_empty)
+
+        method, local_file = _plan(fmt, opened, jobs)
+        hasher = hashlib.sha256()
+        counter = _Counter(opts.on_bytes)
+        tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        try:
+            if method == "file" and local_file is None:
+                # custom archive on S3 (or gzip'd): download (and gunzip) to a file, then -j
+                tmpdir = tempfile.TemporaryDirectory(prefix="runbook-restore-", dir=opts.workdir)
+                t0 = time.perf_counter()
+                local_file = _download(opened, consumed, Path(tmpdir.name), hasher, counter)
+                stages["fetch"] = time.perf_counter() - t0
+                stage(f"fetched {counter.total:,} bytes in {stages['fetch']:.1f}s")
+                _check_sha(expected_sha, hasher.hexdigest(), source, target_db=None)
+            elif (
+                method == "file" and local_file is not None and expected_sha and fmt != "directory"
+            ):
+                t0 = time.perf_counter()
+                with open(local_file, "rb") as f:
+                    for chunk in archive.iter_file(f):
+                        hasher.update(chunk)
+                        counter(chunk)
+                stages["checksum"] = time.perf_counter() - t0
+                _check_sha(expected_sha, hasher.hexdigest(), source, target_db=None)
+
+            with connect(target.url, dbname=dbname) as conn:
+                set_marker(conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started))
+            conninfo = target.conninfo(dbname, with_password=False)
+            t0 = time.perf_counter()
+            try:
+                if method == "file":
+                    assert local_file is not None
+                    desc = _run_file(
+                        tool, fmt.removesuffix(".gz"), local_file, conninfo, target, jobs, opts
+                    )
+                else:
+                    desc = _run_stream(
+                        tool, fmt, opened, consumed, conninfo, target, hasher, counter, opts
+                    )
+            except (_Failure, IntegrityError, KeyboardInterrupt) as exc:
+                _fail(target, dbname, safe_source, method, jobs, exc)
+            stages["restore" if method == "file" else "stream+restore"] = time.perf_counter() - t0
+            stage(f"restored with {desc} in {time.perf_counter() - t0:.1f}s")
+            if method == "stream":
+                try:
+                    _check_sha(expected_sha, hasher.hexdigest(), source, target_db=dbname)
+                except IntegrityError as exc:
+                    _mark_failed(target, dbname, safe_source, "sha256 mismatch")
+                    raise exc from None
+        finally:
+            if tmpdir is not None:
+                tmpdir.cleanup()
+
+    with connect(target.url, dbname=dbname) as conn:
+        if opts.analyze:
+            t0 = time.perf_counter()
+            conn.execute("analyze")
+            stages["analyze"] = time.perf_counter() - t0
+            stage(f"analyze took {stages['analyze']:.1f}s")
+        tables = len(user_tables(conn))
+        marker = MARKER_DONE.format(source=safe_source, at=utc_now())
+        set_marker(conn, dbname, marker)
+
+    swapped_old = None
+    final_db = dbname
+    if opts.swap:
+        t0 = time.perf_counter()
+        swapped_old = swap_databases(target, dbname, stamp)
+        final_db = target.dbname
+        stages["swap"] = time.perf_counter() - t0
+        stage(
+            f"swapped: {target.dbname} is the restored copy; the previous one is "
+            f"{swapped_old or '(none existed)'}"
+        )
+    return RestoreResult(
+        source=safe_source,
+        target=target.display_for(final_db),
+        database=final_db,
+        format=fmt,
+        method=desc,
+        archive_version=header.version if header else None,
+        tool=str(tool),
+        bytes_read=counter.total,
+        sha256=hasher.hexdigest() if counter.total else "",
+        checksum=("verified" if expected_sha else "no sidecar") if counter.total else "not checked",
+        stages=stages,
+        tables=tables,
+        swapped_old=swapped_old,
+        marker=marker,
+    )
+
+
+def _pick_tool(fmt: str, header: archive.ArchiveHeader | None) -> Path:
+    if fmt.startswith("plain"):
+        return find_tool("psql")
+    assert header is not None
+    need = archive.required_pg_restore_major(header.version)
+    try:
+        return find_tool("pg_restore", min_major=need if need is not None else 999)
+    except NotFound:
+        info = archive.ArchiveInfo(source="", format=fmt, size_bytes=None)
+        info.archive_version = header.version
+        info.pg_dump_version = header.pg_dump_version
+        archive._fill_local(info, need if need is not None else 999)
+        raise Incompatible(
+            info.incompatibility or f"no pg_restore can read archive version {header.version}",
+            hint=info.install_hint or archive.install_hint(need),
+        ) from None
+
+
+def _plan(fmt: str, opened: archive.OpenedSource, jobs: int) -> tuple[str, Path | None]:
+    """``("file", path-or-None-to-download)`` or ``("stream", None)``."""
+    local = None if _is_s3(opened.source) else Path(opened.source)
+    if fmt == "directory" or fmt == "tar":
+        return ("file", local) if local else ("stream", None)
+    if fmt == "custom":
+        return "file", local
+    if fmt == "custom.gz" and jobs > 1:
+        return "file", None
+    return "stream", None
+
+
+def _is_s3(source: str) -> bool:
+    return source.startswith("s3://")
+
+
+class _Counter:
+    def __init__(self, on_bytes: Callable[[int], None] | None) -> None:
+        self.total = 0
+        self.on_bytes = on_bytes
+
+    def __call__(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        if self.on_bytes:
+            self.on_bytes(self.total)
+
+
+def _raw(opened: archive.OpenedSource, consumed: list[bytes]) -> Iterator[bytes]:
+    yield from consumed
+    yield from opened.rest
+
+
+def _download(
+    opened: archive.OpenedSource,
+    consumed: list[bytes],
+    dest_dir: Path,
+    hasher: Any,
+    counter: _Counter,
+) -> Path:
+    size = opened.size or 0
+    free = shutil.disk_usage(dest_dir).free
+    factor = 4 if opened.format.endswith(".gz") else 1
+    if size * factor * 1.05 > free:
+        raise NoSpace(
+            f"{dest_dir} has {free:,} bytes free; the archive needs about {size * factor:,}",
+            hint="free space, or pass --workdir on a bigger disk",
+        )
+    path = dest_dir / "archive.dump"
+
+    def on_raw(chunk: bytes) -> None:
+        hasher.update(chunk)
+        counter(chunk)
+
+    chunks: Iterator[bytes]
+    if opened.format.endswith(".gz"):
+        chunks = archive.iter_gunzip(_raw(opened, consumed), on_raw=on_raw)
+    else:
+        chunks = _tap(_raw(opened, consumed), on_raw)
+    with path.open("wb") as f:
+        for data in chunks:
+            f.write(data)
+    return path
+
+
+def _tap(chunks: Iterator[bytes], fn: Callable[[bytes], None]) -> Iterator[bytes]:
+    for chunk in chunks:
+        fn(chunk)
+        yield chunk
+
+
+def _check_sha(expected: str | None, actual: str, source: str, *, target_db: str | None) -> None:
+    if expected is None or expected == actual:
+        return
+    where = (
+        f"; the target database {target_db} is INCOMPLETE (untrusted data): drop it and re-run"
+        if target_db
+        else "; nothing was restored"
+    )
+    raise IntegrityError(
+        f"sha256 mismatch for {redact_text(source)}: the .sha256 sidecar says {expected[:12]}..., "
+        f"the bytes read hash to {actual[:12]}...{where}",
+        hint="fetch it again (a partial upload or download?); if it persists, use an older backup",
+    )
+
+
+def _base_cmd(tool: Path) -> list[str]:
+    return [str(tool), "--no-owner", "--no-privileges", "--exit-on-error"]
+
+
+def _run_file(
+    tool: Path,
+    fmt: str,
+    path: Path,
+    conninfo: str,
+    target: Target,
+    jobs: int,
+    opts: RestoreOptions,
+) -> str:
+    if fmt.startswith("plain"):
+        raise AssertionError("plain dumps are streamed through psql")
+    parallel = fmt in archive.PARALLEL_FORMATS and jobs > 1
+    cmd = _base_cmd(tool) + (["--jobs", str(jobs)] if parallel else ["--single-transaction"])
+    cmd += ["--dbname", conninfo, str(path)]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=target.tool_env(),
+        )
+        if opts.on_process:
+            opts.on_process(proc)
+        code = _wait(proc)
+        _raise_for(code, err, "pg_restore")
+    return f"pg_restore -j {jobs} from a file" if parallel else "pg_restore --single-transaction"
+
+
+def _run_stream(
+    tool: Path,
+    fmt: str,
+    opened: archive.OpenedSource,
+    consumed: list[bytes],
+    conninfo: str,
+    target: Target,
+    hasher: Any,
+    counter: _Counter,
+    opts: RestoreOptions,
+) -> str:
+    plain = fmt.startswith("plain")
+    if plain:
+        cmd = [
+            str(tool),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "--single-transaction",
+            "--dbname",
+            conninfo,
+            "-f",
+            "-",
+        ]
+        desc = "psql -v ON_ERROR_STOP=1 --single-transaction (streamed)"
+    else:
+        cmd = [*_base_cmd(tool), "--single-transaction", "--dbname", conninfo]
+        desc = "pg_restore --single-transaction (streamed)"
+
+    def on_raw(chunk: bytes) -> None:
+        hasher.update(chunk)
+        counter(chunk)
+
+    chunks: Iterator[bytes]
+    if fmt.endswith(".gz"):
+        chunks = archive.iter_gunzip(_raw(opened, consumed), on_raw=on_raw)
+    else:
+        chunks = _tap(_raw(opened, consumed), on_raw)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=target.tool_env(),
+        )
+        assert proc.stdin is not None
+        if opts.on_process:
+            opts.on_process(proc)
+        tail = b""
+        try:
+            for data in chunks:
+                proc.stdin.write(data)
+                tail = (tail + data)[-TAIL_BYTES:]
+            if plain and PLAIN_END not in tail:
+                # psql commits a --single-transaction at EOF: kill it before it sees one
+                raise IntegrityError(
+                    "the plain SQL dump is truncated: it does not end with pg_dump's "
+                    "'dump complete' line",
+                    hint="the dump was cut short; fetch it again or use another backup",
+                )
+        except BrokenPipeError:
+            pass  # the tool stopped reading: its exit status says why
+        except BaseException:
+            # truncated/corrupted input or Ctrl-C: kill before it can commit anything
+            proc.kill()
+            proc.wait()
+            raise
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+        code = _wait(proc)
+        _raise_for(code, err, "psql" if plain else "pg_restore")
+    return desc
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> int:
+    try:
+        return proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def _raise_for(code: int, err: IO[bytes], what: str) -> None:
+    if code == 0:
+        return
+    err.seek(0)
+    text = redact_text(err.read().decode(errors="replace"))
+    if code < 0:
+        raise _Failure(f"{what} was killed by signal {-code}")
+    typed = archive.pg_restore_error(text, what=what)
+    if isinstance(typed, Incompatible | IntegrityError):
+        raise _Failure(str(typed)) from typed
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()] or lines
+    detail = "; ".join(errors[:3]) if errors else f"exit status {code}"
+    raise _Failure(f"{what} stopped at the first error (exit {code}): {detail}")
+
+
+def _mark_failed(target: Target, dbname: str, source: str, reason: str) -> None:
+    try:
+        with connect(target.url, dbname=dbname) as conn:
+            set_marker(
+                conn, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200])
+            )
+    except (RunbookError, psycopg.Error):
+        pass  # the IN PROGRESS marker stays, which verify reports just the same
+
+
+def _fail(
+    target: Target, dbname: str, source: str, method: str, jobs: int, exc: BaseException
+) -> NoReturn:
+    reason = str(exc) or type(exc).__name__
+    _mark_failed(target, dbname, source, reason)
+    state = "partially restored" if method == "file" and jobs > 1 else "rolled back"
+    if "had committed" in reason:
+        state = "restored from damaged input, untrusted"
+    message = f"{reason}; the target database {dbname} is INCOMPLETE ({state}): drop it and re-run"
+    hint = f"dropdb {dbname} (or DROP DATABASE {dbname}), fix the cause, then re-run the restore"
+    if isinstance(exc, KeyboardInterrupt):
+        raise RestoreFailed(
+            f"interrupted; the target database {dbname} is INCOMPLETE ({state}): "
+            "drop it and re-run",
+            hint=hint,
+        ) from None
+    if isinstance(exc, IntegrityError):
+        raise IntegrityError(message, hint=exc.hint or hint) from None
+    cause = exc.__cause__
+    if isinstance(cause, Incompatible):
+        raise Incompatible(message, hint=cause.hint) from None
+    raise RestoreFailed(message, hint=hint) from None
+
+
+def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
+    """Rename ``target`` -> ``<target>_old_<stamp>`` and ``side_db`` -> ``target`` atomically."""
+    name = target.dbname
+    old = f"{name}_old_{stamp}"
+    with maintenance_connection(target) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        sessions = conn.execute(
+            "select count(*) from pg_stat_activity where datname in (%s, %s) "
+            "and pid <> pg_backend_pid()",
+            (name, side_db),
+        ).fetchone()
+        count = int(sessions[0]) if sessions else 0
+        hint = (
+            f"the restored copy is ready in {side_db}; stop the services using {name} (or "
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'), "
+            f"then: ALTER DATABASE {name} RENAME TO {old}; "
+            f"ALTER DATABASE {side_db} RENAME TO {name};"
+        )
+        if count:
+            raise UnsafeTarget(
+                f"cannot swap: {count} session(s) are connected to {name}; nothing was renamed",
+                hint=hint,
+            )
+        try:
+            with conn.transaction():
+                if exists:
+                    conn.execute(
+                        sql.SQL("alter database {} rename to {}").format(
+                            sql.Identifier(name), sql.Identifier(old)
+                        )
+                    )
+                conn.execute(
+                    sql.SQL("alter database {} rename to {}").format(
+                        sql.Identifier(side_db), sql.Identifier(name)
+                    )
+                )
+        except psycopg.Error as exc:
+            raise UnsafeTarget(
+                f"cannot swap: {redact_text(str(exc)).strip()}; nothing was renamed", hint=hint
+            ) from None
+    return old if exists else None

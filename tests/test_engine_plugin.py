@@ -1,0 +1,296 @@
+"""The docs engine end to end: inner pytest runs (pytester) over sample Markdown pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SAMPLES = Path(__file__).parent / "engine_samples"
+SECRET = "s3cr3t-value-42"
+PAGE_ENV_CONFTEST = f'''
+import os, tempfile
+from pathlib import Path
+from tests.engine.contract import PageEnv
+
+CLOSED = Path(os.environ["RUNBOOK_TEST_CLOSED"])
+
+def pytest_runbook_page_env(page, config):
+    cwd = Path(tempfile.mkdtemp(prefix="page-"))
+    env = dict(os.environ, API_TOKEN="{SECRET}")
+    return PageEnv(env=env, cwd=cwd, placeholders={{"BUCKET": "my-bucket"}},
+                   secrets=["{SECRET}"], close=lambda: CLOSED.write_text(page.name))
+'''
+
+
+class Docs:
+    """Write pages into an inner project's docs/ and run the engine over them."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        pytester.makeini("[pytest]\nrunbook_docs = docs\n")
+        (pytester.path / "docs").mkdir()
+
+    def page(self, name: str, text: str) -> Path:
+        path = self.pytester.path / "docs" / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        return path
+
+    def sample(self, name: str) -> Path:
+        return self.page(name, (SAMPLES / name).read_text())
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest("-p", "tests.engine.plugin", "-p", "no:cacheprovider",
+                                       *args)
+
+    def ledger(self) -> dict[tuple[str, int], dict[str, Any]]:
+        data = json.loads((self.pytester.path / "build" / "docs-ledger.json").read_text())
+        return {(e["file"], e["line"]): e for e in data["blocks"]}
+
+
+@pytest.fixture
+def docs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Docs:
+    monkeypatch.setenv("RUNBOOK_TEST_CLOSED", str(pytester.path / "closed.txt"))
+    return Docs(pytester)
+
+
+def test_tour_passes_and_ledger_lists_every_fence(docs: Docs) -> None:
+    docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
+    docs.sample("tour.md")
+    result = docs.run("-v")
+    result.assert_outcomes(passed=5, skipped=1)
+    result.stdout.fnmatch_lines([
+        "*docs/tour.md::L5?bash? PASSED*",
+        "*docs/tour.md::L42?hidden:bash? PASSED*",
+        "docs: 7 blocks, 5 executed, 1 skipped, 1 hidden, 1 not-runnable",
+    ])
+    ledger = docs.ledger()
+    assert {line: e["status"] for (_, line), e in ledger.items()} == {
+        5: "passed", 11: "passed", 33: "skipped", 37: "not-runnable", 42: "hidden",
+        48: "passed", 52: "passed"}
+    assert ledger[("docs/tour.md", 33)]["reason"] == "needs the Railway dashboard"
+    assert (docs.pytester.path / "closed.txt").read_text() == "tour.md"
+
+
+def test_failing_block_reports_excerpt_and_blocks_the_rest(docs: Docs) -> None:
+    docs.sample("failing.md")
+    result = docs.run()
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines([
+        "docs/failing.md:7: bash block failed: exit status 1",
+        "*  7 | ```bash",
+        "*  9 | false",
+        "output:",
+        "about to fail",
+    ])
+    result.stdout.no_fnmatch_line("not reached")
+    result.stdout.no_fnmatch_line("*Traceback*")
+    entry = docs.ledger()[("docs/failing.md", 13)]
+    assert (entry["status"], entry["reason"]) == ("blocked", "blocked by docs/failing.md:7")
+
+
+def test_console_mismatch_shows_diff_at_md_line(docs: Docs) -> None:
+    docs.page("page.md", """
+        # Title
+
+        ```console
+        $ echo one
+        one
+        $ printf 'a\\nb\\n'
+        a
+        c
+        ```
+    """)
+    result = docs.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "docs/page.md:6: console step output differs",
+        "> 6 | $ printf 'a\\nb\\n'",
+        "--- docs/page.md:6 (expected)",
+        "+++ docs/page.md:6 (actual)",
+        " a",
+        "-c",
+        "+b",
+    ])
+
+
+def test_unexpected_and_wrong_exit_status(docs: Docs) -> None:
+    docs.page("a.md", """
+        ```console
+        $ ls /does-not-exist >/dev/null 2>&1
+        ```
+    """)
+    docs.page("b.md", """
+        ```console
+        $ true
+        ? 1
+        ```
+    """)
+    result = docs.run()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*docs/a.md:2: console step failed: exit status 2, expected 0"])
+    result.stdout.fnmatch_lines(["*docs/b.md:2: console step failed: exit status 0, expected 1"])
+
+
+def test_unknown_placeholder_lists_known_ones(docs: Docs) -> None:
+    docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
+    docs.page("page.md", """
+        ```console
+        $ echo my-bucket
+        [BUCKIT]
+        ```
+    """)
+    result = docs.run()
+    result.assert_outcomes(failed=1)
+    expected = "unknown placeholder [BUCKIT] in '[BUCKIT]'; known: [..], [BUCKET]"
+    assert expected in result.stdout.str()
+
+
+@pytest.mark.parametrize(("comment", "message"), [
+    ("<!-- runbook: skip -->", "docs/page.md:3: \"runbook: skip\" needs a reason*"),
+    ('<!-- runbook: skip reason="" -->', "docs/page.md:3: \"runbook: skip\" needs a reason*"),
+    ("<!-- runbook: retries=3 -->", "docs/page.md:3: unknown runbook directive 'retries=3'*"),
+    ("<!-- runbook: timeout=soon -->", "docs/page.md:3: timeout must be a positive*"),
+])
+def test_bad_directive_is_a_collection_error(docs: Docs, comment: str, message: str) -> None:
+    docs.page("page.md", f"# T\n\n{comment}\n```bash\ntrue\n```\n")
+    result = docs.run()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting docs/page.md*", message])
+
+
+def test_timeout_kills_the_process_group(docs: Docs) -> None:
+    docs.page("page.md", """
+        <!-- runbook: timeout=1 -->
+        ```bash
+        echo started
+        sleep 60 &
+        echo $! > sleeper.pid
+        wait
+        ```
+
+        ```bash
+        echo later
+        ```
+    """)
+    started = time.monotonic()
+    result = docs.run()
+    assert time.monotonic() - started < 15
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["docs/page.md:2: bash block failed: timed out after 1 s*",
+                                 "started"])
+    # the page's cwd is gone; the sleeper's pid was written there, so look for it by command
+    assert not _running("sleep 60")
+
+
+def _running(cmdline: str) -> bool:
+    for proc in Path("/proc").iterdir():
+        try:
+            if (proc / "cmdline").read_bytes().replace(b"\0", b" ").strip() == cmdline.encode():
+                state = (proc / "stat").read_text().split(") ")[1][0]
+                if state != "Z":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def test_secrets_never_reach_report_or_ledger(docs: Docs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-key-xyz")
+    docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
+    docs.page("page.md", """
+        ```console
+        $ echo "token $API_TOKEN"
+        token [REDACTED]
+        $ echo "key $AWS_SECRET_ACCESS_KEY url postgresql://app:hunter22@db/x"
+        key [REDACTED] url postgresql://app:[REDACTED]@db/x
+        $ echo "$API_TOKEN"; exit 3
+        ```
+    """)
+    result = docs.run()
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "[REDACTED]" in out
+    for secret in (SECRET, "aws-secret-key-xyz", "hunter22"):
+        assert secret not in out
+        assert secret not in (docs.pytester.path / "build" / "docs-ledger.json").read_text()
+
+
+def test_unaccounted_runnable_fence_fails_a_full_run(docs: Docs) -> None:
+    docs.pytester.makeconftest("""
+        def pytest_collection_modifyitems(items):
+            items[:] = [i for i in items if "L5" not in i.name]  # a buggy plugin
+    """)
+    docs.page("page.md", """
+        ```bash
+        true
+        ```
+
+        ```bash
+        true
+        ```
+    """)
+    result = docs.run()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "docs: docs/page.md:5 [[]bash] was neither run nor skipped with a reason",
+        "docs: 2 blocks, 1 executed, 0 skipped, 1 not-run"])
+
+
+def test_deselected_run_only_reports(docs: Docs) -> None:
+    docs.page("page.md", "```bash\ntrue\n```\n\n```bash\ntrue\n```\n\n```text\nx\n```\n")
+    result = docs.run("-k", "L1")
+    assert result.ret == pytest.ExitCode.OK
+    assert [e["status"] for e in docs.ledger().values()] == ["passed", "not-run", "not-runnable"]
+
+
+def test_update_mode_rewrites_expected_output(docs: Docs) -> None:
+    page = docs.page("page.md", """
+        - step:
+
+          ```console
+          $ printf 'kept\\nnew 1\\nnew 2\\n'
+          kept
+          old
+          $ echo second
+          second
+          ```
+    """)
+    result = docs.run("--runbook-update")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["docs: updated 1 console step(s) in place"])
+    assert page.read_text().splitlines()[4:8] == ["  kept", "  new 1", "  new 2", "  $ echo second"]
+    docs.run().assert_outcomes(passed=1)
+
+
+def test_sql_runs_through_psql(docs: Docs, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = docs.pytester.path / "bin"
+    bin_dir.mkdir()
+    log = docs.pytester.path / "psql.log"
+    fake = bin_dir / "psql"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {log}\ncat "$5" >> {log}\n'
+                    'grep -q boom "$5" && { echo "ERROR: boom" >&2; exit 3; }\nexit 0\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    docs.page("ok.md", "```sql\nselect 1;\n```\n")
+    docs.page("zz.md", "```sql\nselect boom;\n```\n")
+    result = docs.run()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["docs/zz.md:1: sql block failed: exit status 3", "ERROR: boom"])
+    args = (docs.pytester.path / "psql.log").read_text().splitlines()[0].split()
+    assert args[:4] == ["-X", "-v", "ON_ERROR_STOP=1", "-f"]
+
+
+def test_python_failure_blocks_later_blocks(docs: Docs) -> None:
+    docs.page("page.md", "```python\nassert 1 == 2\n```\n\n```bash\ntrue\n```\n")
+    result = docs.run()
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["docs/page.md:1: python block failed", "*assert 1 == 2*"])
+    assert docs.ledger()[("docs/page.md", 5)]["status"] == "blocked"
