@@ -20,7 +20,8 @@ from typing import IO, Any
 from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
 from runbook_helpers.manifest import TableStats, normalize_timestamp
 
-_COPY = re.compile(r"^COPY (?P<table>\S+) \((?P<columns>[^)]*)\) FROM stdin;$")
+_COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
+_IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
 _OFFSET_HOURS = re.compile(r"([+-]\d\d)$")
 
 
@@ -51,7 +52,7 @@ def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
         match = _COPY.match(line.rstrip("\n"))
         if not match:
             continue
-        columns = [_unquote(c.strip()) for c in match.group("columns").split(",")]
+        columns = [_unquote(c) for c in _IDENT.findall(match.group("columns") or "")]
         created = columns.index("created_at") if "created_at" in columns else None
         rows = 0
         newest: datetime | None = None

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runbook_helpers.archive_counts import archive_table_stats
 from runbook_helpers.errors import NotFound, RestoreFailed, VerifyMismatch
 from runbook_helpers.manifest import Manifest, TableStats, normalize_timestamp, table_stats
 from runbook_helpers.restore import Target, connect, marker_state, read_marker
@@ -137,12 +138,18 @@ def verify(
     manifest: Manifest | None = None,
     manifest_name: str | None = None,
     against_url: str | None = None,
+    archive: str | None = None,
+    client: Any = None,
 ) -> VerifyReport:
-    """Compare the database at ``target_url`` with a manifest, another database, or nothing."""
+    """Compare the database at ``target_url`` with a manifest, another database, the rows
+    stored in a backup archive (local file or s3://), or nothing."""
     actual, marker, dbname = database_stats(target_url)
     expected: dict[str, TableStats] | None = None
     reference = None
-    if manifest is not None:
+    if archive is not None:
+        expected = archive_table_stats(archive, client=client)
+        reference = f"archive {archive}"
+    elif manifest is not None:
         expected = manifest.tables
         reference = f"manifest {manifest_name or manifest.key}"
     elif against_url is not None:

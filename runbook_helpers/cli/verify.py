@@ -14,7 +14,7 @@ from runbook_helpers.verify import VerifyReport, check, load_manifest, verify
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "verify",
-        help="compare a restored database's row counts with the backup's manifest",
+        help="compare a restored database's row counts with the backup (archive or manifest)",
         description="Exact count(*) and max(created_at) per table. Exits 10 on any difference "
         "and 9 when the restore marker says the restore is incomplete.",
     )
@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a .manifest.json (local or s3://); a backup key finds KEY.manifest.json",
     )
     ref.add_argument("--against", metavar="URL", help="another database to compare with")
+    ref.add_argument(
+        "--archive",
+        metavar="FILE_OR_S3",
+        help="the backup itself: rows and newest created_at read out of its table data "
+        "(works for every backup, with or without a manifest)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--profile", default=None, help="AWS CLI profile for an s3:// manifest")
     parser.set_defaults(func=handle)
@@ -63,8 +69,14 @@ def handle(args: argparse.Namespace, out: Output) -> int:
     if args.manifest:
         client = client_from_args(args) if is_s3_uri(args.manifest) else None
         manifest = load_manifest(args.manifest, client=client)
+    archive_client = client_from_args(args) if args.archive and is_s3_uri(args.archive) else None
     report = verify(
-        args.target, manifest=manifest, manifest_name=args.manifest, against_url=args.against
+        args.target,
+        manifest=manifest,
+        manifest_name=args.manifest,
+        against_url=args.against,
+        archive=args.archive,
+        client=archive_client,
     )
     if args.json:
         out.json(report.to_dict())
