@@ -34,7 +34,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from runbook_helpers import archive
+from runbook_helpers import archive, restore_stream
 from runbook_helpers.errors import (
     AccessDenied,
     Incompatible,
@@ -58,6 +58,7 @@ MARKER_FAILED = "runbook: restore FAILED from {source} at {at}: {reason}"
 MAINTENANCE_DBS = ("postgres", "template1")
 PLAIN_END = b"dump complete"  # pg_dump's last line: "-- PostgreSQL database dump complete"
 TAIL_BYTES = 4096
+NOTHING_RESTORED = "; nothing was restored"
 
 _SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 _USER_TABLES = f"""
@@ -316,8 +317,7 @@ class RestoreResult:
         return sum(self.stages.values())
 
 
-class _Failure(Exception):
-    """Internal: the restore tool failed; message is the reason."""
+_Failure = restore_stream.ToolFailed  # internal: the restore tool failed; message is the reason
 
 
 def default_jobs() -> int:
@@ -398,7 +398,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 local_file = _download(opened, consumed, Path(tmpdir.name), hasher, counter)
                 stages["fetch"] = time.perf_counter() - t0
                 stage(f"fetched {counter.total:,} bytes in {stages['fetch']:.1f}s")
-                _check_sha(expected_sha, hasher.hexdigest(), source, target_db=None)
+                _check_sha(expected_sha, hasher.hexdigest(), source, where=NOTHING_RESTORED)
             elif (
                 method == "file" and local_file is not None and expected_sha and fmt != "directory"
             ):
@@ -408,7 +408,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         hasher.update(chunk)
                         counter(chunk)
                 stages["checksum"] = time.perf_counter() - t0
-                _check_sha(expected_sha, hasher.hexdigest(), source, target_db=None)
+                _check_sha(expected_sha, hasher.hexdigest(), source, where=NOTHING_RESTORED)
 
             with connect(target.url, dbname=dbname) as conn:
                 set_marker(conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started))
@@ -421,19 +421,17 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         tool, fmt.removesuffix(".gz"), local_file, conninfo, target, jobs, opts
                     )
                 else:
+
+                    def checks() -> None:  # before anything commits: the whole source was read
+                        _check_sha(expected_sha, hasher.hexdigest(), source, where="")
+
                     desc = _run_stream(
-                        tool, fmt, opened, consumed, conninfo, target, hasher, counter, opts
+                        tool, fmt, opened, consumed, conninfo, target, hasher, counter, opts, checks
                     )
             except (_Failure, IntegrityError, KeyboardInterrupt) as exc:
                 _fail(target, dbname, safe_source, method, jobs, exc)
             stages["restore" if method == "file" else "stream+restore"] = time.perf_counter() - t0
             stage(f"restored with {desc} in {time.perf_counter() - t0:.1f}s")
-            if method == "stream":
-                try:
-                    _check_sha(expected_sha, hasher.hexdigest(), source, target_db=dbname)
-                except IntegrityError as exc:
-                    _mark_failed(target, dbname, safe_source, "sha256 mismatch")
-                    raise exc from None
         finally:
             if tmpdir is not None:
                 tmpdir.cleanup()
@@ -565,14 +563,10 @@ def _tap(chunks: Iterator[bytes], fn: Callable[[bytes], None]) -> Iterator[bytes
         yield chunk
 
 
-def _check_sha(expected: str | None, actual: str, source: str, *, target_db: str | None) -> None:
+def _check_sha(expected: str | None, actual: str, source: str, *, where: str) -> None:
+    """IntegrityError if the sidecar's digest differs; ``where`` says what that left behind."""
     if expected is None or expected == actual:
         return
-    where = (
-        f"; the target database {target_db} is INCOMPLETE (untrusted data): drop it and re-run"
-        if target_db
-        else "; nothing was restored"
-    )
     raise IntegrityError(
         f"sha256 mismatch for {redact_text(source)}: the .sha256 sidecar says {expected[:12]}..., "
         f"the bytes read hash to {actual[:12]}...{where}",
@@ -623,25 +617,9 @@ def _run_stream(
     hasher: Any,
     counter: _Counter,
     opts: RestoreOptions,
+    checks: Callable[[], None],
 ) -> str:
-    plain = fmt.startswith("plain")
-    if plain:
-        cmd = [
-            str(tool),
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "--single-transaction",
-            "--dbname",
-            conninfo,
-            "-f",
-            "-",
-        ]
-        desc = "psql -v ON_ERROR_STOP=1 --single-transaction (streamed)"
-    else:
-        cmd = [*_base_cmd(tool), "--single-transaction", "--dbname", conninfo]
-        desc = "pg_restore --single-transaction (streamed)"
+    """Stream the source into the target; nothing commits unless ``checks()`` and all else pass."""
 
     def on_raw(chunk: bytes) -> None:
         hasher.update(chunk)
@@ -652,6 +630,37 @@ def _run_stream(
         chunks = archive.iter_gunzip(_raw(opened, consumed), on_raw=on_raw)
     else:
         chunks = _tap(_raw(opened, consumed), on_raw)
+    if fmt.startswith("plain"):
+        _run_plain(tool, chunks, conninfo, target, opts, checks)
+        return "psql -v ON_ERROR_STOP=1, one transaction committed after the checks (streamed)"
+    psql = restore_stream.psql_for(tool, lambda: find_tool("psql"))
+    restore_stream.stream_restore(
+        tool,
+        psql,
+        chunks,
+        conninfo,
+        target.tool_env(),
+        checks=checks,
+        on_process=opts.on_process,
+        raise_for=_raise_for,
+    )
+    return "pg_restore | psql -v ON_ERROR_STOP=1, one transaction committed after the checks (streamed)"
+
+
+def _run_plain(
+    psql: Path,
+    chunks: Iterator[bytes],
+    conninfo: str,
+    target: Target,
+    opts: RestoreOptions,
+    checks: Callable[[], None],
+) -> None:
+    """A plain SQL dump through psql in one transaction whose COMMIT is sent after the checks.
+
+    Not ``psql --single-transaction``: that commits at EOF of its input, which a crash of this
+    process would produce. Here EOF without the final COMMIT rolls back.
+    """
+    cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", conninfo, "-f", "-"]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             cmd,
@@ -665,28 +674,30 @@ def _run_stream(
             opts.on_process(proc)
         tail = b""
         try:
-            for data in chunks:
-                proc.stdin.write(data)
-                tail = (tail + data)[-TAIL_BYTES:]
-            if plain and PLAIN_END not in tail:
-                # psql commits a --single-transaction at EOF: kill it before it sees one
-                raise IntegrityError(
-                    "the plain SQL dump is truncated: it does not end with pg_dump's "
-                    "'dump complete' line",
-                    hint="the dump was cut short; fetch it again or use another backup",
-                )
-        except BrokenPipeError:
-            pass  # the tool stopped reading: its exit status says why
+            try:
+                proc.stdin.write(b"BEGIN;\n")
+                for data in chunks:
+                    proc.stdin.write(data)
+                    tail = (tail + data)[-TAIL_BYTES:]
+                if PLAIN_END not in tail:
+                    raise IntegrityError(
+                        "the plain SQL dump is truncated: it does not end with pg_dump's "
+                        "'dump complete' line",
+                        hint="the dump was cut short; fetch it again or use another backup",
+                    )
+                checks()
+                proc.stdin.write(b"\nCOMMIT;\n")
+            except BrokenPipeError:
+                pass  # psql stopped at an error and did not commit: its exit status says why
         except BaseException:
-            # truncated/corrupted input or Ctrl-C: kill before it can commit anything
+            # truncated/corrupted input or Ctrl-C: kill psql before it can see the COMMIT
             proc.kill()
             proc.wait()
             raise
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-        code = _wait(proc)
-        _raise_for(code, err, "psql" if plain else "pg_restore")
-    return desc
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        _raise_for(_wait(proc), err, "psql")
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> int:
@@ -730,8 +741,6 @@ def _fail(
     reason = str(exc) or type(exc).__name__
     _mark_failed(target, dbname, source, reason)
     state = "partially restored" if method == "file" and jobs > 1 else "rolled back"
-    if "had committed" in reason:
-        state = "restored from damaged input, untrusted"
     message = f"{reason}; the target database {dbname} is INCOMPLETE ({state}): drop it and re-run"
     hint = f"dropdb {dbname} (or DROP DATABASE {dbname}), fix the cause, then re-run the restore"
     if isinstance(exc, KeyboardInterrupt):
