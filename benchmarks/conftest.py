@@ -24,7 +24,6 @@ from runbook_helpers.sandbox.postgres import postgres_server
 from runbook_helpers.sandbox.r2 import r2_mock
 
 
-
 @pytest.fixture(scope="session")
 def bench() -> Iterator[Bench]:
     """PostgreSQL + moto R2, a source seeded at RUNBOOK_BENCH_SCALE, one template backup."""
