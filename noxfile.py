@@ -51,4 +51,14 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed targets: restore throughput and drill time (pytest-benchmark), never timed tests."""
     session.install("-e", ".[bench]")
-    session.run("pytest", "benchmarks", "--benchmark-only", "-p", "no:cacheprovider", *session.posargs)
+    # RUNBOOK_BENCH_SCALE (default 20, ~200 MB database) sets the size; see benchmarks/README.md.
+    session.run(
+        "pytest",
+        "benchmarks",
+        "--benchmark-only",
+        "-p",
+        "no:cacheprovider",
+        "--benchmark-columns=min,mean,max,rounds",
+        "--benchmark-json=build/benchmark.json",
+        *session.posargs,
+    )

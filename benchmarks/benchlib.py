@@ -132,3 +132,5 @@ def record(benchmark: Any, bench: Bench, *, bytes_moved: int | None = None, **ex
         benchmark.extra_info["mb_per_s_mean"] = round(bytes_moved / MB / mean, 1)
         benchmark.extra_info["mb_per_s_best"] = round(bytes_moved / MB / min(data), 1)
     benchmark.extra_info.update(extra)
+    # other work on the machine skews every number: keep the load next to them
+    benchmark.extra_info["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)

@@ -40,7 +40,8 @@ def _verify(benchmark: Any, bench: Bench, url: str, *reference: str) -> dict[str
 
 def _checked_rows(bench: Bench, report: dict[str, Any]) -> int:
     """Every table matched with exact counts; returns the number of rows counted."""
-    tables = {t["table"]: t for t in report["tables"]}
+    tables = {t["table"].rsplit(".", 1)[-1]: t for t in report["tables"]}  # public.users
+    assert report["ok"], report
     for name, rows in bench.rows.items():
         assert tables[name]["actual_rows"] == rows, tables[name]
         assert tables[name]["status"] == "ok", tables[name]

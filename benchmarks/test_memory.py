@@ -6,8 +6,9 @@ process's peak RSS must stay under a fixed target *whatever the archive size*. T
 * absolute: the ``runbook`` process's high-water mark (``VmHWM`` in /proc/PID/status, exact)
   stays under ``RUNBOOK_BENCH_MAX_RSS_MB`` (default 200 MB);
 * size-independence: it exceeds the high-water mark of ``runbook inspect`` on the same s3://
-  source (same interpreter, boto3 and imports, reads only the first bytes) by less than half of
-  the compressed archive. A restore holding the archive, or its decompressed tar, would not.
+  source (same interpreter, boto3 and imports, reads only the first bytes) by less than
+  ``BUFFER_ALLOWANCE`` (16 MB of stream buffers). At the default scale the compressed archive
+  is ~28 MB and its tar ~150 MB, so a restore holding either one fails this check.
 
 The whole process tree (runbook + pg_restore) is sampled every 20 ms with psutil and its peak
 summed RSS is recorded too, as is ``ru_maxrss`` from wait4 (largest single process of the tree).
@@ -30,6 +31,7 @@ except ImportError:  # pragma: no cover
     psutil = None
 
 POLL_S = 0.02
+BUFFER_ALLOWANCE = 16 * MB
 
 
 def _vm_hwm(pid: int) -> int | None:
@@ -122,12 +124,14 @@ def test_restore_streaming_peak_rss(benchmark: Any, bench: Bench) -> None:
         tree_peak_rss_mb=round(r["tree_peak_rss_bytes"] / MB, 1) if psutil else None,
         largest_process_maxrss_mb=round(r["largest_process_maxrss_bytes"] / MB, 1),
         target_peak_rss_mb=MAX_RSS_MB,
+        target_growth_mb=BUFFER_ALLOWANCE / MB,
         method=r["stdout"],
     )
     assert peak < MAX_RSS_MB * MB, (
         f"runbook restore peaked at {peak / MB:.0f} MB RSS (target < {MAX_RSS_MB:.0f} MB)"
     )
-    assert growth < bench.archive_bytes / 2, (
+    assert growth < BUFFER_ALLOWANCE, (
         f"streaming restore used {growth / MB:.1f} MB more than `runbook inspect` for a "
-        f"{bench.archive_bytes / MB:.1f} MB archive: is the archive being buffered?"
+        f"{bench.archive_bytes / MB:.1f} MB archive (allowance {BUFFER_ALLOWANCE / MB:.0f} MB): "
+        "is the archive being buffered?"
     )

@@ -14,9 +14,7 @@ from typing import Any
 from benchlib import ROUNDS, Bench, record
 
 
-def _restore_rounds(
-    benchmark: Any, bench: Bench, source: str, *extra_args: str
-) -> list[str]:
+def _restore_rounds(benchmark: Any, bench: Bench, source: str, *extra_args: str) -> list[str]:
     summaries: list[str] = []
 
     def setup() -> tuple[tuple[str, str], dict[str, Any]]:

@@ -107,9 +107,7 @@ def archive_table_stats(source: str, *, client: Any = None) -> dict[str, TableSt
         else:
             cmd = [str(pg_restore), "--data-only", "-f", "-"]
             stdin = subprocess.PIPE
-        proc = subprocess.Popen(
-            cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         errors: list[BaseException] = []
         feeder = None
         if proc.stdin is not None:

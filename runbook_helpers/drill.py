@@ -5,8 +5,8 @@ database, back it up exactly like the Railway template, then list, fetch, inspec
 a fresh database and verify against the backup's manifest. Everything started is stopped.
 
 Real mode (``RUNBOOK_DRILL_TARGET_URL`` set to a scratch database, plus R2 credentials/profile):
-no seeding or backup; the newest real backup is restored into that target, which must be empty
-(and must not look like production).
+no seeding or backup; the target is checked first (reachable, empty, not production: refused
+before anything is downloaded), then the newest real backup is restored into it.
 """
 
 from __future__ import annotations
@@ -268,6 +268,22 @@ def _real(
             ctx["client"] = s3_client(environ.get("AWS_PROFILE") or None)
         return ctx["client"]
 
+    def check_target(step: Step) -> None:
+        """Before anything is downloaded: the target must be reachable, not production, empty."""
+        from runbook_helpers.restore import (
+            Target,
+            check_not_production,
+            connect,
+            ensure_empty,
+        )
+
+        parsed = Target.parse(target)
+        check_not_production(parsed, production=False)
+        with connect(target) as conn:
+            ensure_empty(conn, target, allow_non_empty=False)
+        step.detail = f"{parsed.display} is empty and not production"
+
+    _run(runner, "target", check_target)
     _incident_steps(
         runner,
         report,

@@ -22,7 +22,7 @@ _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 
 
 def tool_version(path: Path | str) -> tuple[int, int]:
-    """``(major, minor)`` printed by ``<tool> --version`` (e.g. ``pg_restore (PostgreSQL) 15.18``)."""
+    """``(major, minor)`` from ``<tool> --version``, e.g. ``pg_restore (PostgreSQL) 15.18``."""
     text = subprocess.run(
         [str(path), "--version"], capture_output=True, text=True, check=True
     ).stdout

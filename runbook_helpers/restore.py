@@ -1,11 +1,14 @@
 """Restore a dump into a PostgreSQL database, by the fastest path that is still correct.
 
-* ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed (GET -> gunzip in
-  Python -> ``pg_restore`` on stdin) with ``--single-transaction``: a failure rolls back.
-  (pg_restore cannot restore a tar archive or stdin in parallel.)
-* ``custom`` / ``directory``: from a regular file (downloaded first when on S3) with
+* ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed, no local copy
+  (GET -> gunzip in Python -> ``pg_restore --single-transaction -f -`` -> ``psql``) in one
+  transaction whose COMMIT is sent only after the gzip CRC/length and the ``.sha256`` sidecar have
+  been checked to the last byte (:mod:`runbook_helpers.restore_stream`): damage found at the very
+  end commits nothing. (pg_restore cannot restore a tar archive or stdin in parallel.)
+* ``custom`` / ``directory``: from a regular file (downloaded and checked first when on S3) with
   ``pg_restore -j N --exit-on-error``.
-* ``plain`` / ``plain.gz``: ``psql -X -v ON_ERROR_STOP=1 --single-transaction``.
+* ``plain`` / ``plain.gz``: ``psql -X -v ON_ERROR_STOP=1``, ``BEGIN`` ... ``COMMIT`` sent by us
+  after the checks (not ``--single-transaction``, which commits at any EOF).
 
 Always ``--no-owner --no-privileges``; never "errors ignored". The target carries a marker
 (``COMMENT ON DATABASE``) that says "restore IN PROGRESS" until the restore has succeeded, so an
@@ -291,7 +294,8 @@ class RestoreOptions:
     # progress callbacks: on_stage(message), on_bytes(raw bytes read so far)
     on_stage: Callable[[str], None] | None = None
     on_bytes: Callable[[int], None] | None = None
-    # test hook: called with the pg_restore/psql process once it has started
+    # test hook: called with each pg_restore/psql process once it has started (a streamed
+    # archive: pg_restore first, then psql)
     on_process: Callable[[subprocess.Popen[bytes]], None] | None = None
 
 
@@ -632,7 +636,7 @@ def _run_stream(
         chunks = _tap(_raw(opened, consumed), on_raw)
     if fmt.startswith("plain"):
         _run_plain(tool, chunks, conninfo, target, opts, checks)
-        return "psql -v ON_ERROR_STOP=1, one transaction committed after the checks (streamed)"
+        return "psql -v ON_ERROR_STOP=1, committed after the checks (streamed)"
     psql = restore_stream.psql_for(tool, lambda: find_tool("psql"))
     restore_stream.stream_restore(
         tool,
@@ -644,7 +648,7 @@ def _run_stream(
         on_process=opts.on_process,
         raise_for=_raise_for,
     )
-    return "pg_restore | psql -v ON_ERROR_STOP=1, one transaction committed after the checks (streamed)"
+    return "pg_restore | psql -v ON_ERROR_STOP=1, committed after the checks (streamed)"
 
 
 def _run_plain(

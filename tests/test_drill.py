@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
+import psycopg
+
+from runbook_helpers.backup import create_backup
 from runbook_helpers.sandbox import sandbox_environment
+from runbook_helpers.sandbox.postgres import PostgresServer
+from runbook_helpers.sandbox.r2 import R2Mock
+from runbook_helpers.seed import seed
 from tests.test_storage_support import run_cli
 
 
@@ -37,4 +44,50 @@ def test_drill_real_mode_without_backups_stops_at_list(
     assert res.status == 3, res.stdout + res.stderr
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["mode"] == "real" and data["ok"] is False
-    assert [s["skipped"] for s in data["steps"]] == [False, True, True, True]
+    assert [s["name"] for s in data["steps"]] == ["target", "list", "inspect", "restore", "verify"]
+    assert [s["skipped"] for s in data["steps"]] == [False, False, True, True, True]
+
+
+def test_drill_real_mode_refuses_a_non_empty_target_before_downloading(
+    pg_server: PostgresServer,
+    pg_url: str,
+    sandbox_env: dict[str, str],
+    tmp_path: Path,
+    r2_clean: R2Mock,
+) -> None:
+    """A target holding a table is refused with exit 8 before the backup is listed or read."""
+    name = f"drill_src_{uuid.uuid4().hex[:8]}"
+    src_url = pg_server.create_database(name)
+    try:
+        seed(src_url, scale=0.05, seed=3)
+        backup = create_backup(src_url, r2_clean.client(), r2_clean.bucket, tmp_dir=tmp_path)
+    finally:
+        pg_server.drop_database(name)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("create table public.keep_me (id int)")
+        conn.execute("insert into public.keep_me values (1)")
+    env = {
+        **sandbox_env,
+        "RUNBOOK_DRILL_TARGET_URL": pg_url,
+        "AWS_PROFILE": r2_clean.profile,
+        "RUNBOOK_BUCKET": r2_clean.bucket,
+    }
+    workdir = tmp_path / "w"
+    res = run_cli(["drill", "--report", str(tmp_path / "r.json"), "--workdir", str(workdir)], env)
+    assert res.status == 8, res.stdout + res.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["mode"] == "real" and data["ok"] is False
+    names = [s["name"] for s in data["steps"]]
+    assert names == ["target", "list", "inspect", "restore", "verify"]
+    first = data["steps"][0]
+    assert first["status"] == 8 and "is not empty" in first["error"] and "keep_me" in first["error"]
+    assert [s["skipped"] for s in data["steps"][1:]] == [True] * 4
+    # nothing listed, fetched or restored: the backup was never looked at
+    assert data["backup"] is None and data["sizes"] == {}
+    assert list(workdir.iterdir()) == []
+    assert r2_clean.client().head_object(Bucket=r2_clean.bucket, Key=backup.key)["ContentLength"]
+    with psycopg.connect(pg_url) as conn:
+        tables = conn.execute(
+            "select tablename from pg_tables where schemaname = 'public'"
+        ).fetchall()
+    assert tables == [("keep_me",)]

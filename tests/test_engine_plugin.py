@@ -47,8 +47,7 @@ class Docs:
         return self.page(name, (SAMPLES / name).read_text())
 
     def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "tests.engine.plugin", "-p", "no:cacheprovider",
-                                       *args)
+        return self.pytester.runpytest("-p", "tests.engine.plugin", "-p", "no:cacheprovider", *args)
 
     def ledger(self) -> dict[tuple[str, int], dict[str, Any]]:
         data = json.loads((self.pytester.path / "build" / "docs-ledger.json").read_text())
@@ -66,15 +65,23 @@ def test_tour_passes_and_ledger_lists_every_fence(docs: Docs) -> None:
     docs.sample("tour.md")
     result = docs.run("-v")
     result.assert_outcomes(passed=5, skipped=1)
-    result.stdout.fnmatch_lines([
-        "*docs/tour.md::L5?bash? PASSED*",
-        "*docs/tour.md::L42?hidden:bash? PASSED*",
-        "docs: 7 blocks, 5 executed, 1 skipped, 1 hidden, 1 not-runnable",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*docs/tour.md::L5?bash? PASSED*",
+            "*docs/tour.md::L42?hidden:bash? PASSED*",
+            "docs: 7 blocks, 5 executed, 1 skipped, 1 hidden, 1 not-runnable",
+        ]
+    )
     ledger = docs.ledger()
     assert {line: e["status"] for (_, line), e in ledger.items()} == {
-        5: "passed", 11: "passed", 33: "skipped", 37: "not-runnable", 42: "hidden",
-        48: "passed", 52: "passed"}
+        5: "passed",
+        11: "passed",
+        33: "skipped",
+        37: "not-runnable",
+        42: "hidden",
+        48: "passed",
+        52: "passed",
+    }
     assert ledger[("docs/tour.md", 33)]["reason"] == "needs the Railway dashboard"
     assert (docs.pytester.path / "closed.txt").read_text() == "tour.md"
 
@@ -83,13 +90,15 @@ def test_failing_block_reports_excerpt_and_blocks_the_rest(docs: Docs) -> None:
     docs.sample("failing.md")
     result = docs.run()
     result.assert_outcomes(passed=1, failed=1, skipped=1)
-    result.stdout.fnmatch_lines([
-        "docs/failing.md:7: bash block failed: exit status 1",
-        "*  7 | ```bash",
-        "*  9 | false",
-        "output:",
-        "about to fail",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "docs/failing.md:7: bash block failed: exit status 1",
+            "*  7 | ```bash",
+            "*  9 | false",
+            "output:",
+            "about to fail",
+        ]
+    )
     result.stdout.no_fnmatch_line("not reached")
     result.stdout.no_fnmatch_line("*Traceback*")
     entry = docs.ledger()[("docs/failing.md", 13)]
@@ -97,7 +106,9 @@ def test_failing_block_reports_excerpt_and_blocks_the_rest(docs: Docs) -> None:
 
 
 def test_console_mismatch_shows_diff_at_md_line(docs: Docs) -> None:
-    docs.page("page.md", """
+    docs.page(
+        "page.md",
+        """
         # Title
 
         ```console
@@ -107,32 +118,41 @@ def test_console_mismatch_shows_diff_at_md_line(docs: Docs) -> None:
         a
         c
         ```
-    """)
+    """,
+    )
     result = docs.run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "docs/page.md:6: console step output differs",
-        "> 6 | $ printf 'a\\nb\\n'",
-        "--- docs/page.md:6 (expected)",
-        "+++ docs/page.md:6 (actual)",
-        " a",
-        "-c",
-        "+b",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "docs/page.md:6: console step output differs",
+            "> 6 | $ printf 'a\\nb\\n'",
+            "--- docs/page.md:6 (expected)",
+            "+++ docs/page.md:6 (actual)",
+            " a",
+            "-c",
+            "+b",
+        ]
+    )
 
 
 def test_unexpected_and_wrong_exit_status(docs: Docs) -> None:
-    docs.page("a.md", """
+    docs.page(
+        "a.md",
+        """
         ```console
         $ ls /does-not-exist >/dev/null 2>&1
         ```
-    """)
-    docs.page("b.md", """
+    """,
+    )
+    docs.page(
+        "b.md",
+        """
         ```console
         $ true
         ? 1
         ```
-    """)
+    """,
+    )
     result = docs.run()
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*docs/a.md:2: console step failed: exit status 2, expected 0"])
@@ -141,24 +161,30 @@ def test_unexpected_and_wrong_exit_status(docs: Docs) -> None:
 
 def test_unknown_placeholder_lists_known_ones(docs: Docs) -> None:
     docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
-    docs.page("page.md", """
+    docs.page(
+        "page.md",
+        """
         ```console
         $ echo my-bucket
         [BUCKIT]
         ```
-    """)
+    """,
+    )
     result = docs.run()
     result.assert_outcomes(failed=1)
     expected = "unknown placeholder [BUCKIT] in '[BUCKIT]'; known: [..], [BUCKET]"
     assert expected in result.stdout.str()
 
 
-@pytest.mark.parametrize(("comment", "message"), [
-    ("<!-- runbook: skip -->", "docs/page.md:3: \"runbook: skip\" needs a reason*"),
-    ('<!-- runbook: skip reason="" -->', "docs/page.md:3: \"runbook: skip\" needs a reason*"),
-    ("<!-- runbook: retries=3 -->", "docs/page.md:3: unknown runbook directive 'retries=3'*"),
-    ("<!-- runbook: timeout=soon -->", "docs/page.md:3: timeout must be a positive*"),
-])
+@pytest.mark.parametrize(
+    ("comment", "message"),
+    [
+        ("<!-- runbook: skip -->", 'docs/page.md:3: "runbook: skip" needs a reason*'),
+        ('<!-- runbook: skip reason="" -->', 'docs/page.md:3: "runbook: skip" needs a reason*'),
+        ("<!-- runbook: retries=3 -->", "docs/page.md:3: unknown runbook directive 'retries=3'*"),
+        ("<!-- runbook: timeout=soon -->", "docs/page.md:3: timeout must be a positive*"),
+    ],
+)
 def test_bad_directive_is_a_collection_error(docs: Docs, comment: str, message: str) -> None:
     docs.page("page.md", f"# T\n\n{comment}\n```bash\ntrue\n```\n")
     result = docs.run()
@@ -167,7 +193,9 @@ def test_bad_directive_is_a_collection_error(docs: Docs, comment: str, message: 
 
 
 def test_timeout_kills_the_process_group(docs: Docs) -> None:
-    docs.page("page.md", """
+    docs.page(
+        "page.md",
+        """
         <!-- runbook: timeout=1 -->
         ```bash
         echo started
@@ -179,13 +207,15 @@ def test_timeout_kills_the_process_group(docs: Docs) -> None:
         ```bash
         echo later
         ```
-    """)
+    """,
+    )
     started = time.monotonic()
     result = docs.run()
     assert time.monotonic() - started < 15
     result.assert_outcomes(failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["docs/page.md:2: bash block failed: timed out after 1 s*",
-                                 "started"])
+    result.stdout.fnmatch_lines(
+        ["docs/page.md:2: bash block failed: timed out after 1 s*", "started"]
+    )
     # the page's cwd is gone; the sleeper's pid was written there, so look for it by command
     assert not _running("sleep 60")
 
@@ -205,7 +235,9 @@ def _running(cmdline: str) -> bool:
 def test_secrets_never_reach_report_or_ledger(docs: Docs, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-key-xyz")
     docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
-    docs.page("page.md", """
+    docs.page(
+        "page.md",
+        """
         ```console
         $ echo "token $API_TOKEN"
         token [REDACTED]
@@ -213,7 +245,8 @@ def test_secrets_never_reach_report_or_ledger(docs: Docs, monkeypatch: pytest.Mo
         key [REDACTED] url postgresql://app:[REDACTED]@db/x
         $ echo "$API_TOKEN"; exit 3
         ```
-    """)
+    """,
+    )
     result = docs.run()
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
@@ -228,7 +261,9 @@ def test_unaccounted_runnable_fence_fails_a_full_run(docs: Docs) -> None:
         def pytest_collection_modifyitems(items):
             items[:] = [i for i in items if "L5" not in i.name]  # a buggy plugin
     """)
-    docs.page("page.md", """
+    docs.page(
+        "page.md",
+        """
         ```bash
         true
         ```
@@ -236,12 +271,16 @@ def test_unaccounted_runnable_fence_fails_a_full_run(docs: Docs) -> None:
         ```bash
         true
         ```
-    """)
+    """,
+    )
     result = docs.run()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([
-        "docs: docs/page.md:5 [[]bash] was neither run nor skipped with a reason",
-        "docs: 2 blocks, 1 executed, 0 skipped, 1 not-run"])
+    result.stdout.fnmatch_lines(
+        [
+            "docs: docs/page.md:5 [[]bash] was neither run nor skipped with a reason",
+            "docs: 2 blocks, 1 executed, 0 skipped, 1 not-run",
+        ]
+    )
 
 
 def test_deselected_run_only_reports(docs: Docs) -> None:
@@ -252,7 +291,9 @@ def test_deselected_run_only_reports(docs: Docs) -> None:
 
 
 def test_update_mode_rewrites_expected_output(docs: Docs) -> None:
-    page = docs.page("page.md", """
+    page = docs.page(
+        "page.md",
+        """
         - step:
 
           ```console
@@ -262,7 +303,8 @@ def test_update_mode_rewrites_expected_output(docs: Docs) -> None:
           $ echo second
           second
           ```
-    """)
+    """,
+    )
     result = docs.run("--runbook-update")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["docs: updated 1 console step(s) in place"])
@@ -275,8 +317,10 @@ def test_sql_runs_through_psql(docs: Docs, monkeypatch: pytest.MonkeyPatch) -> N
     bin_dir.mkdir()
     log = docs.pytester.path / "psql.log"
     fake = bin_dir / "psql"
-    fake.write_text(f'#!/bin/sh\necho "$@" > {log}\ncat "$5" >> {log}\n'
-                    'grep -q boom "$5" && { echo "ERROR: boom" >&2; exit 3; }\nexit 0\n')
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" > {log}\ncat "$5" >> {log}\n'
+        'grep -q boom "$5" && { echo "ERROR: boom" >&2; exit 3; }\nexit 0\n'
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     docs.page("ok.md", "```sql\nselect 1;\n```\n")

@@ -48,12 +48,16 @@ def source(pg_server: PostgresServer) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def tar_gz(pg_server: PostgresServer, source: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tar_gz(
+    pg_server: PostgresServer, source: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     return pg_dump(pg_server, source, "tar.gz", tmp_path_factory.mktemp("commit"))
 
 
 @pytest.fixture(scope="module")
-def custom(pg_server: PostgresServer, source: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def custom(
+    pg_server: PostgresServer, source: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     return pg_dump(pg_server, source, "custom", tmp_path_factory.mktemp("commit_custom"))
 
 
@@ -97,7 +101,9 @@ def test_sha256_sidecar_mismatch_on_s3_commits_nothing(
 ) -> None:
     s3 = r2_clean.client()
     s3.upload_file(str(tar_gz), r2_clean.bucket, KEY)
-    s3.put_object(Bucket=r2_clean.bucket, Key=KEY + ".sha256", Body=f"{'ab' * 32}  {KEY}\n".encode())
+    s3.put_object(
+        Bucket=r2_clean.bucket, Key=KEY + ".sha256", Body=f"{'ab' * 32}  {KEY}\n".encode()
+    )
     uri = f"s3://{r2_clean.bucket}/{KEY}"
     res = run_cli(["restore", uri, "--target", pg_url, "--profile", r2_clean.profile], sandbox_env)
     assert_nothing_committed(res.status, res.error_line, pg_url)
@@ -137,7 +143,8 @@ def psql_backend_state(url: str) -> str | None:
         ).fetchone()
     if row is None:
         return None
-    return str(row[0]) + ("+ClientRead" if row[1] == "ClientRead" else "") + ("+xid" if row[2] else "")
+    waiting = "+ClientRead" if row[1] == "ClientRead" else ""
+    return str(row[0]) + waiting + ("+xid" if row[2] else "")
 
 
 def test_failed_check_after_everything_was_loaded_rolls_back(

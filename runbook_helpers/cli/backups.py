@@ -91,9 +91,7 @@ def parse_moment(text: str) -> datetime:
 
 
 def handle_latest(args: argparse.Namespace, out: Output) -> int:
-    backup = latest_backup(
-        client_from_args(args), args.bucket, args.subfolder, before=args.before
-    )
+    backup = latest_backup(client_from_args(args), args.bucket, args.subfolder, before=args.before)
     now = datetime.now(UTC)
     if args.json:
         out.json(as_json(backup, now))

@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "restore",
         help="restore a backup (local or s3://) into a database",
-        description="Streams tar/gzip archives straight from R2 into pg_restore "
-        "(--single-transaction: a failure rolls back); custom/directory archives are restored "
+        description="Streams tar/gzip archives straight from R2 through pg_restore into psql "
+        "in one transaction, committed only after the gzip CRC and the .sha256 sidecar have "
+        "been checked (a failure commits nothing); custom/directory archives are restored "
         "from a file with pg_restore -j N; plain SQL goes through psql -v ON_ERROR_STOP=1. "
         "Always --no-owner --no-privileges, stops at the first error, runs ANALYZE.",
     )

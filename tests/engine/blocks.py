@@ -39,8 +39,9 @@ PYTHON_LANGS = frozenset({"python", "py", "python3"})
 RUNNABLE_LANGS = SHELL_LANGS | PYTHON_LANGS | {"console", "sql"}
 
 _DIRECTIVE = re.compile(r"\A<!--\s*runbook:(?P<body>.*?)-->\s*\Z", re.DOTALL)
-_HIDDEN = re.compile(r"\A<!--\s*runbook:(?P<head>[^\n]*\bhidden\b[^\n]*)\n(?P<inner>.*)-->\s*\Z",
-                     re.DOTALL)
+_HIDDEN = re.compile(
+    r"\A<!--\s*runbook:(?P<head>[^\n]*\bhidden\b[^\n]*)\n(?P<inner>.*)-->\s*\Z", re.DOTALL
+)
 _FENCE_LIKE = re.compile(r"^\s*(?:>\s*)*(```|~~~)")
 
 
@@ -109,14 +110,19 @@ def parse_directive(body: str, where: str) -> tuple[Directive, bool]:
             except ValueError:
                 timeout = -1.0
             if timeout <= 0:
-                raise PageError(f"{where}: timeout must be a positive number of seconds, "
-                                f"got {value!r}")
+                raise PageError(
+                    f"{where}: timeout must be a positive number of seconds, got {value!r}"
+                )
         else:
-            raise PageError(f"{where}: unknown runbook directive {word!r}; known: skip "
-                            'reason="...", timeout=SECONDS, hidden')
+            raise PageError(
+                f"{where}: unknown runbook directive {word!r}; known: skip "
+                'reason="...", timeout=SECONDS, hidden'
+            )
     if skip and not reason:
-        raise PageError(f'{where}: "runbook: skip" needs a reason, e.g. '
-                        '<!-- runbook: skip reason="needs the Railway dashboard" -->')
+        raise PageError(
+            f'{where}: "runbook: skip" needs a reason, e.g. '
+            '<!-- runbook: skip reason="needs the Railway dashboard" -->'
+        )
     if reason is not None and not skip:
         raise PageError(f"{where}: reason= is only meaningful with skip")
     return Directive(skip_reason=reason if skip else None, timeout=timeout), hidden
@@ -146,8 +152,10 @@ class _Parser:
                 self.add_fence(token, start, end, directive, hidden)
                 continue
             if pending is not None and not _is_container(token):
-                raise PageError(f"{self.where(pending[1])}: runbook directive is not followed by "
-                                "a code fence (for hidden blocks put keys on the hidden line)")
+                raise PageError(
+                    f"{self.where(pending[1])}: runbook directive is not followed by "
+                    "a code fence (for hidden blocks put keys on the hidden line)"
+                )
             if token.type == "html_block":
                 self.covered.update(range(start, end))
             if token.type == "html_block" and "runbook:" in token.content:
@@ -158,35 +166,54 @@ class _Parser:
                     continue
                 match = _DIRECTIVE.match(token.content.strip())
                 if not match:
-                    raise PageError(f"{self.where(start)}: malformed runbook comment; write "
-                                    "<!-- runbook: KEY=VALUE ... --> on its own")
+                    raise PageError(
+                        f"{self.where(start)}: malformed runbook comment; write "
+                        "<!-- runbook: KEY=VALUE ... --> on its own"
+                    )
                 directive, is_hidden = parse_directive(match["body"], self.where(start))
                 if is_hidden:
-                    raise PageError(f"{self.where(start)}: a hidden block needs its fence inside "
-                                    "the comment (<!-- runbook: hidden, fence, -->)")
+                    raise PageError(
+                        f"{self.where(start)}: a hidden block needs its fence inside "
+                        "the comment (<!-- runbook: hidden, fence, -->)"
+                    )
                 pending = (directive, start)
             elif token.type == "code_block":
                 self.covered.update(range(start, end))
                 self.walk(_dedent4(token.content), start, hidden, None)
         if pending is not None:
-            raise PageError(f"{self.where(pending[1])}: runbook directive is not followed by a "
-                            "code fence")
+            raise PageError(
+                f"{self.where(pending[1])}: runbook directive is not followed by a code fence"
+            )
 
-    def add_fence(self, token: Token, start: int, end: int, directive: Directive,
-                  hidden: bool) -> None:
-        self.fences.append(Fence(
-            path=self.path, line=start + 1, end_line=end, lang=language(token.info),
-            source=token.content, directive=directive, hidden=hidden))
+    def add_fence(
+        self, token: Token, start: int, end: int, directive: Directive, hidden: bool
+    ) -> None:
+        self.fences.append(
+            Fence(
+                path=self.path,
+                line=start + 1,
+                end_line=end,
+                lang=language(token.info),
+                source=token.content,
+                directive=directive,
+                hidden=hidden,
+            )
+        )
 
 
 def _is_container(token: Token) -> bool:
-    return token.type in {"bullet_list_open", "ordered_list_open", "list_item_open",
-                          "blockquote_open"}
+    return token.type in {
+        "bullet_list_open",
+        "ordered_list_open",
+        "list_item_open",
+        "blockquote_open",
+    }
 
 
 def _dedent4(text: str) -> str:
-    return "\n".join(line[4:] if line.startswith("    ") else line.lstrip(" ")
-                     for line in text.split("\n"))
+    return "\n".join(
+        line[4:] if line.startswith("    ") else line.lstrip(" ") for line in text.split("\n")
+    )
 
 
 def parse_page(path: Path, text: str, display: str | None = None) -> list[Fence]:
@@ -195,7 +222,9 @@ def parse_page(path: Path, text: str, display: str | None = None) -> list[Fence]
     parser.walk(text, 0, False, None)
     for number, line in enumerate(text.splitlines()):
         if number not in parser.covered and _FENCE_LIKE.match(line):
-            raise PageError(f"{parser.where(number)}: this looks like a code fence but Markdown "
-                            "does not parse it as one (inside an admonition? leave a blank line "
-                            "after the '!!!' line); it would escape the docs tests")
+            raise PageError(
+                f"{parser.where(number)}: this looks like a code fence but Markdown "
+                "does not parse it as one (inside an admonition? leave a blank line "
+                "after the '!!!' line); it would escape the docs tests"
+            )
     return sorted(parser.fences, key=lambda f: f.line)

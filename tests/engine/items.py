@@ -85,7 +85,8 @@ class RunbookPage(pytest.File):
 
     def _make_env(self) -> PageEnv | None:
         env: PageEnv | None = self.config.hook.pytest_runbook_page_env(
-            page=self.path, config=self.config)
+            page=self.path, config=self.config
+        )
         return env
 
     def teardown(self) -> None:
@@ -123,9 +124,14 @@ class RunbookItem(pytest.Item):
         state = self.config.stash[STATE]
         assert isinstance(self.parent, RunbookPage)
         env = self.page.start()
-        ctx = Context(location=self.page.display, page_lines=self.parent.lines,
-                      timeout=self.fence.directive.timeout or state.timeout,
-                      placeholders=env.placeholders, redact=self.page.redact, update=state.update)
+        ctx = Context(
+            location=self.page.display,
+            page_lines=self.parent.lines,
+            timeout=self.fence.directive.timeout or state.timeout,
+            placeholders=env.placeholders,
+            redact=self.page.redact,
+            update=state.update,
+        )
         shell = self.page.get_shell()
         evaluate = run_console if self.fence.lang == "console" else run_script
         outcome: Outcome = evaluate(self.fence, shell, ctx)
@@ -134,8 +140,7 @@ class RunbookItem(pytest.Item):
             self.page.blocked_by = f"{self.page.display}:{self.fence.line}"
             raise BlockFailed(outcome.text)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, BlockFailed):
             return str(excinfo.value)
         page = getattr(self, "page", None)
@@ -172,8 +177,12 @@ class PythonFenceItem(MarkdownInlinePythonItem):
 
     def __init__(self, *, fence: Fence, **kwargs: Any) -> None:
         definition = FenceTestDefinition(
-            source="\n" * fence.line + fence.source, fixture_names=(), start_line=fence.line,
-            source_path=kwargs["parent"].path, runner_name=None)
+            source="\n" * fence.line + fence.source,
+            fixture_names=(),
+            start_line=fence.line,
+            source_path=kwargs["parent"].path,
+            runner_name=None,
+        )
         super().__init__(test_definition=definition, **kwargs)
         self.fence = fence
 
@@ -192,8 +201,7 @@ class PythonFenceItem(MarkdownInlinePythonItem):
             self.page.blocked_by = f"{self.page.display}:{self.fence.line}"
             raise
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         text = f"{self.page.display}:{self.fence.line}: python block failed\n"
         return self.page.redact(text + str(super().repr_failure(excinfo, style)))
 

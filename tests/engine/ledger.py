@@ -40,8 +40,9 @@ class Ledger:
         status = NOT_RUN if fence.runnable else NOT_RUNNABLE
         self.entries.setdefault((file, fence.line), Entry(file, fence.line, fence.lang, status))
 
-    def record(self, file: str, line: int, status: str, reason: str = "",
-               seconds: float = 0.0) -> None:
+    def record(
+        self, file: str, line: int, status: str, reason: str = "", seconds: float = 0.0
+    ) -> None:
         entry = self.entries[(file, line)]
         entry.status, entry.reason, entry.seconds = status, reason, round(seconds, 3)
 

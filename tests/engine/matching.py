@@ -41,7 +41,7 @@ def line_matches(actual: str, pattern: str, placeholders: Mapping[str, str]) -> 
     regex: list[str] = []
     pos = 0
     for match in _TOKEN.finditer(pattern):
-        regex.append(re.escape(pattern[pos:match.start()]))
+        regex.append(re.escape(pattern[pos : match.start()]))
         name = match["name"]
         if name is None:
             regex.append(".*?")
@@ -52,14 +52,16 @@ def line_matches(actual: str, pattern: str, placeholders: Mapping[str, str]) -> 
         else:
             known = ", ".join(f"[{n}]" for n in sorted(placeholders)) or "none"
             raise UnknownPlaceholder(
-                f"unknown placeholder [{name}] in {pattern!r}; known: [..], {known}")
+                f"unknown placeholder [{name}] in {pattern!r}; known: [..], {known}"
+            )
         pos = match.end()
     regex.append(re.escape(pattern[pos:]))
     return re.fullmatch("".join(regex), actual, re.DOTALL) is not None
 
 
-def matches(actual: Sequence[str], expected: Sequence[str],
-            placeholders: Mapping[str, str]) -> bool:
+def matches(
+    actual: Sequence[str], expected: Sequence[str], placeholders: Mapping[str, str]
+) -> bool:
     """Whether all actual lines match the expected lines (``...`` backtracks)."""
 
     @cache
@@ -68,14 +70,18 @@ def matches(actual: Sequence[str], expected: Sequence[str],
             return i == len(actual)
         if expected[j] == ELIDE:
             return any(at(k, j + 1) for k in range(i, len(actual) + 1))
-        return i < len(actual) and line_matches(actual[i], expected[j], placeholders) \
+        return (
+            i < len(actual)
+            and line_matches(actual[i], expected[j], placeholders)
             and at(i + 1, j + 1)
+        )
 
     return at(0, 0)
 
 
-def rewrite(actual: Sequence[str], expected: Sequence[str],
-            placeholders: Mapping[str, str]) -> list[str]:
+def rewrite(
+    actual: Sequence[str], expected: Sequence[str], placeholders: Mapping[str, str]
+) -> list[str]:
     """Actual lines, with every line that matches its expected pattern replaced by the pattern."""
     out: list[str] = []
     i = j = 0
@@ -89,8 +95,10 @@ def rewrite(actual: Sequence[str], expected: Sequence[str],
             if nxt == ELIDE:
                 j += 1
                 continue
-            found = next((k for k in range(i, len(actual))
-                          if line_matches(actual[k], nxt, placeholders)), None)
+            found = next(
+                (k for k in range(i, len(actual)) if line_matches(actual[k], nxt, placeholders)),
+                None,
+            )
             if found is None:
                 break
             out.append(ELIDE)
@@ -106,8 +114,11 @@ def rewrite(actual: Sequence[str], expected: Sequence[str],
         out.append(actual[i])
         i += 1
         for k in range(i, len(actual)):
-            later = [m for m in range(j + 1, len(expected))
-                     if expected[m] == ELIDE or line_matches(actual[k], expected[m], placeholders)]
+            later = [
+                m
+                for m in range(j + 1, len(expected))
+                if expected[m] == ELIDE or line_matches(actual[k], expected[m], placeholders)
+            ]
             if later:
                 out.extend(actual[i:k])
                 i, j = k, later[0]
@@ -126,15 +137,17 @@ def substitute_placeholders(line: str, placeholders: Mapping[str, str]) -> str:
     return line
 
 
-def compare(actual_text: str, expected: Sequence[str], placeholders: Mapping[str, str],
-            label: str) -> tuple[str | None, list[str]]:
+def compare(
+    actual_text: str, expected: Sequence[str], placeholders: Mapping[str, str], label: str
+) -> tuple[str | None, list[str]]:
     """Return (unified diff or None, rewritten actual lines); ``label`` names the .md step."""
     actual = normalize(actual_text)
     expected = normalize("\n".join(expected))
     if matches(actual, expected, placeholders):
         return None, list(expected)
     rewritten = rewrite(actual, expected, placeholders)
-    diff = difflib.unified_diff(expected, rewritten, fromfile=f"{label} (expected)",
-                                tofile=f"{label} (actual)", lineterm="")
+    diff = difflib.unified_diff(
+        expected, rewritten, fromfile=f"{label} (expected)", tofile=f"{label} (actual)", lineterm=""
+    )
     updated = [substitute_placeholders(line, placeholders) for line in rewritten]
     return "\n".join(diff), updated

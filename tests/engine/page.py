@@ -18,8 +18,9 @@ SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "PGPASSWORD")
 def bare_env() -> PageEnv:
     """The environment when no plugin provides one: this process's env, a fresh tmp dir."""
     cwd = Path(tempfile.mkdtemp(prefix="runbook-page-"))
-    return PageEnv(env=dict(os.environ), cwd=cwd,
-                   close=lambda: shutil.rmtree(cwd, ignore_errors=True))
+    return PageEnv(
+        env=dict(os.environ), cwd=cwd, close=lambda: shutil.rmtree(cwd, ignore_errors=True)
+    )
 
 
 class PageRun:

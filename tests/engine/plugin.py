@@ -28,13 +28,22 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("runbook_docs", "directory whose **/*.md pages are tested", default="docs")
     parser.addini("runbook_timeout", "default seconds per docs block", default="120")
-    parser.addini("runbook_ledger", "ledger path, relative to rootdir",
-                  default="build/docs-ledger.json")
+    parser.addini(
+        "runbook_ledger", "ledger path, relative to rootdir", default="build/docs-ledger.json"
+    )
     group = parser.getgroup("runbook", "executed runbook docs")
-    group.addoption("--runbook-timeout", type=float, default=None,
-                    help="seconds per docs block (overrides the runbook_timeout ini)")
-    group.addoption("--runbook-update", action="store_true", default=False,
-                    help="rewrite the expected output of mismatching console steps in place")
+    group.addoption(
+        "--runbook-timeout",
+        type=float,
+        default=None,
+        help="seconds per docs block (overrides the runbook_timeout ini)",
+    )
+    group.addoption(
+        "--runbook-update",
+        action="store_true",
+        default=False,
+        help="rewrite the expected output of mismatching console steps in place",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,7 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
     timeout = config.getoption("runbook_timeout") or float(config.getini("runbook_timeout"))
     config.stash[STATE] = State(
         docs_dir=(config.rootpath / str(config.getini("runbook_docs"))).resolve(),
-        timeout=timeout, update=bool(config.getoption("runbook_update")))
+        timeout=timeout,
+        update=bool(config.getoption("runbook_update")),
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> RunbookPage | None:
@@ -62,8 +73,9 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Generator[None, pytest.TestReport,
-                                                               pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     state = item.config.stash[STATE]
     if report.nodeid in state.nodes:
@@ -78,12 +90,17 @@ def _record(state: State, report: pytest.TestReport) -> None:
         status = "blocked" if reason.startswith("blocked by ") else "skipped"
         state.ledger.record(file, fence.line, status, reason)
     elif report.failed:
-        state.ledger.record(file, fence.line, "failed",
-                            "" if report.when == "call" else f"{report.when} error",
-                            report.duration)
+        state.ledger.record(
+            file,
+            fence.line,
+            "failed",
+            "" if report.when == "call" else f"{report.when} error",
+            report.duration,
+        )
     elif report.when == "call" and report.passed:
-        state.ledger.record(file, fence.line, "hidden" if fence.hidden else "passed",
-                            seconds=report.duration)
+        state.ledger.record(
+            file, fence.line, "hidden" if fence.hidden else "passed", seconds=report.duration
+        )
 
 
 def _register_uncollected(config: pytest.Config, state: State) -> None:
@@ -113,14 +130,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for entry in state.ledger.entries.values():
         entry.reason = redact_text(entry.reason, state.secrets)
     state.ledger.write(config.rootpath / str(config.getini("runbook_ledger")))
-    state.partial = bool(state.partial or config.option.collectonly or session.shouldstop
-                         or session.shouldfail)
+    state.partial = bool(
+        state.partial or config.option.collectonly or session.shouldstop or session.shouldfail
+    )
     if not state.partial and state.ledger.unaccounted() and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     state = config.stash[STATE]
     if not state.pages:  # no docs page in this run (e.g. only unit tests were selected)
         return
@@ -130,8 +149,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
         write(f"docs: partial run, {len(unaccounted)} runnable block(s) not run", yellow=True)
     elif unaccounted:
         for entry in unaccounted:
-            write(f"docs: {entry.file}:{entry.line} [{entry.language}] was neither run nor "
-                  "skipped with a reason", red=True)
+            write(
+                f"docs: {entry.file}:{entry.line} [{entry.language}] was neither run nor "
+                "skipped with a reason",
+                red=True,
+            )
     if state.updates:
         write(f"docs: updated {len(state.updates)} console step(s) in place", yellow=True)
     write(state.ledger.summary())

@@ -65,8 +65,11 @@ def run_script(fence: Fence, shell: PageShell, ctx: Context) -> Outcome:
     block = report.excerpt(fence, ctx.page_lines)
     output = report.tail(result.output) if result.output.strip() else "(no output)"
     text = report.failure_text(
-        f"{ctx.location}:{fence.line}", f"{fence.lang} block failed: "
-        f"{_status_text(result, ctx.timeout)}", block, [f"output:\n{output}"])
+        f"{ctx.location}:{fence.line}",
+        f"{fence.lang} block failed: {_status_text(result, ctx.timeout)}",
+        block,
+        [f"output:\n{output}"],
+    )
     return Outcome(ok=False, seconds=result.seconds, text=ctx.redact(text))
 
 
@@ -82,20 +85,25 @@ def run_console(fence: Fence, shell: PageShell, ctx: Context) -> Outcome:
             updates.append(update)
         if problem is not None:
             block = report.excerpt(fence, ctx.page_lines, mark=step.line)
-            text = report.failure_text(f"{ctx.location}:{step.line}", problem[0], block,
-                                       problem[1:])
+            text = report.failure_text(
+                f"{ctx.location}:{step.line}", problem[0], block, problem[1:]
+            )
             return Outcome(ok=False, seconds=time.monotonic() - started, text=ctx.redact(text))
     return Outcome(ok=True, seconds=time.monotonic() - started, updates=tuple(updates))
 
 
-def _judge(fence: Fence, step: Step, result: RunResult,
-           ctx: Context) -> tuple[list[str] | None, Update | None]:
+def _judge(
+    fence: Fence, step: Step, result: RunResult, ctx: Context
+) -> tuple[list[str] | None, Update | None]:
     """Return (failure headline + details, or None) and an update for ``--runbook-update``."""
     output = ctx.redact(result.output)
     command = "$ " + step.command.replace("\n", "\n> ")
     if result.timed_out or result.shell_ended:
-        return [f"console step failed: {_status_text(result, ctx.timeout)}",
-                f"command:\n{command}", f"output:\n{report.tail(output) or '(no output)'}"], None
+        return [
+            f"console step failed: {_status_text(result, ctx.timeout)}",
+            f"command:\n{command}",
+            f"output:\n{report.tail(output) or '(no output)'}",
+        ], None
     assert result.status is not None
     label = f"{ctx.location}:{step.line}"
     try:
@@ -104,12 +112,19 @@ def _judge(fence: Fence, step: Step, result: RunResult,
         return [f"console step: {exc}", f"command:\n{command}"], None
     if not step.status_ok(result.status):
         expected = "non-zero" if step.expected_status == "failed" else step.expected_status
-        return [f"console step failed: exit status {result.status}, expected {expected}",
-                f"command:\n{command}", f"output:\n{report.tail(output) or '(no output)'}"], None
+        return [
+            f"console step failed: exit status {result.status}, expected {expected}",
+            f"command:\n{command}",
+            f"output:\n{report.tail(output) or '(no output)'}",
+        ], None
     if diff is None:
         return None, None
     if ctx.update:
-        return None, Update(fence.path, fence.line, step.output_start, step.output_end,
-                            tuple(rewritten))
-    return ["console step output differs", f"command:\n{command}",
-            f"diff (- expected, + actual):\n{diff}"], None
+        return None, Update(
+            fence.path, fence.line, step.output_start, step.output_end, tuple(rewritten)
+        )
+    return [
+        "console step output differs",
+        f"command:\n{command}",
+        f"diff (- expected, + actual):\n{diff}",
+    ], None

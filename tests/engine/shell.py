@@ -49,9 +49,15 @@ class PageShell:
         self._control = read_fd
         self._log = open(self.workdir / "shell.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            ["bash", "--noprofile", "--norc"], stdin=subprocess.PIPE, stdout=self._log,
-            stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True,
-            pass_fds=(write_fd,))
+            ["bash", "--noprofile", "--norc"],
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            pass_fds=(write_fd,),
+        )
         os.close(write_fd)
         self._send(f"exec 3>&{write_fd} {write_fd}>&-\nset -euo pipefail\n")
 
@@ -128,8 +134,11 @@ class PageShell:
         if not self.alive:
             return None
         env_file, cwd_file = self.new_file(".env"), self.new_file(".cwd")
-        result = self.run(f"env -0 >{shlex.quote(str(env_file))}; "
-                          f"pwd >{shlex.quote(str(cwd_file))}", timeout, fatal=False)
+        result = self.run(
+            f"env -0 >{shlex.quote(str(env_file))}; pwd >{shlex.quote(str(cwd_file))}",
+            timeout,
+            fatal=False,
+        )
         if result.status != 0:
             return None
         pairs = (item.partition("=") for item in env_file.read_text().split("\0") if item)

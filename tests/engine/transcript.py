@@ -87,8 +87,14 @@ def parse_transcript(text: str, first_line: int) -> list[Step]:
         output = [ln.rstrip() for ln in lines[out_start:i]]
         while output and not output[-1]:
             output.pop()
-        steps.append(Step(
-            command="\n".join(command), expected_status=status, expected_output=tuple(output),
-            line=first_line + start, output_start=first_line + out_start,
-            output_end=first_line + out_start + len(output)))
+        steps.append(
+            Step(
+                command="\n".join(command),
+                expected_status=status,
+                expected_output=tuple(output),
+                line=first_line + start,
+                output_start=first_line + out_start,
+                output_end=first_line + out_start + len(output),
+            )
+        )
     return steps

@@ -30,7 +30,7 @@ def apply_updates(path: Path, updates: Iterable[Update]) -> int:
         match = _PREFIX.match(lines[update.fence_line - 1])
         prefix = match["prefix"] if match else ""
         new = [(prefix + line).rstrip() + "\n" for line in update.lines]
-        lines[update.start - 1:update.end - 1] = new
+        lines[update.start - 1 : update.end - 1] = new
         count += 1
     path.write_text("".join(lines))
     return count
