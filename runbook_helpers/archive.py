@@ -305,8 +305,8 @@ def iter_gunzip(
             on_raw(chunk)
         data = chunk
         while data:
-            try:
-                out = dec.decompress(data)
+            try:  # bounded output: memory stays flat however well the data compresses
+                out = dec.decompress(data, CHUNK)
             except zlib.error as exc:
                 raise IntegrityError(
                     f"the gzip stream is corrupted ({exc})",
@@ -318,10 +318,8 @@ def iter_gunzip(
                 # concatenated gzip members are valid gzip: continue with a new decoder
                 data = dec.unused_data
                 dec = zlib.decompressobj(wbits=31) if data else dec
-                if not data:
-                    break
             else:
-                data = b""
+                data = dec.unconsumed_tail
     tail = dec.flush()
     if tail:
         yield tail

@@ -144,3 +144,16 @@ def test_archive_newer_than_local_pg_restore(
     assert "archive version   1.15" in res.stdout  # the header is still reported
     assert "needs pg_restore 16" in res.error_line
     assert "postgresql-client-16" in res.stderr and "pip install pgserver" in res.stderr
+
+
+def test_iter_gunzip_bounds_chunks_and_joins_members() -> None:
+    """Highly compressible data never comes out in one huge piece; members are concatenated."""
+    import gzip as _gzip
+
+    from runbook_helpers.archive import CHUNK, iter_gunzip
+
+    raw = b"a" * (40 * CHUNK)
+    stream = _gzip.compress(raw) + _gzip.compress(b"tail")
+    pieces = list(iter_gunzip(iter([stream[: len(stream) // 2], stream[len(stream) // 2 :]])))
+    assert max(len(p) for p in pieces) <= CHUNK
+    assert b"".join(pieces) == raw + b"tail"
