@@ -338,3 +338,16 @@ def test_python_failure_blocks_later_blocks(docs: Docs) -> None:
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["docs/page.md:1: python block failed", "*assert 1 == 2*"])
     assert docs.ledger()[("docs/page.md", 5)]["status"] == "blocked"
+
+
+def test_python_block_hits_its_timeout(docs: Docs) -> None:
+    docs.page(
+        "page.md",
+        "<!-- runbook: timeout=1 -->\n```python\nimport time\ntime.sleep(30)\n```\n\n"
+        "```bash\ntrue\n```\n",
+    )
+    started = time.monotonic()
+    result = docs.run()
+    assert time.monotonic() - started < 20
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*python block timed out after 1 s*"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,6 +174,25 @@ def _environment(env: dict[str, str], cwd: Path) -> Iterator[None]:
         os.environ.update(saved_env)
 
 
+@contextmanager
+def _deadline(seconds: float, where: str) -> Iterator[None]:
+    """Interrupt a python block running past its timeout (SIGALRM; main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError(f"{where}: python block timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class PythonFenceItem(MarkdownInlinePythonItem):
     """A python fence, run by pytest-markdown-docs in the page's env and cwd."""
 
@@ -194,8 +215,9 @@ class PythonFenceItem(MarkdownInlinePythonItem):
         env = self.page.start()
         snapshot = self.page.shell.snapshot() if self.page.shell else None
         variables, cwd = snapshot or (env.env, env.cwd)
+        timeout = self.fence.directive.timeout or self.config.stash[STATE].timeout
         try:
-            with _environment(variables, cwd):
+            with _environment(variables, cwd), _deadline(timeout, self.page.display):
                 super().runtest()  # type: ignore[no-untyped-call]
         except (Exception, pytest.fail.Exception):
             self.page.blocked_by = f"{self.page.display}:{self.fence.line}"
