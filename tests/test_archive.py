@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -16,9 +17,15 @@ from runbook_helpers.archive import (
     required_pg_restore_major,
 )
 from runbook_helpers.errors import ExitStatus, Incompatible
+from runbook_helpers.pgtools import candidate_bin_dirs, tool_version
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_archive_support import DUMP_FORMATS, pg_dump, seed_database
+from tests.test_archive_support import (
+    DUMP_FORMATS,
+    pg_dump,
+    seed_database,
+    written_archive_version,
+)
 from tests.test_storage_support import run_cli
 
 
@@ -48,9 +55,10 @@ def test_detects_each_format_by_magic_bytes_not_name(
 def test_inspect_reads_header_and_toc(
     dumps: dict[str, Path], fmt: str, pg_server: PostgresServer
 ) -> None:
+    version = written_archive_version(pg_server.major)
     info = inspect(str(dumps[fmt]))
     assert info.format == fmt
-    assert info.archive_version == "1.14"
+    assert info.archive_version == version
     assert info.pg_dump_version and info.pg_dump_version.startswith(str(pg_server.major))
     assert info.server_version and info.server_version.startswith(str(pg_server.major))
     assert info.table_count == 4
@@ -61,7 +69,8 @@ def test_inspect_reads_header_and_toc(
         "public.users",
     ]
     assert info.toc_entries and info.toc_entries > 10
-    assert info.compatible and info.required_pg_restore_major == 12
+    assert info.compatible
+    assert info.required_pg_restore_major == required_pg_restore_major(version)
 
 
 def test_inspect_plain_reports_versions_from_comments(dumps: dict[str, Path]) -> None:
@@ -70,15 +79,18 @@ def test_inspect_plain_reports_versions_from_comments(dumps: dict[str, Path]) ->
     assert info.pg_dump_version and info.server_version
 
 
-def test_inspect_cli_json_and_text(dumps: dict[str, Path], sandbox_env: dict[str, str]) -> None:
+def test_inspect_cli_json_and_text(
+    dumps: dict[str, Path], pg_server: PostgresServer, sandbox_env: dict[str, str]
+) -> None:
+    version = written_archive_version(pg_server.major)
     res = run_cli(["inspect", str(dumps["tar.gz"]), "--json"], sandbox_env)
     assert res.status == 0, res.stderr
     data = json.loads(res.stdout)
-    assert data["format"] == "tar.gz" and data["archive_version"] == "1.14"
+    assert data["format"] == "tar.gz" and data["archive_version"] == version
     assert data["table_count"] == 4
     res = run_cli(["inspect", str(dumps["custom"])], sandbox_env)
     assert res.status == 0
-    assert "archive version   1.14" in res.stdout and "compatible        yes" in res.stdout
+    assert f"archive version   {version}" in res.stdout and "compatible        yes" in res.stdout
 
 
 def test_inspect_s3_reads_only_the_start(
@@ -95,9 +107,10 @@ def test_inspect_s3_reads_only_the_start(
     assert data["format"] == "tar.gz" and data["table_count"] == 4
 
 
-def test_parse_header_of_custom_archive(dumps: dict[str, Path]) -> None:
+def test_parse_header_of_custom_archive(dumps: dict[str, Path], pg_server: PostgresServer) -> None:
     header = parse_header(dumps["custom"].read_bytes()[:4096])
-    assert header.version == "1.14" and header.archive_format == "custom"
+    assert header.version == written_archive_version(pg_server.major)
+    assert header.archive_format == "custom"
     assert header.dbname == "archive_src"
 
 
@@ -119,31 +132,67 @@ def test_not_a_dump_is_refused(tmp_path: Path, sandbox_env: dict[str, str]) -> N
     assert "not a PostgreSQL dump" in res.error_line
 
 
+def _older_pg_restore_dir(below: int) -> Path | None:
+    """A machine install dir whose pg_restore major is older than ``below``."""
+    for bin_dir in candidate_bin_dirs():
+        tool = bin_dir / "pg_restore"
+        if tool.exists() and tool_version(tool)[0] < below:
+            return bin_dir
+    return None
+
+
 def test_archive_newer_than_local_pg_restore(
-    pg_server: PostgresServer, tmp_path: Path, sandbox_env: dict[str, str]
+    pg_server: PostgresServer,
+    tmp_path: Path,
+    sandbox_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """pg_dump 16 (pgserver wheel) dumping the PG15 server -> archive 1.15 -> exit 7, needs 16."""
-    if pg_server.major >= 16:
-        pytest.skip("the session server is already PostgreSQL 16+")
-    try:
-        pg16_bin = pgserver_bin_dir()
-    except Exception as exc:
-        pytest.skip(f"pgserver wheel unavailable: {exc}")
+    """A PG16+ pg_dump's archive (1.15+) read with an older pg_restore -> exit 7, needs 16+.
+
+    The dump comes from the server's own pg_dump when the server is 16+ (pgserver backend),
+    else from the pgserver wheel's pg_dump 16 against the older server. The older pg_restore
+    (the machine's, e.g. 15) is put first on PATH explicitly, in-process and for the CLI.
+    """
+    if pg_server.major >= 16 and pg_server.bin_dir is not None:
+        new_bin = pg_server.bin_dir
+    else:
+        try:
+            new_bin = pgserver_bin_dir()
+        except Exception as exc:
+            pytest.skip(f"pgserver wheel unavailable: {exc}")
+    dump_major = tool_version(new_bin / "pg_dump")[0]
+    version = written_archive_version(dump_major)
+    need = required_pg_restore_major(version)
+    assert need is not None and need >= 16
+    old_bin = _older_pg_restore_dir(need)
+    if old_bin is None:
+        pytest.skip(f"no pg_restore older than {need} on this machine")
+    newer = [d for d in candidate_bin_dirs() if (d / "pg_restore").exists()]
+    if any(tool_version(d / "pg_restore")[0] >= need for d in newer):
+        pytest.skip(f"this machine has a pg_restore {need}+ install the library would rightly use")
+    new_dirs = {str(new_bin), str(pg_server.bin_dir)}
+    rest = [p for p in os.environ["PATH"].split(os.pathsep) if p and p not in new_dirs]
+    path = os.pathsep.join([str(old_bin), *rest])
     seed_database(pg_server, "archive_src16", 0.01)
     try:
         dump = pg_dump(
-            pg_server, "archive_src16", "custom", tmp_path, pg_dump_bin=pg16_bin / "pg_dump"
+            pg_server, "archive_src16", "custom", tmp_path, pg_dump_bin=new_bin / "pg_dump"
         )
     finally:
         pg_server.drop_database("archive_src16")
+    monkeypatch.setenv("PATH", path)
     info = inspect(str(dump))
-    assert info.archive_version == "1.15" and info.pg_dump_version == "16.2"
-    assert not info.compatible and info.required_pg_restore_major == 16
-    res = run_cli(["inspect", str(dump)], sandbox_env)
+    assert info.archive_version == version
+    assert info.pg_dump_version and info.pg_dump_version.startswith(f"{dump_major}.")
+    assert not info.compatible and info.required_pg_restore_major == need
+    assert info.local_pg_restore == str(old_bin / "pg_restore")
+    res = run_cli(["inspect", str(dump)], {**sandbox_env, "PATH": path})
     assert res.status == ExitStatus.INCOMPATIBLE
-    assert "archive version   1.15" in res.stdout  # the header is still reported
-    assert "needs pg_restore 16" in res.error_line
-    assert "postgresql-client-16" in res.stderr and "pip install pgserver" in res.stderr
+    assert f"archive version   {version}" in res.stdout  # the header is still reported
+    assert f"needs pg_restore {need}" in res.error_line
+    assert f"postgresql-client-{need}" in res.stderr
+    if need == 16:
+        assert "pip install pgserver" in res.stderr
 
 
 def test_iter_gunzip_bounds_chunks_and_joins_members() -> None:

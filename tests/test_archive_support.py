@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from runbook_helpers.archive import max_archive_version
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.seed import seed
 
@@ -30,6 +31,12 @@ SUFFIX = {
     "plain": ".sql",
     "plain.gz": ".sql.gz",
 }
+
+
+def written_archive_version(pg_dump_major: int) -> str:
+    """The archive version pg_dump of this major writes: 1.14 for 12-15, 1.15 for 16, 1.16 for
+    17+ (the newest its own pg_restore reads), so expectations follow the server under test."""
+    return max_archive_version(pg_dump_major)
 
 
 def seed_database(server: PostgresServer, name: str, scale: float) -> str:

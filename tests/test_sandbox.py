@@ -38,10 +38,10 @@ def shared_workdir() -> Iterator[Path]:
 
 
 def _backend_uid(server: PostgresServer) -> int:
-    with server.connect() as conn:
+    with server.connect() as conn:  # read while connected: the backend exits on close
         row = conn.execute("select pg_backend_pid()").fetchone()
-    assert row is not None
-    status = Path(f"/proc/{row[0]}/status").read_text()
+        assert row is not None
+        status = Path(f"/proc/{row[0]}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
 
 
@@ -165,7 +165,7 @@ def test_unknown_kind() -> None:
 
 
 def test_auto_falls_through_to_a_backend_of_the_requested_major(
-    local_pg: PostgresServer, shared_workdir: Path
+    local_pg: PostgresServer, shared_workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """auto + major 16 on a PG15 machine: docker skipped, local refuses 16, pgserver gives it."""
     if docker_available()[0] or local_pg.major == 16:
@@ -174,6 +174,16 @@ def test_auto_falls_through_to_a_backend_of_the_requested_major(
         pgmod.pgserver_bin_dir()
     except SandboxError as exc:
         pytest.skip(str(exc))
+    # local also looks on PATH, where the pg_server fixture puts the session server's bin dir
+    # (the pgserver wheel's, with RUNBOOK_PG=pgserver): keep PATH free of PostgreSQL 16 servers
+    path = [
+        p
+        for p in os.environ["PATH"].split(os.pathsep)
+        if not (
+            p and (Path(p) / "postgres").is_file() and tool_version(Path(p) / "postgres")[0] == 16
+        )
+    ]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
     with postgres_server("auto", major=16, workdir=shared_workdir) as server:
         assert (server.kind, server.major) == ("pgserver", 16)
 
