@@ -18,6 +18,17 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def tests_pg16(session: nox.Session) -> None:
+    """The library, fixture and engine tests against PostgreSQL 16 (the pgserver wheel).
+
+    A second major version: archive versions, client/server matching and cross-version restores
+    are exercised for real. The docs pages are not run here: they show PostgreSQL 15 output.
+    """
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests", *session.posargs, env={"RUNBOOK_PG": "pgserver"})
+
+
+@nox.session(python=PYTHON)
 def drill(session: nox.Session) -> None:
     """The restore drill on the embedded default (local PostgreSQL + moto R2)."""
     session.install("-e", ".[sandbox]")

@@ -351,3 +351,14 @@ def test_python_block_hits_its_timeout(docs: Docs) -> None:
     assert time.monotonic() - started < 20
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(["*python block timed out after 1 s*"])
+
+
+def test_a_run_without_docs_pages_keeps_the_ledger(docs: Docs) -> None:
+    docs.page("page.md", "```bash\ntrue\n```\n")
+    docs.run().assert_outcomes(passed=1)
+    before = docs.ledger()
+    docs.pytester.makepyfile(test_unit="def test_unit():\n    assert True\n")
+    result = docs.run("test_unit.py")
+    result.assert_outcomes(passed=1)
+    assert "docs:" not in result.stdout.str()
+    assert docs.ledger() == before

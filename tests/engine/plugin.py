@@ -121,6 +121,8 @@ def _register_uncollected(config: pytest.Config, state: State) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     state = config.stash[STATE]
+    if not state.pages:  # no docs page in this run: keep the last docs run's ledger
+        return
     _register_uncollected(config, state)
     by_file: dict[Path, list[Update]] = defaultdict(list)
     for update in state.updates:
