@@ -312,6 +312,33 @@ def test_update_mode_rewrites_expected_output(docs: Docs) -> None:
     docs.run().assert_outcomes(passed=1)
 
 
+def test_update_mode_rewrites_exit_status_lines(docs: Docs) -> None:
+    page = docs.page(
+        "page.md",
+        """
+        ```console
+        $ sh -c 'echo gone; exit 3'
+        ? 1
+        gone
+        $ true
+        ? 2
+        $ echo last
+        last
+        ```
+    """,
+    )
+    docs.run("--runbook-update").assert_outcomes(passed=1)
+    assert page.read_text().splitlines()[1:7] == [
+        "$ sh -c 'echo gone; exit 3'",
+        "? 3",
+        "gone",
+        "$ true",
+        "$ echo last",
+        "last",
+    ]
+    docs.run().assert_outcomes(passed=1)
+
+
 def test_sql_runs_through_psql(docs: Docs, monkeypatch: pytest.MonkeyPatch) -> None:
     bin_dir = docs.pytester.path / "bin"
     bin_dir.mkdir()

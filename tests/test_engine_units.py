@@ -79,10 +79,12 @@ def test_transcript_steps() -> None:
     text = "$ echo a \\\n> b\na b\n\n$ false\n? 1\n$ x\n? failed\nerr\n...\n$ true\n"
     steps = parse_transcript(text, 10)
     assert steps == [
-        Step("echo a \\\nb", 0, ("a b",), line=10, output_start=12, output_end=13),
-        Step("false", 1, (), line=14, output_start=16, output_end=16),
-        Step("x", "failed", ("err", "..."), line=16, output_start=18, output_end=20),
-        Step("true", 0, (), line=20, output_start=21, output_end=21),
+        Step("echo a \\\nb", 0, ("a b",), line=10, status_line=12, output_start=12, output_end=13),
+        Step("false", 1, (), line=14, status_line=15, output_start=16, output_end=16),
+        Step(
+            "x", "failed", ("err", "..."), line=16, status_line=17, output_start=18, output_end=20
+        ),
+        Step("true", 0, (), line=20, status_line=21, output_start=21, output_end=21),
     ]
     assert steps[2].status_ok(3) and not steps[2].status_ok(0)
 

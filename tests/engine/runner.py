@@ -111,6 +111,10 @@ def _judge(
     except UnknownPlaceholder as exc:
         return [f"console step: {exc}", f"command:\n{command}"], None
     if not step.status_ok(result.status):
+        if ctx.update:  # rewrite the `? N` line (or drop it for 0) together with the output
+            status = [] if result.status == 0 else [f"? {result.status}"]
+            lines = tuple(status + (rewritten if diff is not None else list(step.expected_output)))
+            return None, Update(fence.path, fence.line, step.status_line, step.output_end, lines)
         expected = "non-zero" if step.expected_status == "failed" else step.expected_status
         return [
             f"console step failed: exit status {result.status}, expected {expected}",

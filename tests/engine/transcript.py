@@ -41,6 +41,7 @@ class Step:
     expected_status: ExpectedStatus
     expected_output: tuple[str, ...]
     line: int  # the ``$ `` line
+    status_line: int  # where a ``? N`` line is or would go (right after the command lines)
     output_start: int  # first expected-output line (== output_end when there is none)
     output_end: int  # one past the last non-blank expected-output line
 
@@ -76,6 +77,7 @@ def parse_transcript(text: str, first_line: int) -> list[Step]:
             i += 1
         if not "\n".join(command).strip():
             raise TranscriptError(first_line + start, "empty '$ ' command")
+        status_at = i
         status: ExpectedStatus = 0
         if i < len(lines) and (match := _STATUS.match(lines[i])):
             value = match["status"]
@@ -93,6 +95,7 @@ def parse_transcript(text: str, first_line: int) -> list[Step]:
                 expected_status=status,
                 expected_output=tuple(output),
                 line=first_line + start,
+                status_line=first_line + status_at,
                 output_start=first_line + out_start,
                 output_end=first_line + out_start + len(output),
             )
