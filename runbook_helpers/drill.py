@@ -270,7 +270,7 @@ def _real(
 
     def check_target(step: Step) -> None:
         """Before anything is downloaded: the target must be reachable, not production, empty."""
-        from runbook_helpers.restore import (
+        from runbook_helpers.target import (
             Target,
             check_not_production,
             connect,

@@ -18,7 +18,6 @@ interrupted restore is never mistaken for a good one (``runbook verify`` reports
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import os
 import re
@@ -28,256 +27,46 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NoReturn
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from runbook_helpers import archive, restore_stream
+from runbook_helpers import archive, archive_format, restore_stream
 from runbook_helpers.errors import (
-    AccessDenied,
     Incompatible,
     IntegrityError,
     NoSpace,
     NotFound,
     RestoreFailed,
     RunbookError,
-    Unreachable,
     UnsafeTarget,
-    UsageError,
+)
+from runbook_helpers.marker import (
+    MARKER_DONE,
+    MARKER_FAILED,
+    MARKER_IN_PROGRESS,
+    set_marker,
+    utc_now,
 )
 from runbook_helpers.pgtools import find_tool
 from runbook_helpers.redact import redact_text
+from runbook_helpers.target import (
+    Target,
+    check_not_production,
+    connect,
+    connect_error,
+    create_database,
+    database_exists,
+    ensure_empty,
+    maintenance_connection,
+    user_tables,
+)
 
-PRODUCTION_HOST_GLOBS: tuple[str, ...] = ("*.railway.internal", "*.rlwy.net")
-PRODUCTION_ENV = "RUNBOOK_PRODUCTION_HOSTS"
-MARKER_IN_PROGRESS = "runbook: restore IN PROGRESS from {source} started {at}"
-MARKER_DONE = "runbook: restored from {source} at {at}"
-MARKER_FAILED = "runbook: restore FAILED from {source} at {at}: {reason}"
-MAINTENANCE_DBS = ("postgres", "template1")
 PLAIN_END = b"dump complete"  # pg_dump's last line: "-- PostgreSQL database dump complete"
 TAIL_BYTES = 4096
 NOTHING_RESTORED = "; nothing was restored"
-
-_SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
-_USER_TABLES = f"""
-select n.nspname || '.' || c.relname
-from pg_class c join pg_namespace n on n.oid = c.relnamespace
-where c.relkind in ('r', 'p', 'v', 'm', 'f')
-  and n.nspname not in {_SYSTEM_SCHEMAS}
-  and n.nspname not like 'pg\\_%'
-order by 1
-"""
-
-
-# --- targets -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """A database URL split into libpq parameters (the password never leaves ``params``)."""
-
-    url: str
-    params: dict[str, str]
-
-    @classmethod
-    def parse(cls, url: str) -> Target:
-        try:
-            params = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
-        except psycopg.ProgrammingError as exc:
-            raise UsageError(
-                f"not a valid database URL: {redact_text(str(exc))}",
-                hint="use postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
-            ) from exc
-        return cls(url, params)
-
-    @property
-    def dbname(self) -> str:
-        return self.params.get("dbname") or os.environ.get("PGDATABASE") or self.user
-
-    @property
-    def user(self) -> str:
-        return self.params.get("user") or os.environ.get("PGUSER") or "postgres"
-
-    @property
-    def host(self) -> str:
-        return self.params.get("host") or os.environ.get("PGHOST") or "localhost"
-
-    @property
-    def display(self) -> str:
-        """The URL with its password redacted, for messages."""
-        return redact_text(self.url, [self.params.get("password", "")])
-
-    def display_for(self, dbname: str) -> str:
-        """The URL pointing at another database on the same server, password redacted."""
-        if re.match(r"^postgres(?:ql)?://", self.url):
-            parts = urlsplit(self.url)
-            return redact_text(
-                urlunsplit(parts._replace(path="/" + quote(dbname))),
-                [self.params.get("password", "")],
-            )
-        return redact_text(self.conninfo(dbname, with_password=False))
-
-    def conninfo(self, dbname: str | None = None, *, with_password: bool = True) -> str:
-        params = dict(self.params)
-        if dbname is not None:
-            params["dbname"] = dbname
-        if not with_password:
-            params.pop("password", None)
-        return make_conninfo(**params)
-
-    def tool_env(self) -> dict[str, str]:
-        """Environment for pg_restore/psql: the password in PGPASSWORD, not on the command line."""
-        env = dict(os.environ)
-        if "password" in self.params:
-            env["PGPASSWORD"] = self.params["password"]
-        return env
-
-
-def production_match(target: Target, extra: str | None = None) -> str | None:
-    """The production host glob ``target``'s host matches, or None."""
-    globs = list(PRODUCTION_HOST_GLOBS)
-    extra = os.environ.get(PRODUCTION_ENV, "") if extra is None else extra
-    globs += [g for g in re.split(r"[\s,]+", extra) if g]
-    hosts = [h for h in (target.params.get("host", ""), target.params.get("hostaddr", "")) if h]
-    for host in ",".join(hosts).split(","):
-        for pattern in globs:
-            if host and fnmatch.fnmatch(host.lower(), pattern.lower()):
-                return pattern
-    return None
-
-
-def check_not_production(target: Target, *, production: bool) -> None:
-    pattern = production_match(target)
-    if pattern and not production:
-        raise UnsafeTarget(
-            f"the target host {target.host} looks like production (matches {pattern!r})",
-            hint="this overwrites production data: pass --production if that is really "
-            "intended (scenario 1, disaster recovery), else restore into a scratch database",
-        )
-
-
-def connect(
-    url: str, *, dbname: str | None = None, autocommit: bool = True
-) -> psycopg.Connection[Any]:
-    """Connect with typed errors (missing database, refused, bad password) and no secrets."""
-    target = Target.parse(url)
-    try:
-        return psycopg.connect(target.conninfo(dbname), autocommit=autocommit, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        raise connect_error(target, dbname or target.dbname, exc) from None
-
-
-def connect_error(target: Target, dbname: str, exc: Exception) -> RunbookError:
-    text = redact_text(str(exc).strip(), [target.params.get("password", "")])
-    last = text.splitlines()[-1] if text else "connection failed"
-    where = f"{target.host}:{target.params.get('port', '5432')}"
-    if "does not exist" in text and "database" in text:
-        return NotFound(
-            f'database "{dbname}" does not exist on {where}',
-            hint=f"create it first (createdb -h {target.host} -p "
-            f"{target.params.get('port', '5432')} -U {target.user} {dbname}) or pass --create",
-        )
-    if "password authentication failed" in text or "no password supplied" in text:
-        return AccessDenied(
-            f"authentication failed for user {target.user} on {where}",
-            hint="check the password in the URL (or PGPASSWORD / ~/.pgpass)",
-        )
-    if "permission denied" in text:
-        return AccessDenied(f"permission denied on {where}: {last}")
-    return Unreachable(
-        f"cannot connect to PostgreSQL at {where}: {last}",
-        hint="check host, port and that the server is running (pg_isready -h HOST -p PORT)",
-    )
-
-
-def database_exists(target: Target, dbname: str) -> bool:
-    with maintenance_connection(target) as conn:
-        row = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
-        return row is not None
-
-
-def maintenance_connection(target: Target) -> psycopg.Connection[Any]:
-    """A connection to the server itself (``postgres``, else ``template1``)."""
-    error: RunbookError | None = None
-    for name in (*MAINTENANCE_DBS, target.dbname):
-        try:
-            return connect(target.url, dbname=name)
-        except NotFound as exc:
-            error = exc
-    assert error is not None
-    raise error
-
-
-def create_database(target: Target, dbname: str) -> None:
-    with maintenance_connection(target) as conn:
-        try:
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
-        except psycopg.Error as exc:
-            raise RunbookError(
-                f'could not create database "{dbname}": {redact_text(str(exc)).strip()}',
-                hint="the role needs CREATEDB; or create it by hand and re-run",
-            ) from None
-
-
-def user_tables(conn: psycopg.Connection[Any]) -> list[str]:
-    """Tables, views and sequences-owning relations in non-system schemas."""
-    return [str(r[0]) for r in conn.execute(_USER_TABLES).fetchall()]
-
-
-def ensure_empty(conn: psycopg.Connection[Any], url: str, *, allow_non_empty: bool) -> None:
-    """Refuse a target that already holds tables (UnsafeTarget) unless allowed."""
-    if allow_non_empty:
-        return
-    tables = user_tables(conn)
-    if tables:
-        shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
-        raise UnsafeTarget(
-            f"the target database {conn.info.dbname} is not empty ({len(tables)} tables: {shown})",
-            hint="restore into a new database (--create with a new name, or --side-db), or "
-            "pass --allow-non-empty if objects may clash",
-        )
-
-
-# --- the restore marker ----------------------------------------------------------------------
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def set_marker(conn: psycopg.Connection[Any], dbname: str, text: str) -> None:
-    conn.execute(
-        sql.SQL("comment on database {} is {}").format(sql.Identifier(dbname), sql.Literal(text))
-    )
-
-
-def read_marker(conn: psycopg.Connection[Any]) -> str | None:
-    row = conn.execute(
-        "select shobj_description(oid, 'pg_database') from pg_database "
-        "where datname = current_database()"
-    ).fetchone()
-    return None if row is None or row[0] is None else str(row[0])
-
-
-def marker_state(comment: str | None) -> str:
-    """``restored`` | ``in_progress`` | ``failed`` | ``none`` for a database comment."""
-    if not comment or not comment.startswith("runbook: "):
-        return "none"
-    if "IN PROGRESS" in comment:
-        return "in_progress"
-    if "FAILED" in comment:
-        return "failed"
-    if comment.startswith("runbook: restored from"):
-        return "restored"
-    return "none"
-
-
-# --- restore ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -370,7 +159,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             head, consumed = archive.decompressed_head(opened)
         except IntegrityError as exc:
             raise IntegrityError(f"{exc}; nothing was restored", hint=exc.hint) from None
-        header = archive.header_from_head(fmt, head)
+        header = archive_format.header_from_head(fmt, head)
         tool = _pick_tool(fmt, header)
         expected_sha = sidecar_sha256(source, opts.client) if fmt != "directory" else None
 
@@ -479,11 +268,11 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
     )
 
 
-def _pick_tool(fmt: str, header: archive.ArchiveHeader | None) -> Path:
+def _pick_tool(fmt: str, header: archive_format.ArchiveHeader | None) -> Path:
     if fmt.startswith("plain"):
         return find_tool("psql")
     assert header is not None
-    need = archive.required_pg_restore_major(header.version)
+    need = archive_format.required_pg_restore_major(header.version)
     try:
         return find_tool("pg_restore", min_major=need if need is not None else 999)
     except NotFound:
@@ -493,7 +282,7 @@ def _pick_tool(fmt: str, header: archive.ArchiveHeader | None) -> Path:
         archive._fill_local(info, need if need is not None else 999)
         raise Incompatible(
             info.incompatibility or f"no pg_restore can read archive version {header.version}",
-            hint=info.install_hint or archive.install_hint(need),
+            hint=info.install_hint or archive_format.install_hint(need),
         ) from None
 
 

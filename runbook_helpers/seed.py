@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from runbook_helpers.errors import UsageError
-from runbook_helpers.restore import connect, ensure_empty
+from runbook_helpers.target import connect, ensure_empty
 
 USERS_PER_SCALE = 2_000
 MATCHES_PER_USER = 3

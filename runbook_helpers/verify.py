@@ -15,7 +15,8 @@ from typing import Any
 from runbook_helpers.archive_counts import archive_table_stats
 from runbook_helpers.errors import NotFound, RestoreFailed, VerifyMismatch
 from runbook_helpers.manifest import Manifest, TableStats, normalize_timestamp, table_stats
-from runbook_helpers.restore import Target, connect, marker_state, read_marker
+from runbook_helpers.marker import marker_state, read_marker
+from runbook_helpers.target import Target, connect
 
 
 @dataclass(frozen=True)

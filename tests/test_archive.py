@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_helpers.archive import (
+from runbook_helpers.archive import inspect
+from runbook_helpers.archive_format import (
     detect_format,
-    inspect,
     max_archive_version,
     parse_header,
     required_pg_restore_major,

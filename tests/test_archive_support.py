@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from runbook_helpers.archive import max_archive_version
+from runbook_helpers.archive_format import max_archive_version
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.seed import seed
 

@@ -1,0 +1,247 @@
+"""What a dump is, from its first bytes: its format (by magic bytes) and its archive header.
+
+The header is parsed here (the same fields ``pg_restore`` reads in ``ReadHead``), so the archive
+version, pg_dump version and server version are known even when the local ``pg_restore`` is too
+old to open the file; ``ARCHIVE_MIN_MAJOR`` says which pg_restore is needed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from runbook_helpers.errors import Incompatible, IntegrityError, NotFound
+
+FORMATS = ("tar.gz", "tar", "custom", "custom.gz", "directory", "plain", "plain.gz")
+GZIP_MAGIC = b"\x1f\x8b"
+PGDMP = b"PGDMP"
+HEAD_BYTES = 64 * 1024  # enough decompressed bytes for the tar header + archive header
+
+# Archive version -> first PostgreSQL major whose pg_restore reads it.
+ARCHIVE_MIN_MAJOR: dict[str, int] = {
+    "1.12": 9,
+    "1.13": 10,
+    "1.14": 12,
+    "1.15": 16,
+    "1.16": 17,
+}
+_ARCH_FORMATS = {1: "custom", 2: "files", 3: "tar", 4: "null", 5: "directory"}
+_COMPRESSION_ALGORITHMS = {0: "none", 1: "gzip", 2: "lz4", 3: "zstd"}
+
+
+@dataclass(frozen=True)
+class ArchiveHeader:
+    """Fields of the archive header (``PGDMP``...), read without pg_restore."""
+
+    version: str  # "1.14"
+    revision: int
+    int_size: int
+    off_size: int
+    archive_format: str  # as recorded inside: custom | tar | directory
+    compression: str
+    created_at: str | None
+    dbname: str | None
+    server_version: str | None
+    pg_dump_version: str | None
+
+
+def required_pg_restore_major(archive_version: str) -> int | None:
+    """The oldest pg_restore major that reads ``archive_version`` (None: unknown, newer)."""
+    return ARCHIVE_MIN_MAJOR.get(archive_version)
+
+
+def max_archive_version(pg_restore_major: int) -> str:
+    """The newest archive version a pg_restore of this major reads."""
+    best = "1.12"
+    for version, major in ARCHIVE_MIN_MAJOR.items():
+        if major <= pg_restore_major:
+            best = version
+    return best
+
+
+def install_hint(major: int | None) -> str:
+    """How to get a pg_restore of ``major`` (or the newest) on the usual machines."""
+    if major is None:
+        return (
+            "install the newest PostgreSQL client tools (apt-get install postgresql-client, "
+            "brew install postgresql) and put its bin directory first on PATH"
+        )
+    hint = (
+        f"install PostgreSQL {major} client tools and put them first on PATH: "
+        f"apt-get install postgresql-client-{major} (Debian/Ubuntu, PGDG repository; binaries "
+        f"in /usr/lib/postgresql/{major}/bin) or brew install postgresql@{major} (macOS)"
+    )
+    if major == 16:
+        hint += (
+            "; or `pip install pgserver` (ships PostgreSQL 16 binaries under "
+            "site-packages/pgserver/pginstall/bin)"
+        )
+    return hint
+
+
+# --- format detection -------------------------------------------------------------------------
+
+
+def _classify_plain_bytes(head: bytes) -> str:
+    """Format of decompressed leading bytes: tar | custom | plain."""
+    if head.startswith(PGDMP):
+        return "custom"
+    if len(head) >= 512 and head[257:262] == b"ustar":
+        return "tar"
+    return "plain"
+
+
+def _gunzip_head(data: bytes, limit: int = HEAD_BYTES) -> bytes:
+    """Decompress as much of a gzip prefix as possible (up to ``limit`` bytes)."""
+    dec = zlib.decompressobj(wbits=31)
+    try:
+        return dec.decompress(data, limit)
+    except zlib.error as exc:
+        raise IntegrityError(
+            f"the gzip stream is corrupted at its start ({exc})",
+            hint="fetch the backup again; if it persists, use an older backup",
+        ) from exc
+
+
+def detect_format_bytes(head: bytes) -> str:
+    """Format of a file starting with ``head`` (raw, possibly gzip'd bytes)."""
+    if head.startswith(GZIP_MAGIC):
+        inner = _gunzip_head(head)
+        return _classify_plain_bytes(inner) + ".gz" if inner else "plain.gz"
+    return _classify_plain_bytes(head)
+
+
+def looks_like_text(data: bytes) -> bool:
+    """True when ``data`` reads as UTF-8 text without NUL bytes."""
+    if not data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # a multi-byte character cut at the end of the sample is fine
+        try:
+            data[:-4].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return b"\x00" not in data
+
+
+def detect_format(path: Path) -> str:
+    """Format of a local file or directory, by its magic bytes (never by its name)."""
+    if path.is_dir():
+        if (path / "toc.dat").exists():
+            return "directory"
+        raise Incompatible(
+            f"{path} is a directory without toc.dat: not a pg_dump directory archive",
+            hint="point at the directory pg_dump --format=directory wrote, or at a dump file",
+        )
+    if not path.exists():
+        raise NotFound(f"{path} does not exist", hint="check the path, or give an s3:// URI")
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    if not head:
+        raise IntegrityError(f"{path} is empty (0 bytes)", hint="the backup failed; use another")
+    fmt = detect_format_bytes(head)
+    if fmt == "plain" and not looks_like_text(head[:4096]):
+        raise Incompatible(
+            f"{path} is not a PostgreSQL dump (not gzip, tar, custom archive or SQL text)",
+            hint="give a file written by pg_dump (the template writes .tar.gz)",
+        )
+    return fmt
+
+
+# --- header parsing ----------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.int_size = 4
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise IndexError("header truncated")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def int(self) -> int:
+        sign = self.byte()
+        value = 0
+        for i in range(self.int_size):
+            value |= self.byte() << (8 * i)
+        return -value if sign else value
+
+    def str(self) -> str | None:
+        length = self.int()
+        if length < 0:
+            return None
+        raw = self.data[self.pos : self.pos + length]
+        if len(raw) < length:
+            raise IndexError("header truncated")
+        self.pos += length
+        return raw.decode("utf-8", "replace")
+
+
+def parse_header(data: bytes) -> ArchiveHeader:
+    """Parse the ``PGDMP`` archive header at the start of ``data`` (custom file or toc.dat)."""
+    if not data.startswith(PGDMP):
+        raise Incompatible("no PGDMP magic string: not a pg_dump archive header")
+    r = _Reader(data)
+    r.pos = len(PGDMP)
+    try:
+        vmaj, vmin = r.byte(), r.byte()
+        vrev = r.byte() if (vmaj, vmin) > (1, 0) else 0
+        r.int_size = r.byte()
+        off_size = r.byte() if (vmaj, vmin) >= (1, 7) else r.int_size
+        fmt = r.byte()
+        compression = "unknown"
+        if (vmaj, vmin) >= (1, 15):
+            compression = _COMPRESSION_ALGORITHMS.get(r.byte(), "unknown")
+        elif (vmaj, vmin) >= (1, 2):
+            level = r.int() if (vmaj, vmin) >= (1, 4) else r.byte()
+            compression = "none" if level == 0 else ("gzip" if level == -1 else f"gzip:{level}")
+        created = dbname = server = dumper = None
+        if (vmaj, vmin) >= (1, 4):
+            sec, minute, hour, mday, mon, year, _isdst = (r.int() for _ in range(7))
+            created = (
+                f"{year + 1900:04d}-{mon + 1:02d}-{mday:02d} {hour:02d}:{minute:02d}:{sec:02d}"
+            )
+            dbname = r.str()
+        if (vmaj, vmin) >= (1, 10):
+            server = r.str()
+            dumper = r.str()
+    except IndexError as exc:
+        raise IntegrityError(
+            "the archive header is truncated", hint="the backup is incomplete; use another"
+        ) from exc
+    return ArchiveHeader(
+        version=f"{vmaj}.{vmin}",
+        revision=vrev,
+        int_size=r.int_size,
+        off_size=off_size,
+        archive_format=_ARCH_FORMATS.get(fmt, f"unknown({fmt})"),
+        compression=compression,
+        created_at=created,
+        dbname=dbname,
+        server_version=server,
+        pg_dump_version=dumper,
+    )
+
+
+def header_from_head(fmt: str, head: bytes) -> ArchiveHeader | None:
+    """The archive header inside the first (decompressed) bytes of a file of format ``fmt``."""
+    if fmt.startswith("plain"):
+        return None
+    if fmt.startswith("tar"):
+        name = head[:100].split(b"\x00", 1)[0]
+        if name != b"toc.dat":
+            raise Incompatible(
+                f"the tar archive starts with {name.decode(errors='replace')!r}, not toc.dat: "
+                "not a pg_dump tar archive",
+                hint="give the .tar.gz written by the backup template (pg_dump --format=tar)",
+            )
+        return parse_header(head[512:])
+    return parse_header(head)
