@@ -389,3 +389,22 @@ def test_a_run_without_docs_pages_keeps_the_ledger(docs: Docs) -> None:
     result.assert_outcomes(passed=1)
     assert "docs:" not in result.stdout.str()
     assert docs.ledger() == before
+
+
+def test_python_block_prints_are_redacted_in_the_report(
+    docs: Docs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subprocess run, so pytest's own output capture is in place as in a real run."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent.parent))
+    docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
+    docs.page(
+        "page.md",
+        '```python\nimport os\nprint("token", os.environ["API_TOKEN"])\nassert False\n```\n',
+    )
+    result = docs.pytester.runpytest_subprocess(
+        "-p", "tests.engine.plugin", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "token [REDACTED]" in output
+    assert SECRET not in output

@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +193,24 @@ def _deadline(seconds: float, where: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextmanager
+def _captured(config: pytest.Config) -> Iterator[None]:
+    """Keep pytest's output capture on while pytest-markdown-docs runs the block.
+
+    Its runner switches capture off, so a block's prints would reach the terminal unredacted;
+    captured, they land in the report, which the plugin redacts like any other output.
+    """
+    capman: Any = config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        yield
+        return
+    capman.global_and_fixture_disabled = nullcontext  # instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del capman.global_and_fixture_disabled
+
+
 class PythonFenceItem(MarkdownInlinePythonItem):
     """A python fence, run by pytest-markdown-docs in the page's env and cwd."""
 
@@ -217,7 +235,11 @@ class PythonFenceItem(MarkdownInlinePythonItem):
         variables, cwd = snapshot or (env.env, env.cwd)
         timeout = self.fence.directive.timeout or self.config.stash[STATE].timeout
         try:
-            with _environment(variables, cwd), _deadline(timeout, self.page.display):
+            with (
+                _environment(variables, cwd),
+                _deadline(timeout, self.page.display),
+                _captured(self.config),
+            ):
                 super().runtest()  # type: ignore[no-untyped-call]
         except (Exception, pytest.fail.Exception):
             self.page.blocked_by = f"{self.page.display}:{self.fence.line}"

@@ -79,6 +79,10 @@ def pytest_runtest_makereport(
     report = yield
     state = item.config.stash[STATE]
     if report.nodeid in state.nodes:
+        # captured output (a python block's prints) is shown on failure: redact it too
+        page = getattr(item, "page", None)
+        secrets = [*state.secrets, *(page.secrets if page is not None else [])]
+        report.sections = [(k, redact_text(v, secrets)) for k, v in report.sections]
         _record(state, report)
     return report
 
