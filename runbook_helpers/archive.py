@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from runbook_helpers import storage
 from runbook_helpers.archive_format import (
     HEAD_BYTES,
     ArchiveHeader,
@@ -142,8 +143,6 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
 
     Only the first bytes are read here; the rest is streamed on demand.
     """
-    from runbook_helpers import storage  # engineer A's module; imported lazily
-
     if storage.is_s3_uri(source):
         loc = storage.S3Location.parse(source)
         client = client or storage.s3_client()
@@ -171,10 +170,8 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
         yield OpenedSource(source, fmt, path.stat().st_size, head, iter_file(f), f.close)
 
 
-def _translated(chunks: Iterator[bytes], loc: Any) -> Iterator[bytes]:
+def _translated(chunks: Iterator[bytes], loc: storage.S3Location) -> Iterator[bytes]:
     """Network errors while streaming an S3 body as typed errors."""
-    from runbook_helpers import storage
-
     while True:
         with storage.translate_errors(loc):
             chunk = next(chunks, b"")
@@ -379,9 +376,7 @@ def inspect(source: str, *, client: Any = None, with_toc: bool = True) -> Archiv
         info.required_pg_restore_major = need
         _fill_local(info, need if need is not None else 999)
         if with_toc and info.compatible and info.local_pg_restore:
-            toc = parse_list(
-                pg_restore_list(Path(info.local_pg_restore), _list_format(fmt), opened, consumed)
-            )
+            toc = parse_list(pg_restore_list(Path(info.local_pg_restore), fmt, opened, consumed))
             info.toc_entries = toc.entries
             info.table_count = len(toc.tables)
             info.tables = toc.tables
@@ -392,10 +387,6 @@ def inspect(source: str, *, client: Any = None, with_toc: bool = True) -> Archiv
                 "Dumped from database version"
             )
         return info
-
-
-def _list_format(fmt: str) -> str:
-    return fmt
 
 
 def _fill_local(info: ArchiveInfo, need: int | None) -> None:
@@ -429,6 +420,18 @@ def _fill_local(info: ArchiveInfo, need: int | None) -> None:
                 f"{max_archive_version(major)}"
             )
             info.install_hint = install_hint(need)
+
+
+def pg_restore_for(header: ArchiveHeader) -> Path:
+    """The local pg_restore that reads ``header``'s archive; Incompatible naming the one needed."""
+    info = ArchiveInfo(source="", format=header.archive_format, size_bytes=None)
+    info.archive_version = header.version
+    info.pg_dump_version = header.pg_dump_version
+    need = required_pg_restore_major(header.version)
+    _fill_local(info, need if need is not None else 999)
+    check_compatible(info)
+    assert info.local_pg_restore is not None
+    return Path(info.local_pg_restore)
 
 
 def check_compatible(info: ArchiveInfo) -> None:

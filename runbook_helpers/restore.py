@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -33,12 +34,11 @@ from typing import IO, Any, NoReturn
 import psycopg
 from psycopg import sql
 
-from runbook_helpers import archive, archive_format, restore_stream
+from runbook_helpers import archive, archive_format, restore_stream, storage
 from runbook_helpers.errors import (
     Incompatible,
     IntegrityError,
     NoSpace,
-    NotFound,
     RestoreFailed,
     RunbookError,
     UnsafeTarget,
@@ -120,8 +120,6 @@ def default_jobs() -> int:
 def sidecar_sha256(source: str, client: Any = None) -> str | None:
     """The hex digest in ``<source>.sha256`` (sha256sum format), or None when there is none."""
     text: str | None
-    from runbook_helpers import storage
-
     if storage.is_s3_uri(source):
         loc = storage.S3Location.parse(source)
         with storage.translate_errors(loc):
@@ -272,23 +270,12 @@ def _pick_tool(fmt: str, header: archive_format.ArchiveHeader | None) -> Path:
     if fmt.startswith("plain"):
         return find_tool("psql")
     assert header is not None
-    need = archive_format.required_pg_restore_major(header.version)
-    try:
-        return find_tool("pg_restore", min_major=need if need is not None else 999)
-    except NotFound:
-        info = archive.ArchiveInfo(source="", format=fmt, size_bytes=None)
-        info.archive_version = header.version
-        info.pg_dump_version = header.pg_dump_version
-        archive._fill_local(info, need if need is not None else 999)
-        raise Incompatible(
-            info.incompatibility or f"no pg_restore can read archive version {header.version}",
-            hint=info.install_hint or archive_format.install_hint(need),
-        ) from None
+    return archive.pg_restore_for(header)
 
 
 def _plan(fmt: str, opened: archive.OpenedSource, jobs: int) -> tuple[str, Path | None]:
     """``("file", path-or-None-to-download)`` or ``("stream", None)``."""
-    local = None if _is_s3(opened.source) else Path(opened.source)
+    local = None if storage.is_s3_uri(opened.source) else Path(opened.source)
     if fmt == "directory" or fmt == "tar":
         return ("file", local) if local else ("stream", None)
     if fmt == "custom":
@@ -296,10 +283,6 @@ def _plan(fmt: str, opened: archive.OpenedSource, jobs: int) -> tuple[str, Path 
     if fmt == "custom.gz" and jobs > 1:
         return "file", None
     return "stream", None
-
-
-def _is_s3(source: str) -> bool:
-    return source.startswith("s3://")
 
 
 class _Counter:
@@ -313,9 +296,19 @@ class _Counter:
             self.on_bytes(self.total)
 
 
-def _raw(opened: archive.OpenedSource, consumed: list[bytes]) -> Iterator[bytes]:
-    yield from consumed
-    yield from opened.rest
+def _archive_bytes(
+    opened: archive.OpenedSource, consumed: list[bytes], hasher: Any, counter: _Counter
+) -> Iterator[bytes]:
+    """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``."""
+
+    def on_raw(chunk: bytes) -> None:
+        hasher.update(chunk)
+        counter(chunk)
+
+    raw = itertools.chain(consumed, opened.rest)
+    if opened.format.endswith(".gz"):
+        return archive.iter_gunzip(raw, on_raw=on_raw)
+    return _tap(raw, on_raw)
 
 
 def _download(
@@ -334,18 +327,8 @@ def _download(
             hint="free space, or pass --workdir on a bigger disk",
         )
     path = dest_dir / "archive.dump"
-
-    def on_raw(chunk: bytes) -> None:
-        hasher.update(chunk)
-        counter(chunk)
-
-    chunks: Iterator[bytes]
-    if opened.format.endswith(".gz"):
-        chunks = archive.iter_gunzip(_raw(opened, consumed), on_raw=on_raw)
-    else:
-        chunks = _tap(_raw(opened, consumed), on_raw)
     with path.open("wb") as f:
-        for data in chunks:
+        for data in _archive_bytes(opened, consumed, hasher, counter):
             f.write(data)
     return path
 
@@ -413,16 +396,7 @@ def _run_stream(
     checks: Callable[[], None],
 ) -> str:
     """Stream the source into the target; nothing commits unless ``checks()`` and all else pass."""
-
-    def on_raw(chunk: bytes) -> None:
-        hasher.update(chunk)
-        counter(chunk)
-
-    chunks: Iterator[bytes]
-    if fmt.endswith(".gz"):
-        chunks = archive.iter_gunzip(_raw(opened, consumed), on_raw=on_raw)
-    else:
-        chunks = _tap(_raw(opened, consumed), on_raw)
+    chunks = _archive_bytes(opened, consumed, hasher, counter)
     if fmt.startswith("plain"):
         _run_plain(tool, chunks, conninfo, target, opts, checks)
         return "psql -v ON_ERROR_STOP=1, committed after the checks (streamed)"

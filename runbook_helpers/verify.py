@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runbook_helpers import storage
 from runbook_helpers.archive_counts import archive_table_stats
 from runbook_helpers.errors import NotFound, RestoreFailed, VerifyMismatch
 from runbook_helpers.manifest import Manifest, TableStats, normalize_timestamp, table_stats
@@ -59,8 +60,6 @@ class VerifyReport:
 
 def load_manifest(source: str, *, client: Any = None) -> Manifest:
     """A manifest from a local file or ``s3://``; a backup's key finds its ``.manifest.json``."""
-    from runbook_helpers import storage
-
     if not source.endswith(".json"):
         source += ".manifest.json"
     if storage.is_s3_uri(source):
@@ -70,8 +69,8 @@ def load_manifest(source: str, *, client: Any = None) -> Manifest:
         if text is None:
             raise NotFound(
                 f"no manifest at {source}",
-                hint="backups made by the Railway template carry none: use --against URL, or "
-                "compare by hand with the counts printed without --manifest",
+                hint="backups made by the Railway template carry none: use --archive BACKUP "
+                "(row counts read from the backup itself) or --against URL",
             )
         return Manifest.from_json(text)
     path = Path(source)
