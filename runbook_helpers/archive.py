@@ -42,6 +42,10 @@ PARALLEL_FORMATS = frozenset({"custom", "directory"})
 CHUNK = 1024 * 1024
 
 
+class Truncated(IntegrityError):
+    """The gzip stream ends before its trailer (an upload or download cut short)."""
+
+
 @dataclass
 class ArchiveInfo:
     """What ``runbook inspect`` reports about one source."""
@@ -105,7 +109,7 @@ def iter_gunzip(
     if tail:
         yield tail
     if not dec.eof:
-        raise IntegrityError(
+        raise Truncated(
             "the gzip stream ended early: the archive is truncated",
             hint="the upload or download was cut short; use another backup or fetch it again",
         )

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import NamedTuple
 
 from boto3.s3.transfer import TransferConfig
 
+from runbook_helpers.archive import Truncated, iter_file, iter_gunzip
 from runbook_helpers.errors import IntegrityError, NoSpace, NotFound
 from runbook_helpers.storage import S3Client, S3Location, head, read_text, translate_errors
 
@@ -114,6 +114,14 @@ def verify_file(
             hint="the download was cut short; run the fetch again",
         )
     digest = hashlib.sha256()
+    read = 0
+
+    def on_raw(chunk: bytes) -> None:
+        nonlocal read
+        digest.update(chunk)
+        read += len(chunk)
+
+    total_out = 0
     with path.open("rb") as fh:
         head_bytes = fh.read(2)
         fh.seek(0)
@@ -123,37 +131,27 @@ def verify_file(
                 f"{name} is named .gz but is not gzip data (starts with {head_bytes!r})",
                 hint="this is not a backup made by the backup service; check the key",
             )
-        decomp = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if is_gzip else None
-        total_out = 0
-        offset = 0
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            if decomp is not None:
-                data = chunk
-                while data:
-                    try:
-                        total_out += len(decomp.decompress(data))
-                    except zlib.error as exc:
-                        raise IntegrityError(
-                            f"{name} is corrupted: gzip data error near compressed byte "
-                            f"{offset:,} ({exc})",
-                            hint="use another backup (`runbook backups list`) or re-fetch",
-                        ) from exc
-                    data = b""
-                    if decomp.eof and decomp.unused_data:  # concatenated gzip members
-                        data = decomp.unused_data
-                        decomp = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            offset += len(chunk)
-        if decomp is not None:
-            total_out += len(decomp.flush())
-            if not decomp.eof:
-                raise IntegrityError(
-                    f"{name} is truncated: the gzip stream ends without its trailer after "
-                    f"{size:,} compressed bytes ({total_out:,} bytes decompressed)",
-                    hint="the upload or download was cut short; use another backup "
-                    "(`runbook backups list`) or re-fetch",
-                )
-    return digest.hexdigest(), (total_out if is_gzip else None)
+        if not is_gzip:
+            for chunk in iter_file(fh, chunk=CHUNK):
+                on_raw(chunk)
+            return digest.hexdigest(), None
+        try:
+            for data in iter_gunzip(iter_file(fh, chunk=CHUNK), on_raw=on_raw):
+                total_out += len(data)
+        except Truncated:
+            raise IntegrityError(
+                f"{name} is truncated: the gzip stream ends without its trailer after "
+                f"{size:,} compressed bytes ({total_out:,} bytes decompressed)",
+                hint="the upload or download was cut short; use another backup "
+                "(`runbook backups list`) or re-fetch",
+            ) from None
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"{name} is corrupted: gzip data error near compressed byte {read:,} "
+                f"({exc.__cause__})",
+                hint="use another backup (`runbook backups list`) or re-fetch",
+            ) from exc
+    return digest.hexdigest(), total_out
 
 
 def _check_sidecar(name: str, actual: str, sidecar_text: str | None) -> bool:

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import itertools
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -43,6 +42,7 @@ from runbook_helpers.errors import (
     RunbookError,
     UnsafeTarget,
 )
+from runbook_helpers.fetch import parse_sha256_sidecar
 from runbook_helpers.marker import (
     MARKER_DONE,
     MARKER_FAILED,
@@ -131,10 +131,7 @@ def sidecar_sha256(source: str, client: Any = None) -> str | None:
         text = side.read_text(encoding="utf-8") if side.is_file() else None
     if not text or not text.split():
         return None
-    digest = text.split()[0].lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", digest):
-        raise IntegrityError(f"the sha256 sidecar of {source} is not a sha256 digest")
-    return digest
+    return parse_sha256_sidecar(text)
 
 
 def restore(source: str, target_url: str, options: RestoreOptions | None = None) -> RestoreResult:
