@@ -12,7 +12,6 @@ something that looks like a tar archive (the template once uploaded 20-byte back
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -27,15 +26,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from runbook_helpers.errors import (
-    AccessDenied,
     BackupFailed,
     NotFound,
     RunbookError,
-    Unreachable,
-    UsageError,
 )
 from runbook_helpers.fetch import ProgressCallback, transfer_config, verify_file
 from runbook_helpers.manifest import Manifest, table_stats
@@ -49,6 +44,7 @@ from runbook_helpers.storage import (
     put_text,
     translate_errors,
 )
+from runbook_helpers.target import Target, connect_error
 
 CHUNK = 1024 * 1024
 #: A gzip'd pg_dump tar archive of even an empty database is larger than this.
@@ -71,49 +67,15 @@ class BackupResult:
         return S3Location(self.bucket, self.key).uri
 
 
-def _split_password(source_url: str) -> tuple[str, str | None]:
-    """The conninfo without its password (for argv) and the password (for PGPASSWORD)."""
-    try:
-        params = conninfo_to_dict(source_url)
-    except psycopg.ProgrammingError as exc:
-        raise UsageError(
-            f"cannot read the source database URL: {redact_text(str(exc))}",
-            hint="write it as postgresql://USER:PASSWORD@HOST:PORT/DBNAME",
-        ) from exc
-    password = params.pop("password", None)
-    return make_conninfo("", **{k: v for k, v in params.items() if v is not None}), (
-        None if password is None else str(password)
-    )
-
-
-def connect_error(exc: psycopg.Error, source_url: str, password: str | None) -> RunbookError:
-    """Map a connection failure onto a typed error with a hint (password never shown)."""
-    secrets = [password] if password else []
-    text = redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc), secrets)
-    where = redact_text(source_url, secrets)
-    lowered = text.lower()
-    if "password authentication failed" in lowered or "no password supplied" in lowered:
-        return AccessDenied(
-            f"cannot log in to {where}: {text}",
-            hint="check the user and password in the --source URL",
-        )
-    if "does not exist" in lowered:
-        return NotFound(f"{text} ({where})", hint="check the database name in the --source URL")
-    return Unreachable(
-        f"cannot connect to {where}: {text}",
-        hint="check host and port of the --source URL, and that the server is running",
-    )
-
-
 @contextmanager
-def _snapshot(
-    source_url: str, password: str | None
-) -> Iterator[tuple[psycopg.Connection[Any], str]]:
+def _snapshot(source: Target) -> Iterator[tuple[psycopg.Connection[Any], str]]:
     """A REPEATABLE READ transaction held open, and its exported snapshot id."""
     try:
-        conn = psycopg.connect(source_url, connect_timeout=10)
+        conn = psycopg.connect(source.conninfo(), connect_timeout=10)
     except psycopg.Error as exc:
-        raise connect_error(exc, source_url, password) from exc
+        raise connect_error(
+            source, source.dbname, exc, missing_hint="check the database name in the --source URL"
+        ) from None
     try:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -129,15 +91,13 @@ def _drain(stream: IO[bytes], sink: list[bytes]) -> None:
     sink.append(stream.read())
 
 
-def _dump_to_file(
-    pg_dump: Path, conninfo: str, snapshot: str, password: str | None, out: IO[bytes]
-) -> tuple[str, int]:
+def _dump_to_file(pg_dump: Path, source: Target, snapshot: str, out: IO[bytes]) -> tuple[str, int]:
     """Run ``pg_dump --format=tar | gzip`` into ``out``; return (sha256, compressed size)."""
-    env = dict(os.environ)
-    if password is not None:
-        env["PGPASSWORD"] = password
+    conninfo = source.conninfo(with_password=False)  # the password goes in PGPASSWORD
     argv = [str(pg_dump), f"--dbname={conninfo}", "--format=tar", f"--snapshot={snapshot}"]
-    dump = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    dump = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=source.tool_env()
+    )
     assert dump.stdout is not None and dump.stderr is not None
     dump_err: list[bytes] = []
     err_thread = threading.Thread(target=_drain, args=(dump.stderr, dump_err), daemon=True)
@@ -172,7 +132,9 @@ def _dump_to_file(
         err_thread.join()
     if dump_rc != 0:
         lines = b"".join(dump_err).decode("utf-8", "replace").strip().splitlines()
-        detail = redact_text(lines[-1] if lines else "(no message)", [password or ""])
+        detail = redact_text(
+            lines[-1] if lines else "(no message)", [source.params.get("password", "")]
+        )
         raise BackupFailed(
             f"pg_dump exited with status {dump_rc}: {detail}; nothing was uploaded",
             hint="fix the cause above and run `runbook backup` again",
@@ -219,7 +181,7 @@ def create_backup(
     at = (at or datetime.now(UTC)).astimezone(UTC)
     key = backup_key(at, file_prefix, subfolder)
     loc = S3Location(bucket, key)
-    conninfo, password = _split_password(source_url)
+    source = Target.parse(source_url)
     timings: dict[str, float] = {}
     note = log or (lambda _msg: None)
 
@@ -230,7 +192,7 @@ def create_backup(
         )
     started = time.monotonic()
     with (
-        _snapshot(source_url, password) as (conn, snapshot),
+        _snapshot(source) as (conn, snapshot),
         tempfile.TemporaryDirectory(prefix="runbook-backup-", dir=tmp_dir) as work,
     ):
         server_major = conn.info.server_version // 10000
@@ -242,7 +204,7 @@ def create_backup(
         note(f"pg_dump {major}.{minor} ({pg_dump}) -> server {server_version}")
         archive = Path(work) / loc.name
         with archive.open("wb") as out:
-            sha256, size = _dump_to_file(pg_dump, conninfo, snapshot, password, out)
+            sha256, size = _dump_to_file(pg_dump, source, snapshot, out)
         timings["dump_seconds"] = time.monotonic() - started
         mark = time.monotonic()
         tables = table_stats(conn)

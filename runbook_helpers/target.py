@@ -73,6 +73,10 @@ class Target:
         return self.params.get("host") or os.environ.get("PGHOST") or "localhost"
 
     @property
+    def port(self) -> str:
+        return self.params.get("port") or os.environ.get("PGPORT") or "5432"
+
+    @property
     def display(self) -> str:
         """The URL with its password redacted, for messages."""
         return redact_text(self.url, [self.params.get("password", "")])
@@ -138,16 +142,23 @@ def connect(
         raise connect_error(target, dbname or target.dbname, exc) from None
 
 
-def connect_error(target: Target, dbname: str, exc: Exception) -> RunbookError:
-    """A typed, password-free error for a failed connection to ``dbname``."""
+def connect_error(
+    target: Target, dbname: str, exc: Exception, *, missing_hint: str | None = None
+) -> RunbookError:
+    """A typed, password-free error for a failed connection to ``dbname``.
+
+    ``missing_hint`` replaces the "create it first" advice for a missing database (a backup
+    source must exist; a restore target may be created).
+    """
     text = redact_text(str(exc).strip(), [target.params.get("password", "")])
     last = text.splitlines()[-1] if text else "connection failed"
-    where = f"{target.host}:{target.params.get('port', '5432')}"
+    where = f"{target.host}:{target.port}"
     if "does not exist" in text and "database" in text:
         return NotFound(
             f'database "{dbname}" does not exist on {where}',
-            hint=f"create it first (createdb -h {target.host} -p "
-            f"{target.params.get('port', '5432')} -U {target.user} {dbname}) or pass --create",
+            hint=missing_hint
+            or f"create it first (createdb -h {target.host} -p {target.port} -U {target.user} "
+            f"{dbname}) or pass --create",
         )
     if "password authentication failed" in text or "no password supplied" in text:
         return AccessDenied(

@@ -116,9 +116,9 @@ def test_subfolder_and_prefix(source: str, env: dict[str, str], r2_clean: R2Mock
         (
             f"postgresql://vlvt:{PASSWORD}@127.0.0.1:{free_port()}/db",
             ExitStatus.UNREACHABLE,
-            "cannot connect to postgresql://vlvt:[REDACTED]@127.0.0.1:",
+            "cannot connect to PostgreSQL at 127.0.0.1:",
         ),
-        ("not a url", ExitStatus.USAGE, "cannot read the source database URL"),
+        ("not a url", ExitStatus.USAGE, "not a valid database URL"),
     ],
 )
 def test_bad_source_uploads_nothing(
