@@ -96,3 +96,36 @@ def test_drill_real_mode_refuses_a_non_empty_target_before_downloading(
             "select tablename from pg_tables where schemaname = 'public'"
         ).fetchall()
     assert tables == [("keep_me",)]
+
+
+def test_drill_real_mode_verifies_a_template_backup_by_its_archive(
+    pg_server: PostgresServer,
+    pg_url: str,
+    sandbox_env: dict[str, str],
+    tmp_path: Path,
+    r2_clean: R2Mock,
+) -> None:
+    """A template backup has no manifest: the drill verifies against the archive's own rows."""
+    name = f"drill_src_{uuid.uuid4().hex[:8]}"
+    src_url = pg_server.create_database(name)
+    try:
+        seeded = seed(src_url, scale=0.05, seed=3)
+        backup = create_backup(src_url, r2_clean.client(), r2_clean.bucket, tmp_dir=tmp_path)
+    finally:
+        pg_server.drop_database(name)
+    for suffix in (".sha256", ".manifest.json"):  # as the Railway template writes it
+        r2_clean.client().delete_object(Bucket=r2_clean.bucket, Key=backup.key + suffix)
+    env = {
+        **sandbox_env,
+        "RUNBOOK_DRILL_TARGET_URL": pg_url,
+        "AWS_PROFILE": r2_clean.profile,
+        "RUNBOOK_BUCKET": r2_clean.bucket,
+    }
+    res = run_cli(["drill", "--report", str(tmp_path / "r.json")], env)
+    assert res.status == 0, res.stdout + res.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    verify_step = data["steps"][-1]
+    assert verify_step["name"] == "verify" and verify_step["ok"]
+    assert f"archive {backup.uri}" in verify_step["detail"]
+    messages = seeded.rows["messages"]
+    assert data["rows"]["public.messages"] == {"expected": messages, "actual": messages}
