@@ -7,7 +7,9 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+from runbook_helpers.backups import latest_backup
 from runbook_helpers.cli.output import Output
 from runbook_helpers.storage import S3Client, S3Location, is_s3_uri, s3_client
 
@@ -38,6 +40,24 @@ def add_s3_options(parser: argparse.ArgumentParser) -> None:
 def client_from_args(args: argparse.Namespace) -> S3Client:
     """The configured S3 client for ``--profile``."""
     return s3_client(getattr(args, "profile", None))
+
+
+def resolve_source(args: argparse.Namespace) -> tuple[str, S3Client | None]:
+    """SOURCE as a local path (client None) or an s3:// URI (with a client).
+
+    ``latest`` is the newest backup in --bucket/--subfolder; ``s3://...`` is used as given; an
+    existing path, or one written as a path (``/``, ``./``, ``../``, ``~``), is local; anything
+    else is a key in --bucket.
+    """
+    source: str = args.source
+    if source == "latest":
+        client = client_from_args(args)
+        return latest_backup(client, args.bucket, args.subfolder).uri, client
+    if is_s3_uri(source):
+        return source, client_from_args(args)
+    if Path(source).exists() or source.startswith(("/", "./", "../", "~")):
+        return str(Path(source).expanduser()), None
+    return location_from_args(args, source).uri, client_from_args(args)
 
 
 def location_from_args(args: argparse.Namespace, text: str) -> S3Location:

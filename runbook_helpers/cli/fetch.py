@@ -6,18 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from runbook_helpers.backups import latest_backup
-from runbook_helpers.cli.common import (
-    add_s3_options,
-    client_from_args,
-    human_size,
-    location_from_args,
-    progress_for,
-)
+from runbook_helpers.cli.common import add_s3_options, human_size, progress_for, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.fetch import FetchResult, fetch, verify_local
-from runbook_helpers.storage import head, is_s3_uri
+from runbook_helpers.storage import S3Location, head
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,17 +45,13 @@ def _report(out: Output, result: FetchResult, seconds: float | None) -> None:
 
 
 def handle(args: argparse.Namespace, out: Output) -> int:
-    source: str = args.source
-    if not is_s3_uri(source) and source != "latest" and Path(source).exists():
+    source, client = resolve_source(args)
+    if client is None:
         result = verify_local(Path(source))
         _report(out, result, None)
         out.line(str(result.path))
         return int(ExitStatus.OK)
-    client = client_from_args(args)
-    if source == "latest":
-        loc = latest_backup(client, args.bucket, args.subfolder).location
-    else:
-        loc = location_from_args(args, source)
+    loc = S3Location.parse(source)
     dest: Path = args.to if args.to is not None else Path.cwd() / loc.name
     size = head(client, loc).size if out.is_tty else 0
     bar = progress_for(out, size, loc.name)

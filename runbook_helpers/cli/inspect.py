@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from runbook_helpers.archive import ArchiveInfo, check_compatible, inspect
-from runbook_helpers.cli.common import add_s3_options, client_from_args, human_size
+from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.storage import is_s3_uri
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,21 +23,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_s3_options(parser)
     parser.set_defaults(func=handle)
-
-
-def resolve_source(args: argparse.Namespace) -> tuple[str, Any]:
-    """(source as a path or s3:// URI, S3 client or None) for SOURCE/`latest`/bare key."""
-    source: str = args.source
-    if source == "latest":
-        from runbook_helpers.backups import latest_backup
-
-        client = client_from_args(args)
-        return latest_backup(client, args.bucket, args.subfolder).uri, client
-    if is_s3_uri(source):
-        return source, client_from_args(args)
-    if not Path(source).exists() and "/" not in source and source.endswith(".gz"):
-        return f"s3://{args.bucket}/{source}", client_from_args(args)
-    return source, None
 
 
 def render(info: ArchiveInfo, out: Output) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from runbook_helpers.cli.common import add_s3_options, human_size
-from runbook_helpers.cli.inspect import resolve_source
+from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore import RestoreOptions, RestoreResult, default_jobs, restore
