@@ -1,0 +1,171 @@
+"""Fault makers for restore-side (and other) fault-injection tests; no tests here.
+
+Each function takes good bytes (or nothing) and returns the damaged or hostile bytes a test
+writes to a file or an object; :func:`target_state` says what a fault left in a database, and
+:func:`assert_one_error` checks the promise every failing command makes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import psycopg
+
+from tests.test_storage_support import CliResult
+
+# Commands a hostile "backup" tries to run on the operator's machine; {canary} is a file path
+# whose existence afterwards proves the command ran.
+HOSTILE_META = {
+    "shell": "\\! touch {canary}\n",
+    "connect": "\\connect postgres\n\\! touch {canary}\n",
+    "output": "\\o {canary}\nselect 1;\n",
+    "copy_program": "\\copy (select 1) to program 'touch {canary}'\n",
+    "mid_line": "select 1 \\g {canary}\n",
+}
+
+
+def hostile_sql(kind: str, canary: Path, *, complete: bool = False) -> bytes:
+    """Plain SQL whose second line is a psql meta-command (``HOSTILE_META[kind]``).
+
+    ``complete`` ends it like a real dump ("dump complete"), so only the meta-command is wrong.
+    """
+    text = "--\n" + HOSTILE_META[kind].format(canary=canary)
+    if complete:
+        text += "--\n-- PostgreSQL database dump complete\n--\n"
+    return text.encode()
+
+
+def after_copy_data(sql: bytes, canary: Path) -> bytes:
+    """A real plain dump with ``\\!`` smuggled in right after its first COPY data block."""
+    marker = b"\n\\.\n"
+    at = sql.index(marker) + len(marker)
+    return sql[:at] + f"\\! touch {canary}\n".encode() + sql[at:]
+
+
+def truncate(data: bytes, fraction: float) -> bytes:
+    """The first ``fraction`` of ``data`` (an upload or download cut short)."""
+    return data[: int(len(data) * fraction)]
+
+
+def flip_bytes(data: bytes, fraction: float, count: int = 64) -> bytes:
+    """``data`` with ``count`` bytes XOR-ed from ``fraction`` of the way in."""
+    out = bytearray(data)
+    start = min(int(len(data) * fraction), max(len(data) - count, 0))
+    for i in range(start, min(start + count, len(out))):
+        out[i] ^= 0x5A
+    return bytes(out)
+
+
+def wrong_crc(gz: bytes) -> bytes:
+    """A gzip stream whose CRC32 trailer (bytes -8..-5) is wrong; the data is intact."""
+    out = bytearray(gz)
+    out[-8] ^= 0xFF
+    return bytes(out)
+
+
+def wrong_length(gz: bytes) -> bytes:
+    """A gzip stream whose ISIZE trailer (bytes -4..-1) is wrong; the data is intact."""
+    out = bytearray(gz)
+    out[-1] ^= 0x01
+    return bytes(out)
+
+
+def garbage_gz(size: int = 200_000, seed: int = 3) -> bytes:
+    """A valid gzip of random binary bytes: not a dump of any kind."""
+    import random
+
+    return gzip.compress(random.Random(seed).randbytes(size), compresslevel=1)
+
+
+def sidecar(data: bytes, name: str, *, wrong: bool = False) -> bytes:
+    """A ``sha256sum``-style sidecar for ``data`` (or a wrong digest)."""
+    digest = "0" * 64 if wrong else hashlib.sha256(data).hexdigest()
+    return f"{digest}  {name}\n".encode()
+
+
+def hostile_tar_gz(tar_gz: bytes, canary: Path) -> bytes:
+    """The template backup with ``\\.`` + ``\\! touch CANARY`` appended to its first data member.
+
+    pg_restore copies a data member verbatim into its script, so without restricted mode the
+    line after the smuggled end-of-data marker runs as a psql meta-command.
+    """
+    src = tarfile.open(fileobj=io.BytesIO(gzip.decompress(tar_gz)))
+    out = io.BytesIO()
+    done = False
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as dst:
+        for member in src.getmembers():
+            payload = src.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
+            if not done and member.name.endswith(".dat") and member.name != "toc.dat" and payload:
+                payload = payload.replace(b"\\.\n", f"\\.\n\\! touch {canary}\n".encode(), 1)
+                done = b"\\!" in payload
+            member.size = len(payload)
+            dst.addfile(member, io.BytesIO(payload))
+    assert done, "no data member with an end-of-data marker"
+    return gzip.compress(out.getvalue(), compresslevel=1)
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def target_state(url: str) -> str:
+    """``missing`` | ``untouched`` (no tables, no marker) | ``empty (marker)`` | ``N tables (marker)``.
+
+    The marker is the first word of the database comment after ``runbook: `` (``restore`` for
+    IN PROGRESS / FAILED, ``restored`` when done).
+    """
+    try:
+        conn = psycopg.connect(url, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if "does not exist" in str(exc):
+            return "missing"
+        raise
+    with conn:
+        row = conn.execute(
+            "select count(*) from pg_tables"
+            " where schemaname not in ('pg_catalog', 'information_schema')"
+        ).fetchone()
+        comment = conn.execute(
+            "select shobj_description(oid, 'pg_database') from pg_database"
+            " where datname = current_database()"
+        ).fetchone()
+    tables = int(row[0]) if row else 0
+    text = str(comment[0]) if comment and comment[0] else ""
+    if not text:
+        return "untouched" if tables == 0 else f"{tables} tables (no marker)"
+    state = "FAILED" if "FAILED" in text else "IN PROGRESS" if "IN PROGRESS" in text else "DONE"
+    return f"{'empty' if tables == 0 else f'{tables} tables'} ({state})"
+
+
+def assert_one_error(result: CliResult, status: int, secrets: Iterable[str] = ()) -> str:
+    """Exit ``status``, exactly one error line followed by one hint line, no secret, no
+    traceback; returns the error line."""
+    assert result.status == status, f"exit {result.status}, expected {status}:\n{result.stderr}"
+    lines = result.stderr.splitlines()
+    errors = [ln for ln in lines if ln.startswith("runbook: error: ")]
+    hints = [ln for ln in lines if ln.startswith("runbook: hint: ")]
+    assert len(errors) == 1 and len(hints) == 1, result.stderr
+    assert lines.index(hints[0]) == lines.index(errors[0]) + 1, result.stderr
+    printed = result.stdout + result.stderr
+    assert "Traceback" not in printed, printed
+    for secret in secrets:
+        if secret:
+            assert secret not in printed, f"secret leaked:\n{printed}"
+    return errors[0]
+
+
+def env_without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
+
+
+def path_first(env: dict[str, str], bin_dir: Path) -> dict[str, str]:
+    """``env`` with ``bin_dir`` first on PATH (to pick another PostgreSQL client major)."""
+    return {**env, "PATH": os.pathsep.join([str(bin_dir), env.get("PATH", "")])}
