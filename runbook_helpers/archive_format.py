@@ -245,3 +245,85 @@ def header_from_head(fmt: str, head: bytes) -> ArchiveHeader | None:
             )
         return parse_header(head[512:])
     return parse_header(head)
+
+
+# --- does the content match what the operator expects? ----------------------------------------
+
+DESCRIPTIONS = {
+    "tar.gz": "gzip'd tar archive",
+    "tar": "tar archive",
+    "custom": "custom archive",
+    "custom.gz": "gzip'd custom archive",
+    "directory": "directory archive",
+    "plain": "plain SQL",
+    "plain.gz": "gzip'd plain SQL",
+}
+# what --format accepts: the kind of dump, gzip'd or not
+KINDS = ("tar", "custom", "directory", "plain")
+_NAME_SUFFIXES = (
+    (".tar.gz", "tar.gz"),
+    (".tgz", "tar.gz"),
+    (".tar", "tar"),
+    (".dump.gz", "custom.gz"),
+    (".backup.gz", "custom.gz"),
+    (".dump", "custom"),
+    (".backup", "custom"),
+    (".sql.gz", "plain.gz"),
+    (".sql", "plain"),
+)
+
+
+def describe(fmt: str) -> str:
+    """``tar.gz`` -> ``gzip'd tar archive``."""
+    return DESCRIPTIONS.get(fmt, fmt)
+
+
+def format_from_name(name: str) -> str | None:
+    """The format a file name promises (``x.tar.gz`` -> ``tar.gz``), or None."""
+    lower = name.lower()
+    for suffix, fmt in _NAME_SUFFIXES:
+        if lower.endswith(suffix):
+            return fmt
+    return None
+
+
+def check_content(name: str, fmt: str, head: bytes, requested: str | None) -> None:
+    """Refuse (Incompatible, exit 7) content that is not what its name or ``--format`` says.
+
+    ``fmt`` is the detected format, ``head`` its first decompressed bytes, ``requested`` the
+    ``--format`` kind (tar, custom, directory, plain) or None. Plain SQL is accepted only when
+    requested: nothing in a backup runs as SQL through psql unless the operator asked for it.
+    """
+    what = describe(fmt)
+    if not head:
+        raise IntegrityError(
+            f"{name} holds no data once decompressed: not a PostgreSQL dump",
+            hint="the backup failed when it was made; use another one",
+        )
+    if fmt.startswith("plain") and not looks_like_text(head[:4096]):
+        kind = "gzip-compressed binary data" if fmt.endswith(".gz") else "binary data"
+        raise Incompatible(
+            f"{name} is {kind}: not a PostgreSQL dump",
+            hint="give a file written by pg_dump (the template writes .tar.gz); "
+            "runbook inspect FILE says what a file holds",
+        )
+    article = "" if fmt.startswith("plain") else "a "
+    if requested is not None:
+        if fmt.removesuffix(".gz") != requested:
+            raise Incompatible(
+                f"{name} is {article}{what}, not what --format {requested} says",
+                hint=f"pass --format {fmt.removesuffix('.gz')}, or leave --format out",
+            )
+        return
+    if fmt.startswith("plain"):
+        raise Incompatible(
+            f"{name} is {what}, not a pg_dump archive; plain SQL is run only when asked for",
+            hint="if you trust it, pass --format plain (psql then runs it in restricted mode: "
+            "no meta-commands); the backup template writes .tar.gz archives",
+        )
+    expected = format_from_name(name)
+    if expected is not None and expected != fmt:
+        raise Incompatible(
+            f"{name} is {article}{what}, but its name says {describe(expected)}",
+            hint=f"check where it came from; if you trust it, pass --format {fmt.removesuffix('.gz')}",
+        )

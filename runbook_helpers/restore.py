@@ -7,8 +7,13 @@
   end commits nothing. (pg_restore cannot restore a tar archive or stdin in parallel.)
 * ``custom`` / ``directory``: from a regular file (downloaded and checked first when on S3) with
   ``pg_restore -j N --exit-on-error``.
-* ``plain`` / ``plain.gz``: ``psql -X -v ON_ERROR_STOP=1``, ``BEGIN`` ... ``COMMIT`` sent by us
-  after the checks (not ``--single-transaction``, which commits at any EOF).
+* ``plain`` / ``plain.gz``: only with ``--format plain``
+  (:mod:`runbook_helpers.restore_plain`): psql in restricted mode, one transaction.
+
+Nothing in a backup runs as a psql meta-command: psql is always in restricted mode
+(:mod:`runbook_helpers.psql_restricted`), and content that is not what its name (or
+``--format``) says is refused before anything is written. One restore per target at a time
+(:mod:`runbook_helpers.restore_lock`); never into postgres/template0/template1.
 
 Always ``--no-owner --no-privileges``; never "errors ignored". The target carries a marker
 (``COMMENT ON DATABASE``) that says "restore IN PROGRESS" until the restore has succeeded, so an
@@ -21,6 +26,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -33,7 +39,7 @@ from typing import IO, Any, NoReturn
 import psycopg
 from psycopg import sql
 
-from runbook_helpers import archive, archive_format, restore_stream, storage
+from runbook_helpers import archive, archive_format, restore_plain, restore_stream, storage
 from runbook_helpers.errors import (
     Incompatible,
     IntegrityError,
@@ -47,25 +53,27 @@ from runbook_helpers.marker import (
     MARKER_DONE,
     MARKER_FAILED,
     MARKER_IN_PROGRESS,
+    read_marker,
     set_marker,
     utc_now,
 )
-from runbook_helpers.pgtools import find_tool
+from runbook_helpers.psql_restricted import RESTRICTED_ERROR, restricted_psql
 from runbook_helpers.redact import redact_text
+from runbook_helpers.restore_lock import restore_lock
 from runbook_helpers.target import (
     Target,
     check_not_production,
+    check_target_name,
     connect,
     connect_error,
     create_database,
     database_exists,
+    derived_name,
     ensure_empty,
     maintenance_connection,
     user_tables,
 )
 
-PLAIN_END = b"dump complete"  # pg_dump's last line: "-- PostgreSQL database dump complete"
-TAIL_BYTES = 4096
 NOTHING_RESTORED = "; nothing was restored"
 
 
@@ -79,6 +87,7 @@ class RestoreOptions:
     swap: bool = False
     analyze: bool = True
     workdir: Path | None = None  # where custom archives are downloaded (default: a temp dir)
+    format: str | None = None  # --format: tar | custom | directory | plain (None: by its name)
     client: Any = None  # boto3 S3 client for s3:// sources
     # progress callbacks: on_stage(message), on_bytes(raw bytes read so far)
     on_stage: Callable[[str], None] | None = None
@@ -113,6 +122,19 @@ class RestoreResult:
 _Failure = restore_stream.ToolFailed  # internal: the restore tool failed; message is the reason
 
 
+class _PartialCommit(_Failure):
+    """The dump ended the restore transaction itself: part of it is committed."""
+
+
+@dataclass
+class _Prior:
+    """What the target was before this restore touched it (decides what a failure says)."""
+
+    created: bool = False
+    tables: int = 0
+    comment: str | None = None
+
+
 def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -140,29 +162,37 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
     stage = opts.on_stage or (lambda _msg: None)
     target = Target.parse(target_url)
     check_not_production(target, production=opts.production)
+    check_target_name(target)
     if opts.swap:
         opts.side_db = True
     jobs = opts.jobs or default_jobs()
     started = utc_now()
-    stamp = started.strftime("%Y%m%d%H%M%S")
+    stamp = f"{started:%Y%m%d%H%M%S}_{secrets.token_hex(2)}"  # unique within one second
     safe_source = redact_text(source)
     stages: dict[str, float] = {}
+    lock = contextlib.ExitStack()
 
-    with archive.open_source(source, client=opts.client) as opened:
+    with lock, archive.open_source(source, client=opts.client) as opened:
         fmt = opened.format
         try:
             head, consumed = archive.decompressed_head(opened)
         except IntegrityError as exc:
             raise IntegrityError(f"{exc}; nothing was restored", hint=exc.hint) from None
+        _check_content(source, fmt, head, opts.format)
         header = archive_format.header_from_head(fmt, head)
         tool = _pick_tool(fmt, header)
         expected_sha = sidecar_sha256(source, opts.client) if fmt != "directory" else None
 
         # --- prepare the target (nothing is written before every check has passed)
+        lock.enter_context(restore_lock(target, target.dbname))
         dbname = target.dbname
+        prior = _Prior()
         if opts.side_db:
-            dbname = f"{target.dbname}_restore_{stamp}"
+            dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
+            if cut:
+                stage(f"side database name shortened to {dbname} (PostgreSQL keeps 63 bytes)")
             create_database(target, dbname)
+            prior.created = True
             stage(f"created side database {dbname}")
         elif not database_exists(target, dbname):
             if not opts.create:
@@ -170,9 +200,12 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                     target, dbname, Exception(f'database "{dbname}" does not exist')
                 )
             create_database(target, dbname)
+            prior.created = True
             stage(f"created database {dbname}")
         with connect(target.url, dbname=dbname) as conn:
             ensure_empty(conn, target.url, allow_non_empty=opts.allow_non_empty)
+            prior.tables = len(user_tables(conn))
+            prior.comment = read_marker(conn)
 
         method, local_file = _plan(fmt, opened, jobs)
         hasher = hashlib.sha256()
@@ -217,7 +250,10 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         tool, fmt, opened, consumed, conninfo, target, hasher, counter, opts, checks
                     )
             except (_Failure, IntegrityError, KeyboardInterrupt) as exc:
-                _fail(target, dbname, safe_source, method, jobs, exc)
+                partial = (method == "file" and _parallel(fmt, jobs)) or isinstance(
+                    exc, _PartialCommit
+                )
+                _fail(target, dbname, safe_source, partial, prior, exc)
             stages["restore" if method == "file" else "stream+restore"] = time.perf_counter() - t0
             stage(f"restored with {desc} in {time.perf_counter() - t0:.1f}s")
         finally:
@@ -239,6 +275,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
     if opts.swap:
         t0 = time.perf_counter()
         swapped_old = swap_databases(target, dbname, stamp)
+        if swapped_old and swapped_old != f"{target.dbname}_old_{stamp}":
+            stage(f"previous database name shortened to {swapped_old} (63 bytes)")
         final_db = target.dbname
         stages["swap"] = time.perf_counter() - t0
         stage(
@@ -263,9 +301,26 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
     )
 
 
+def _check_content(source: str, fmt: str, head: bytes, requested: str | None) -> None:
+    """Exit 7 when the content is not what its name or --format says (see archive_format)."""
+    name = redact_text(source).rstrip("/").rsplit("/", 1)[-1]
+    if fmt == "directory":
+        if requested not in (None, "directory"):
+            raise Incompatible(
+                f"{name} is a directory archive, not what --format {requested} says",
+                hint="pass --format directory, or leave --format out",
+            )
+        return
+    archive_format.check_content(name, fmt, head, requested)
+
+
+def _parallel(fmt: str, jobs: int) -> bool:
+    return fmt.removesuffix(".gz") in archive.PARALLEL_FORMATS and jobs > 1
+
+
 def _pick_tool(fmt: str, header: archive_format.ArchiveHeader | None) -> Path:
     if fmt.startswith("plain"):
-        return find_tool("psql")
+        return restricted_psql()
     assert header is not None
     return archive.pg_restore_for(header)
 
@@ -362,7 +417,7 @@ def _run_file(
 ) -> str:
     if fmt.startswith("plain"):
         raise AssertionError("plain dumps are streamed through psql")
-    parallel = fmt in archive.PARALLEL_FORMATS and jobs > 1
+    parallel = _parallel(fmt, jobs)
     cmd = _base_cmd(tool) + (["--jobs", str(jobs)] if parallel else ["--single-transaction"])
     cmd += ["--dbname", conninfo, str(path)]
     with tempfile.TemporaryFile() as err:
@@ -395,9 +450,17 @@ def _run_stream(
     """Stream the source into the target; nothing commits unless ``checks()`` and all else pass."""
     chunks = _archive_bytes(opened, consumed, hasher, counter)
     if fmt.startswith("plain"):
-        _run_plain(tool, chunks, conninfo, target, opts, checks)
-        return "psql -v ON_ERROR_STOP=1, committed after the checks (streamed)"
-    psql = restore_stream.psql_for(tool, lambda: find_tool("psql"))
+        restore_plain.run_plain(
+            tool,
+            chunks,
+            conninfo,
+            target.tool_env(),
+            checks=checks,
+            on_process=opts.on_process,
+            raise_for=_raise_for,
+        )
+        return "psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks (streamed)"
+    psql = restricted_psql(tool.with_name("psql"))
     restore_stream.stream_restore(
         tool,
         psql,
@@ -408,60 +471,10 @@ def _run_stream(
         on_process=opts.on_process,
         raise_for=_raise_for,
     )
-    return "pg_restore | psql -v ON_ERROR_STOP=1, committed after the checks (streamed)"
-
-
-def _run_plain(
-    psql: Path,
-    chunks: Iterator[bytes],
-    conninfo: str,
-    target: Target,
-    opts: RestoreOptions,
-    checks: Callable[[], None],
-) -> None:
-    """A plain SQL dump through psql in one transaction whose COMMIT is sent after the checks.
-
-    Not ``psql --single-transaction``: that commits at EOF of its input, which a crash of this
-    process would produce. Here EOF without the final COMMIT rolls back.
-    """
-    cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", conninfo, "-f", "-"]
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=target.tool_env(),
-        )
-        assert proc.stdin is not None
-        if opts.on_process:
-            opts.on_process(proc)
-        tail = b""
-        try:
-            try:
-                proc.stdin.write(b"BEGIN;\n")
-                for data in chunks:
-                    proc.stdin.write(data)
-                    tail = (tail + data)[-TAIL_BYTES:]
-                if PLAIN_END not in tail:
-                    raise IntegrityError(
-                        "the plain SQL dump is truncated: it does not end with pg_dump's "
-                        "'dump complete' line",
-                        hint="the dump was cut short; fetch it again or use another backup",
-                    )
-                checks()
-                proc.stdin.write(b"\nCOMMIT;\n")
-            except BrokenPipeError:
-                pass  # psql stopped at an error and did not commit: its exit status says why
-        except BaseException:
-            # truncated/corrupted input or Ctrl-C: kill psql before it can see the COMMIT
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        _raise_for(_wait(proc), err, "psql")
+    return (
+        "pg_restore | psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks "
+        "(streamed)"
+    )
 
 
 def _wait(proc: subprocess.Popen[bytes]) -> int:
@@ -480,6 +493,19 @@ def _raise_for(code: int, err: IO[bytes], what: str) -> None:
     text = redact_text(err.read().decode(errors="replace"))
     if code < 0:
         raise _Failure(f"{what} was killed by signal {-code}")
+    if RESTRICTED_ERROR in text:
+        raise _Failure(
+            "the backup contains a psql meta-command (a backslash command such as \\! or "
+            "\\connect), refused by psql's restricted mode"
+        ) from IntegrityError(
+            "meta-command",
+            hint="pg_dump never writes one into its data: treat this file as tampered with "
+            "and restore another backup",
+        )
+    if restore_plain.GUARD_ERROR in text or restore_plain.NESTED_BEGIN in text:
+        raise _PartialCommit(
+            "the dump ran a BEGIN/COMMIT of its own, which committed part of it before it stopped"
+        )
     typed = archive.pg_restore_error(text, what=what)
     if isinstance(typed, Incompatible | IntegrityError):
         raise _Failure(str(typed)) from typed
@@ -489,42 +515,67 @@ def _raise_for(code: int, err: IO[bytes], what: str) -> None:
     raise _Failure(f"{what} stopped at the first error (exit {code}): {detail}")
 
 
-def _mark_failed(target: Target, dbname: str, source: str, reason: str) -> None:
+def _mark(target: Target, dbname: str, text: str | None) -> None:
+    """Set (or, with None, clear) the marker; a failure to do so leaves IN PROGRESS in place,
+    which verify reports just the same."""
     try:
         with connect(target.url, dbname=dbname) as conn:
-            set_marker(
-                conn, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200])
-            )
+            if text is None:
+                conn.execute(
+                    sql.SQL("comment on database {} is null").format(sql.Identifier(dbname))
+                )
+            else:
+                set_marker(conn, dbname, text)
     except (RunbookError, psycopg.Error):
-        pass  # the IN PROGRESS marker stays, which verify reports just the same
+        pass
 
 
 def _fail(
-    target: Target, dbname: str, source: str, method: str, jobs: int, exc: BaseException
+    target: Target, dbname: str, source: str, partial: bool, prior: _Prior, exc: BaseException
 ) -> NoReturn:
-    reason = str(exc) or type(exc).__name__
-    _mark_failed(target, dbname, source, reason)
-    state = "partially restored" if method == "file" and jobs > 1 else "rolled back"
-    message = f"{reason}; the target database {dbname} is INCOMPLETE ({state}): drop it and re-run"
-    hint = f"dropdb {dbname} (or DROP DATABASE {dbname}), fix the cause, then re-run the restore"
-    if isinstance(exc, KeyboardInterrupt):
-        raise RestoreFailed(
-            f"interrupted; the target database {dbname} is INCOMPLETE ({state}): "
-            "drop it and re-run",
-            hint=hint,
-        ) from None
-    if isinstance(exc, IntegrityError):
-        raise IntegrityError(message, hint=exc.hint or hint) from None
-    cause = exc.__cause__
+    """Say exactly what the failed restore left, mark the target accordingly, raise typed.
+
+    A rolled-back restore into a database that already held data leaves it as it was, marker
+    included, and never advises dropping it; only a database this restore created (or found
+    empty) is called disposable.
+    """
+    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+    disposable = prior.created or prior.tables == 0
+    drop = f"dropdb {dbname} (or DROP DATABASE {dbname}), fix the cause, then re-run the restore"
+    if not partial:
+        if disposable:
+            _mark(target, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200]))
+            message = f"{reason}; rolled back: nothing was restored into {dbname} (still empty)"
+        else:
+            _mark(target, dbname, prior.comment)
+            message = f"{reason}; rolled back: nothing was restored, {dbname} is as it was"
+        hint = "fix the cause, then re-run the same command"
+    else:
+        _mark(target, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200]))
+        if disposable:
+            message = f"{reason}; the target database {dbname} is INCOMPLETE (partially restored): drop it and re-run"
+            hint = drop
+        else:
+            message = (
+                f"{reason}; {dbname} already held data and now also holds part of this restore "
+                "(INCOMPLETE, marked FAILED)"
+            )
+            hint = (
+                f"{dbname} was not created by this restore: do not drop it; compare it with "
+                "runbook verify --target URL and repair it, or restore into a new database"
+            )
+    cause = exc if isinstance(exc, RunbookError) else exc.__cause__
+    if isinstance(cause, IntegrityError):
+        raise IntegrityError(message, hint=cause.hint or hint) from None
     if isinstance(cause, Incompatible):
-        raise Incompatible(message, hint=cause.hint) from None
+        raise Incompatible(message, hint=cause.hint or hint) from None
     raise RestoreFailed(message, hint=hint) from None
 
 
 def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
     """Rename ``target`` -> ``<target>_old_<stamp>`` and ``side_db`` -> ``target`` atomically."""
     name = target.dbname
-    old = f"{name}_old_{stamp}"
+    old, _ = derived_name(name, f"_old_{stamp}")
     with maintenance_connection(target) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
         sessions = conn.execute(

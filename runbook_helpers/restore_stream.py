@@ -16,7 +16,9 @@ The relay holds back the last :data:`HOLD_BYTES` of the script, and at the end s
 decompressed without error and ``checks()`` (the sha256) has passed. psql runs without
 ``--single-transaction``: if anything fails - or this process dies - psql is killed or sees
 EOF before ``COMMIT;`` and the server rolls the transaction back. ``ON_ERROR_STOP`` stops at the
-first error, and psql's first error line is what gets reported.
+first error, and psql's first error line is what gets reported. psql runs in restricted mode
+(``\\restrict KEY``, see :mod:`runbook_helpers.psql_restricted`): a data member smuggling
+``\\.`` plus a meta-command into the script cannot run it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from runbook_helpers.psql_restricted import pg_restore_restricts, restrict_key
 from runbook_helpers.redact import redact_text
 
 HOLD_BYTES = 16 * 1024  # what the relay keeps back; the script's trailer is ~200 bytes
@@ -97,12 +100,6 @@ def split_commit(tail: bytes) -> tuple[bytes, bytes] | None:
     return tail[: at + 1], tail[at + 1 :]
 
 
-def psql_for(pg_restore: Path, fallback: Callable[[], Path]) -> Path:
-    """The psql next to ``pg_restore`` (same version: it understands every meta-command)."""
-    beside = pg_restore.with_name("psql")
-    return beside if beside.exists() else fallback()
-
-
 def stream_restore(
     pg_restore: Path,
     psql: Path,
@@ -129,6 +126,11 @@ def stream_restore(
         "--file",
         "-",
     ]
+    # restricted mode (psql_restricted): pg_restore writes the \restrict line, or we do
+    key = restrict_key()
+    own_restrict = pg_restore_restricts(pg_restore)
+    if own_restrict:
+        restore_cmd[1:1] = ["--restrict-key", key]
     psql_cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", conninfo, "-f", "-"]
     with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
         psql_proc = subprocess.Popen(
@@ -147,6 +149,8 @@ def stream_restore(
             raise
         assert restore_proc.stdin is not None and restore_proc.stdout is not None
         assert psql_proc.stdin is not None
+        if not own_restrict:
+            _write(psql_proc, f"\\restrict {key}\n".encode())
         relay = _Relay(restore_proc.stdout, psql_proc.stdin, on_broken=restore_proc.kill)
         relay.start()
         try:

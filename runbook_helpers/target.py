@@ -6,7 +6,6 @@ Production hosts are refused unless asked for, and so is a target that already h
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from dataclasses import dataclass
@@ -25,11 +24,19 @@ from runbook_helpers.errors import (
     UnsafeTarget,
     UsageError,
 )
+from runbook_helpers.production import (
+    PRODUCTION_ENV,
+    PRODUCTION_HOST_GLOBS,
+    production_match,
+)
 from runbook_helpers.redact import redact_text
 
-PRODUCTION_HOST_GLOBS: tuple[str, ...] = ("*.railway.internal", "*.rlwy.net")
-PRODUCTION_ENV = "RUNBOOK_PRODUCTION_HOSTS"
+__all__ = ["PRODUCTION_ENV", "PRODUCTION_HOST_GLOBS", "Target", "is_production"]
+
 MAINTENANCE_DBS = ("postgres", "template1")
+# databases a restore never writes into: the server's own (every createdb clones template1)
+REFUSED_TARGET_DBS = ("postgres", "template0", "template1")
+NAME_MAX_BYTES = 63  # PostgreSQL identifiers (NAMEDATALEN - 1); longer ones are cut silently
 
 _SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 _USER_TABLES = f"""
@@ -107,25 +114,19 @@ class Target:
         return env
 
 
-def production_match(target: Target, extra: str | None = None) -> str | None:
-    """The production host glob ``target``'s host matches, or None."""
-    globs = list(PRODUCTION_HOST_GLOBS)
-    extra = os.environ.get(PRODUCTION_ENV, "") if extra is None else extra
-    globs += [g for g in re.split(r"[\s,]+", extra) if g]
-    hosts = [h for h in (target.params.get("host", ""), target.params.get("hostaddr", "")) if h]
-    for host in ",".join(hosts).split(","):
-        for pattern in globs:
-            if host and fnmatch.fnmatch(host.lower(), pattern.lower()):
-                return pattern
-    return None
+def is_production(target: Target | str) -> bool:
+    """Whether libpq would connect ``target`` (a Target or URL) to a production host."""
+    parsed = Target.parse(target) if isinstance(target, str) else target
+    return production_match(parsed.params) is not None
 
 
 def check_not_production(target: Target, *, production: bool) -> None:
-    """Refuse a production host (UnsafeTarget) unless ``production`` is set."""
-    pattern = production_match(target)
-    if pattern and not production:
+    """Refuse a production host (UnsafeTarget) unless ``production`` is set; no connection."""
+    match = production_match(target.params)
+    if match and not production:
+        host, pattern = match
         raise UnsafeTarget(
-            f"the target host {target.host} looks like production (matches {pattern!r})",
+            f"the target host {host} looks like production (matches {pattern!r})",
             hint="this overwrites production data: pass --production if that is really "
             "intended (scenario 1, disaster recovery), else restore into a scratch database",
         )
@@ -221,3 +222,43 @@ def ensure_empty(conn: psycopg.Connection[Any], url: str, *, allow_non_empty: bo
             hint="restore into a new database (--create with a new name, or --side-db), or "
             "pass --allow-non-empty if objects may clash",
         )
+
+
+def check_target_name(target: Target) -> None:
+    """Refuse the server's own databases and names PostgreSQL would cut (no connection)."""
+    name = target.dbname
+    if name in REFUSED_TARGET_DBS:
+        named = "dbname" in target.params
+        why = (
+            f"the target is {name}, the server's own database"
+            if named
+            else f"the target URL names no database, so libpq would use {name}"
+        )
+        raise UnsafeTarget(
+            f"{why}: a restore never writes into postgres, template0 or template1",
+            hint="name a new database at the end of the URL, e.g. postgresql://HOST/vlvt_restore "
+            "(add --create to create it)",
+        )
+    if len(name.encode()) > NAME_MAX_BYTES:
+        raise UsageError(
+            f"the database name {name[:20]}... is {len(name.encode())} bytes; PostgreSQL keeps "
+            f"only {NAME_MAX_BYTES}",
+            hint=f"use a database name of at most {NAME_MAX_BYTES} bytes",
+        )
+
+
+def derived_name(base: str, suffix: str) -> tuple[str, bool]:
+    """``base + suffix`` within 63 bytes: ``(name, shortened)``.
+
+    Too long a base is cut at a character boundary and given 6 hex digits of its sha256, so the
+    same base always gives the same name and two long bases that share a prefix do not collide.
+    """
+    import hashlib
+
+    name = base + suffix
+    if len(name.encode()) <= NAME_MAX_BYTES:
+        return name, False
+    tag = "_" + hashlib.sha256(base.encode()).hexdigest()[:6]
+    room = NAME_MAX_BYTES - len(suffix.encode()) - len(tag)
+    cut = base.encode()[:room].decode("utf-8", "ignore")
+    return cut + tag + suffix, True

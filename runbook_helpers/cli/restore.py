@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
+from runbook_helpers.archive_format import KINDS
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore import RestoreOptions, RestoreResult, default_jobs, restore
 
@@ -17,8 +19,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Streams tar/gzip archives straight from R2 through pg_restore into psql "
         "in one transaction, committed only after the gzip CRC and the .sha256 sidecar have "
         "been checked (a failure commits nothing); custom/directory archives are restored "
-        "from a file with pg_restore -j N; plain SQL goes through psql -v ON_ERROR_STOP=1. "
-        "Always --no-owner --no-privileges, stops at the first error, runs ANALYZE.",
+        "from a file with pg_restore -j N; plain SQL only with --format plain. psql always "
+        "runs in restricted mode (no meta-command from a backup runs). Owners and grants are "
+        "left out (--no-owner --no-privileges; for plain SQL its ALTER ... OWNER TO and ACL "
+        "entries are dropped), stops at the first error, runs ANALYZE.",
     )
     parser.add_argument("source", metavar="SOURCE", help="path, s3://BUCKET/KEY, key or `latest`")
     parser.add_argument("--target", required=True, metavar="URL", help="database to restore into")
@@ -30,6 +34,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"parallel jobs for custom/directory archives (default {default_jobs()})",
     )
     parser.add_argument(
+        "--format",
+        choices=KINDS,
+        default=None,
+        help="what SOURCE holds (gzip'd or not); default: what its name says. Plain SQL is "
+        "run only with --format plain",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where a custom archive from R2 is downloaded for -j (default: a temp dir)",
+    )
+    parser.add_argument(
         "--allow-non-empty",
         action="store_true",
         help="restore even if the target already has tables",
@@ -37,8 +55,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--production",
         action="store_true",
-        help="allow a production-looking host (*.railway.internal, *.rlwy.net, "
-        "$RUNBOOK_PRODUCTION_HOSTS)",
+        help="allow a production host: the host libpq uses (URL, service, PGHOST, hostaddr) "
+        "matching *.railway.internal, *.rlwy.net, *.up.railway.app or "
+        "$RUNBOOK_PRODUCTION_HOSTS",
     )
     parser.add_argument(
         "--create", action="store_true", help="create the target database if it does not exist"
@@ -46,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--side-db",
         action="store_true",
-        help="restore into TARGET_restore_<timestamp> on the same server",
+        help="restore into TARGET_restore_<timestamp>_<4 hex> on the same server",
     )
     parser.add_argument(
         "--swap",
@@ -76,6 +95,8 @@ def handle(args: argparse.Namespace, out: Output) -> int:
         create=args.create,
         side_db=args.side_db,
         swap=args.swap,
+        format=args.format,
+        workdir=args.workdir,
         client=client,
         on_stage=lambda msg: out.info(f"runbook: {msg}"),
     )
