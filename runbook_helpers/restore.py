@@ -119,6 +119,20 @@ class RestoreResult:
         return sum(self.stages.values())
 
 
+# pg_restore messages that mean the archive's bytes are damaged (exit 6, not 9)
+CORRUPTION_SIGNS = (
+    "corrupt tar header",
+    "could not uncompress data",
+    "could not read from input file",
+    "unexpected end of file",
+    "found unexpected block ID",
+    "could not find block ID",
+    "unexpected data offset flag",
+    "did not find magic string",
+    "invalid compressed data",
+    "could not decompress",
+)
+
 _Failure = restore_stream.ToolFailed  # internal: the restore tool failed; message is the reason
 
 
@@ -507,12 +521,23 @@ def _raise_for(code: int, err: IO[bytes], what: str) -> None:
             "the dump ran a BEGIN/COMMIT of its own, which committed part of it before it stopped"
         )
     typed = archive.pg_restore_error(text, what=what)
+    if what == "pg_restore" and any(p in text for p in CORRUPTION_SIGNS):
+        typed = IntegrityError(
+            f"pg_restore found the archive damaged: {_first_error(text)}",
+            hint="fetch the backup again and compare its sha256; if it persists, use an older "
+            "backup",
+        )
     if isinstance(typed, Incompatible | IntegrityError):
         raise _Failure(str(typed)) from typed
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error" in ln.lower()] or lines
     detail = "; ".join(errors[:3]) if errors else f"exit status {code}"
     raise _Failure(f"{what} stopped at the first error (exit {code}): {detail}")
+
+
+def _first_error(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if "error" in ln.lower()]
+    return lines[0] if lines else (text.strip().splitlines() or ["?"])[0]
 
 
 def _mark(target: Target, dbname: str, text: str | None) -> None:

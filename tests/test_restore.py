@@ -81,7 +81,10 @@ def marker(url: str) -> str:
 def test_restore_each_format_then_verify_matches_manifest(
     fmt: str, dumps: dict[str, Path], pg_url: str, manifest: Path, sandbox_env: dict[str, str]
 ) -> None:
-    res = run_cli(["restore", str(dumps[fmt]), "--target", pg_url, "--jobs", "2"], sandbox_env)
+    plain = ["--format", "plain"] if fmt.startswith("plain") else []
+    res = run_cli(
+        ["restore", str(dumps[fmt]), "--target", pg_url, "--jobs", "2", *plain], sandbox_env
+    )
     assert res.status == 0, res.stderr
     assert res.stdout.startswith("restored ")
     if fmt in ("custom", "directory"):
@@ -184,14 +187,15 @@ def test_missing_target_database(
         pg_server.drop_database(name)
 
 
-def test_plain_dump_mislabelled_goes_to_psql(
+def test_plain_dump_mislabelled_is_refused(
     dumps: dict[str, Path], tmp_path: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     fake = tmp_path / KEY  # plain SQL under the template's .tar.gz name
     fake.write_bytes(dumps["plain"].read_bytes())
     res = run_cli(["restore", str(fake), "--target", pg_url], sandbox_env)
-    assert res.status == 0, res.stderr
-    assert "plain" in res.stdout and "psql" in res.stdout
+    assert res.status == ExitStatus.INCOMPATIBLE
+    assert "is plain SQL, not a pg_dump archive" in res.error_line
+    assert count_tables(pg_url) == 0
 
 
 def test_plain_dump_given_to_pg_restore_is_explained(dumps: dict[str, Path]) -> None:
@@ -211,7 +215,7 @@ def test_truncated_archive_rolls_back(
     cut.write_bytes(data[: len(data) * 2 // 3])
     res = run_cli(["restore", str(cut), "--target", pg_url], sandbox_env)
     assert res.status == ExitStatus.INTEGRITY
-    assert "truncated" in res.error_line and "INCOMPLETE (rolled back)" in res.error_line
+    assert "truncated" in res.error_line and "rolled back: nothing was restored" in res.error_line
     assert count_tables(pg_url) == 0
     assert "FAILED" in marker(pg_url)
 
@@ -222,7 +226,7 @@ def test_truncated_plain_dump_is_not_committed(
     data = dumps["plain"].read_bytes()
     cut = tmp_path / "cut.sql"
     cut.write_bytes(data[: len(data) // 2])
-    res = run_cli(["restore", str(cut), "--target", pg_url], sandbox_env)
+    res = run_cli(["restore", str(cut), "--target", pg_url, "--format", "plain"], sandbox_env)
     assert res.status == ExitStatus.INTEGRITY and "truncated" in res.error_line
     assert count_tables(pg_url) == 0
 
@@ -262,8 +266,8 @@ def test_corrupted_bytes_mid_stream_are_caught(
     bad = tmp_path / "bad.tar.gz"
     bad.write_bytes(bytes(data))
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
-    assert res.status in (ExitStatus.INTEGRITY, ExitStatus.RESTORE_FAILED)
-    assert "INCOMPLETE" in res.error_line
+    assert res.status == ExitStatus.INTEGRITY, res.stderr  # corruption is exit 6, never 9
+    assert "rolled back: nothing was restored" in res.error_line
     assert "FAILED" in marker(pg_url)
     ver = run_cli(["verify", "--target", pg_url], sandbox_env)
     assert ver.status == ExitStatus.RESTORE_FAILED and "INCOMPLETE" in ver.error_line
@@ -291,7 +295,7 @@ def test_sha256_sidecar_mismatch(
         sandbox_env,
     )
     assert res.status == ExitStatus.INTEGRITY
-    assert "sha256 mismatch" in res.error_line and "INCOMPLETE" in res.error_line
+    assert "sha256 mismatch" in res.error_line and "rolled back" in res.error_line
     assert "FAILED" in marker(pg_url)
     # a custom archive is checked before anything is restored
     local = tmp_path / "c.dump"
@@ -316,7 +320,7 @@ def test_killed_pg_restore_reports_incomplete(
     with pytest.raises(RestoreFailed) as info:
         restore(str(dump), pg_url, opts)
     assert "killed by signal 9" in str(info.value)
-    assert "INCOMPLETE (rolled back): drop it and re-run" in str(info.value)
+    assert "rolled back: nothing was restored" in str(info.value)
     assert count_tables(pg_url) == 0
     assert marker(pg_url).startswith("runbook: restore FAILED")
     ver = run_cli(["verify", "--target", pg_url], sandbox_env)

@@ -78,7 +78,7 @@ def pg_restore_accepts(tar: bytes) -> bool:
 
 def assert_nothing_committed(res_status: int, error: str, url: str) -> None:
     assert res_status == ExitStatus.INTEGRITY, error
-    assert "INCOMPLETE (rolled back)" in error
+    assert "rolled back: nothing was restored into" in error
     assert user_tables(url) == []
     assert marker(url).startswith("runbook: restore FAILED"), marker(url)
 
@@ -202,8 +202,12 @@ def test_sql_error_reports_psql_first_error(
     assert "psql stopped at the first error" in res.error_line
     assert 'relation "users" already exists' in res.error_line
     assert "errors ignored" not in res.stderr
-    assert "INCOMPLETE (rolled back)" in res.error_line
+    # the database already held a table: it is left as it was, not marked FAILED, and nothing
+    # tells the operator to drop a database this restore did not create (issue 8, item 4)
+    assert "rolled back: nothing was restored" in res.error_line and "as it was" in res.error_line
+    assert "drop" not in res.stderr.lower()
     assert user_tables(pg_url) == ["public.users"]  # matches, messages, profiles rolled back
+    assert "FAILED" not in marker(pg_url) and "IN PROGRESS" not in marker(pg_url)
 
 
 def test_killed_runbook_process_commits_nothing(
