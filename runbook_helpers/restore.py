@@ -191,7 +191,10 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         try:
             head, consumed = archive.decompressed_head(opened)
         except IntegrityError as exc:
-            raise IntegrityError(f"{exc}; nothing was restored", hint=exc.hint) from None
+            raise IntegrityError(
+                f"{exc}; nothing was restored",
+                hint=exc.hint or "fetch the backup again; if it persists, use an older backup",
+            ) from None
         _check_content(source, fmt, head, opts.format)
         header = archive_format.header_from_head(fmt, head)
         tool = _pick_tool(fmt, header)
@@ -393,9 +396,16 @@ def _download(
             hint="free space, or pass --workdir on a bigger disk",
         )
     path = dest_dir / "archive.dump"
-    with path.open("wb") as f:
-        for data in _archive_bytes(opened, consumed, hasher, counter):
-            f.write(data)
+    try:
+        with path.open("wb") as f:
+            for data in _archive_bytes(opened, consumed, hasher, counter):
+                f.write(data)
+    except OSError as exc:  # ENOSPC, EFBIG (a quota or file-size limit): nothing restored yet
+        raise NoSpace(
+            f"could not write the archive to {dest_dir}: {exc.strerror or exc}; "
+            "nothing was restored",
+            hint="free space, or pass --workdir on a bigger disk",
+        ) from None
     return path
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
+from types import FrameType
 
 from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
@@ -86,7 +88,20 @@ def summary(result: RestoreResult) -> str:
     )
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def handle(args: argparse.Namespace, out: Output) -> int:
+    # SIGTERM (a closed terminal, a CI timeout) ends the restore like Ctrl-C: rolled back, said
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _restore(args, out)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _restore(args: argparse.Namespace, out: Output) -> int:
     source, client = resolve_source(args)
     opts = RestoreOptions(
         jobs=args.jobs,
