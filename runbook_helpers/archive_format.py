@@ -325,5 +325,6 @@ def check_content(name: str, fmt: str, head: bytes, requested: str | None) -> No
     if expected is not None and expected != fmt:
         raise Incompatible(
             f"{name} is {article}{what}, but its name says {describe(expected)}",
-            hint=f"check where it came from; if you trust it, pass --format {fmt.removesuffix('.gz')}",
+            hint="check where it came from; if you trust it, pass "
+            f"--format {fmt.removesuffix('.gz')}",
         )

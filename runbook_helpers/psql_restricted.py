@@ -10,12 +10,13 @@ when given ``--restrict-key``; for an older pg_restore it is sent to psql first.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import secrets
 import subprocess
 from pathlib import Path
 
-from runbook_helpers.errors import Incompatible
+from runbook_helpers.errors import Incompatible, NotFound
 from runbook_helpers.pgtools import candidate_bin_dirs, find_tool
 
 RESTRICTED_ERROR = "backslash commands are restricted"
@@ -56,10 +57,8 @@ def restricted_psql(preferred: Path | None = None) -> Path:
     restricted is taken. Incompatible (exit 7) names the releases that can when none here can.
     """
     candidates: list[Path] = [preferred] if preferred and preferred.exists() else []
-    try:
+    with contextlib.suppress(NotFound):
         candidates.append(find_tool("psql"))
-    except Exception:  # noqa: BLE001 - fall through to the versioned dirs
-        pass
     candidates += [d / "psql" for d in candidate_bin_dirs() if (d / "psql").exists()]
     for psql in candidates:
         if psql_restricts(psql):

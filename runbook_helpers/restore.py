@@ -579,16 +579,25 @@ def _fail(
     drop = f"dropdb {dbname} (or DROP DATABASE {dbname}), fix the cause, then re-run the restore"
     if not partial:
         if disposable:
-            _mark(target, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200]))
+            _mark(
+                target,
+                dbname,
+                MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200]),
+            )
             message = f"{reason}; rolled back: nothing was restored into {dbname} (still empty)"
         else:
             _mark(target, dbname, prior.comment)
             message = f"{reason}; rolled back: nothing was restored, {dbname} is as it was"
         hint = "fix the cause, then re-run the same command"
     else:
-        _mark(target, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200]))
+        _mark(
+            target, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200])
+        )
         if disposable:
-            message = f"{reason}; the target database {dbname} is INCOMPLETE (partially restored): drop it and re-run"
+            message = (
+                f"{reason}; the target database {dbname} is INCOMPLETE (partially restored): "
+                "drop it and re-run"
+            )
             hint = drop
         else:
             message = (

@@ -25,7 +25,9 @@ KEY = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz"
 
 
 @pytest.fixture(scope="module")
-def dumps(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+def dumps(
+    pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
     seed_database(pg_server, "hostile_src", 0.05)
     out = tmp_path_factory.mktemp("hostile")
     try:
@@ -55,7 +57,9 @@ def test_plain_sql_asked_for_runs_restricted(
 ) -> None:
     """With ``--format plain`` the SQL runs, but every meta-command is refused: exit 6."""
     canary = tmp_path / "pwned"
-    bad = faults.write(tmp_path / "m.sql.gz", gzip.compress(faults.hostile_sql(kind, canary, complete=True)))
+    bad = faults.write(
+        tmp_path / "m.sql.gz", gzip.compress(faults.hostile_sql(kind, canary, complete=True))
+    )
     res = run_cli(["restore", str(bad), "--target", pg_url, "--format", "plain"], sandbox_env)
     error = faults.assert_one_error(res, ExitStatus.INTEGRITY)
     assert "meta-command" in error and "nothing was restored" in error
@@ -79,7 +83,9 @@ def test_meta_command_after_copy_data_is_refused(
 def test_real_plain_dump_restores_with_format_plain(
     fmt: str, dumps: dict[str, Path], pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
-    res = run_cli(["restore", str(dumps[fmt]), "--target", pg_url, "--format", "plain"], sandbox_env)
+    res = run_cli(
+        ["restore", str(dumps[fmt]), "--target", pg_url, "--format", "plain"], sandbox_env
+    )
     assert res.status == 0, res.stderr
     assert "restricted" in res.stdout
     assert faults.target_state(pg_url) == "4 tables (DONE)"
@@ -140,7 +146,9 @@ def test_garbage_gzip_is_refused_as_not_a_dump(
 def test_format_option_must_match_content(
     dumps: dict[str, Path], pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
-    res = run_cli(["restore", str(dumps["tar.gz"]), "--target", pg_url, "--format", "custom"], sandbox_env)
+    res = run_cli(
+        ["restore", str(dumps["tar.gz"]), "--target", pg_url, "--format", "custom"], sandbox_env
+    )
     error = faults.assert_one_error(res, ExitStatus.INCOMPATIBLE)
     assert "gzip'd tar archive" in error and "--format custom" in error
     # a renamed archive is accepted when --format says what it is
@@ -154,9 +162,7 @@ def hostile_tar_restore(
     dumps: dict[str, Path], tmp_path: Path, pg_url: str, env: dict[str, str]
 ) -> None:
     canary = tmp_path / "pwned"
-    bad = faults.write(
-        tmp_path / KEY, faults.hostile_tar_gz(dumps["tar.gz"].read_bytes(), canary)
-    )
+    bad = faults.write(tmp_path / KEY, faults.hostile_tar_gz(dumps["tar.gz"].read_bytes(), canary))
     res = run_cli(["restore", str(bad), "--target", pg_url], env)
     error = faults.assert_one_error(res, ExitStatus.INTEGRITY)
     assert "meta-command" in error and "rolled back" in error
@@ -176,7 +182,7 @@ def test_meta_command_refused_with_a_pg_restore_without_restrict_key(
     """pg_restore 16.2 (pgserver wheel) writes no ``\\restrict``: runbook restricts psql itself."""
     try:
         bin_dir = pgserver_bin_dir()
-    except Exception as exc:  # noqa: BLE001 - any failure means the wheel is not usable here
+    except Exception as exc:
         pytest.skip(f"pgserver wheel unavailable: {exc}")
     help_text = subprocess.run(
         [str(bin_dir / "pg_restore"), "--help"], capture_output=True, text=True, check=True

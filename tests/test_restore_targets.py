@@ -123,7 +123,9 @@ def test_two_side_db_restores_in_one_second_do_not_collide(
     pg_server.create_database(base[:63])
     try:
         outs = [
-            run_cli(["restore", str(tar_gz), "--target", pg_server.url(base), "--side-db"], sandbox_env)
+            run_cli(
+                ["restore", str(tar_gz), "--target", pg_server.url(base), "--side-db"], sandbox_env
+            )
             for _ in range(2)
         ]
         for res in outs:
@@ -137,7 +139,9 @@ def test_two_side_db_restores_in_one_second_do_not_collide(
                 pg_server.drop_database(db)
 
 
-def test_too_long_target_name_is_refused(tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]) -> None:
+def test_too_long_target_name_is_refused(
+    tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+) -> None:
     res = run_cli(["restore", str(tar_gz), "--target", pg_server.url("n" * 70)], sandbox_env)
     error = faults.assert_one_error(res, ExitStatus.USAGE)
     assert "63" in error
@@ -219,7 +223,9 @@ def test_every_restore_hint_names_only_real_options() -> None:
                 for opt in re.findall(r"(?<![\w-])--[a-z][a-z-]*", rest):
                     if opt not in options.get(cmd, set()):
                         bad.append(f"{module}: runbook {cmd} {opt}")
-            for opt in re.findall(r"(?<![\w-])--[a-z][a-z-]*", re.sub(r"runbook \w+[^;]*", "", text)):
+            for opt in re.findall(
+                r"(?<![\w-])--[a-z][a-z-]*", re.sub(r"runbook \w+[^;]*", "", text)
+            ):
                 if opt not in allowed:
                     bad.append(f"{module}: {opt} in {text!r}")
     assert not bad, bad

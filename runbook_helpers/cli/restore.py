@@ -7,9 +7,9 @@ import signal
 from pathlib import Path
 from types import FrameType
 
+from runbook_helpers.archive_format import KINDS
 from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
-from runbook_helpers.archive_format import KINDS
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore import RestoreOptions, RestoreResult, default_jobs, restore
 

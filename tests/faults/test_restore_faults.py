@@ -38,7 +38,9 @@ def dumps(
     seed_database(pg_server, "faults_src", 0.5)
     out = tmp_path_factory.mktemp("faults")
     try:
-        yield {f: pg_dump(pg_server, "faults_src", f, out) for f in ("tar.gz", "custom.gz", "plain")}
+        yield {
+            f: pg_dump(pg_server, "faults_src", f, out) for f in ("tar.gz", "custom.gz", "plain")
+        }
     finally:
         pg_server.drop_database("faults_src")
 
@@ -49,8 +51,12 @@ def secret_of(pg_server: PostgresServer) -> list[str]:
 
 @pytest.mark.parametrize("fraction", [0.0005, 0.01, 0.3, 0.7, 0.999])
 def test_truncated_at_several_offsets(
-    fraction: float, dumps: dict[str, Path], tmp_path: Path, pg_url: str,
-    sandbox_env: dict[str, str], pg_server: PostgresServer,
+    fraction: float,
+    dumps: dict[str, Path],
+    tmp_path: Path,
+    pg_url: str,
+    sandbox_env: dict[str, str],
+    pg_server: PostgresServer,
 ) -> None:
     bad = faults.write(tmp_path / KEY, faults.truncate(dumps["tar.gz"].read_bytes(), fraction))
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
@@ -61,10 +67,15 @@ def test_truncated_at_several_offsets(
 
 @pytest.mark.parametrize("fraction", [0.001, 0.2, 0.5, 0.9, 0.9995])
 def test_flipped_bytes(
-    fraction: float, dumps: dict[str, Path], tmp_path: Path, pg_url: str,
+    fraction: float,
+    dumps: dict[str, Path],
+    tmp_path: Path,
+    pg_url: str,
     sandbox_env: dict[str, str],
 ) -> None:
-    bad = faults.write(tmp_path / KEY, faults.flip_bytes(dumps["tar.gz"].read_bytes(), fraction, 16))
+    bad = faults.write(
+        tmp_path / KEY, faults.flip_bytes(dumps["tar.gz"].read_bytes(), fraction, 16)
+    )
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
     faults.assert_one_error(res, ExitStatus.INTEGRITY)
     assert faults.target_state(pg_url) in CLEAN_STATES
@@ -72,7 +83,10 @@ def test_flipped_bytes(
 
 @pytest.mark.parametrize("damage", [faults.wrong_crc, faults.wrong_length])
 def test_wrong_gzip_trailer(
-    damage: object, dumps: dict[str, Path], tmp_path: Path, pg_url: str,
+    damage: object,
+    dumps: dict[str, Path],
+    tmp_path: Path,
+    pg_url: str,
     sandbox_env: dict[str, str],
 ) -> None:
     assert callable(damage)
@@ -88,9 +102,18 @@ def test_wrong_sidecar_on_s3(
     data = dumps["tar.gz"].read_bytes()
     s3 = r2_clean.client()
     s3.put_object(Bucket=r2_clean.bucket, Key=KEY, Body=data)
-    s3.put_object(Bucket=r2_clean.bucket, Key=KEY + ".sha256", Body=faults.sidecar(data, KEY, wrong=True))
+    s3.put_object(
+        Bucket=r2_clean.bucket, Key=KEY + ".sha256", Body=faults.sidecar(data, KEY, wrong=True)
+    )
     res = run_cli(
-        ["restore", f"s3://{r2_clean.bucket}/{KEY}", "--target", pg_url, "--profile", r2_clean.profile],
+        [
+            "restore",
+            f"s3://{r2_clean.bucket}/{KEY}",
+            "--target",
+            pg_url,
+            "--profile",
+            r2_clean.profile,
+        ],
         sandbox_env,
         secrets=[r2_clean.secret_access_key],
     )
@@ -119,10 +142,17 @@ def test_empty_and_non_dump_content(
 
 
 @pytest.mark.parametrize("kind", sorted(faults.HOSTILE_META))
-def test_hostile_plain_sql(kind: str, tmp_path: Path, pg_url: str, sandbox_env: dict[str, str]) -> None:
+def test_hostile_plain_sql(
+    kind: str, tmp_path: Path, pg_url: str, sandbox_env: dict[str, str]
+) -> None:
     canary = tmp_path / "pwned"
-    bad = faults.write(tmp_path / KEY, gzip.compress(faults.hostile_sql(kind, canary, complete=True)))
-    for extra, status in (([], ExitStatus.INCOMPATIBLE), (["--format", "plain"], ExitStatus.INTEGRITY)):
+    bad = faults.write(
+        tmp_path / KEY, gzip.compress(faults.hostile_sql(kind, canary, complete=True))
+    )
+    for extra, status in (
+        ([], ExitStatus.INCOMPATIBLE),
+        (["--format", "plain"], ExitStatus.INTEGRITY),
+    ):
         res = run_cli(["restore", str(bad), "--target", pg_url, *extra], sandbox_env)
         faults.assert_one_error(res, status)
         assert not canary.exists()
@@ -170,7 +200,14 @@ def test_plain_dump_with_large_objects_is_one_transaction(
     assert res.status == 0, res.stderr  # the role is gone: owners/grants were left out
     assert faults.target_state(pg_url) == "1 tables (DONE)"
     # a failure after the large objects rolls everything back, large objects included
-    broken = faults.write(tmp_path / "broken.sql", text.replace(b"-- PostgreSQL database dump complete", b"SELECT 1/0;\n-- PostgreSQL database dump complete", 1))
+    broken = faults.write(
+        tmp_path / "broken.sql",
+        text.replace(
+            b"-- PostgreSQL database dump complete",
+            b"SELECT 1/0;\n-- PostgreSQL database dump complete",
+            1,
+        ),
+    )
     other = pg_url.rsplit("/", 1)[0] + "/" + pg_url.rsplit("/", 1)[1] + "x"
     pg_server.create_database(other.rsplit("/", 1)[1].split("?")[0])
     try:
@@ -187,14 +224,21 @@ def test_plain_dump_with_large_objects_is_one_transaction(
 def runbook_proc(args: list[str], env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "runbook_helpers", "restore", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw,  # type: ignore[call-overload]
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,  # type: ignore[call-overload]
     )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("stage", ["started", "streaming"])
 def test_runbook_killed_at_each_stage(
-    sig: signal.Signals, stage: str, dumps: dict[str, Path], pg_url: str,
+    sig: signal.Signals,
+    stage: str,
+    dumps: dict[str, Path],
+    pg_url: str,
     sandbox_env: dict[str, str],
 ) -> None:
     proc = runbook_proc([str(dumps["tar.gz"]), "--target", pg_url], sandbox_env)
@@ -207,7 +251,7 @@ def test_runbook_killed_at_each_stage(
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.01)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
         pytest.skip("the restore finished before the signal (machine too fast for this stage)")
     if sig == signal.SIGKILL:
@@ -231,9 +275,10 @@ def test_full_disk_while_downloading(
 
     proc = runbook_proc(
         [str(dumps["custom.gz"]), "--target", pg_url, "-j", "2", "--workdir", str(tmp_path)],
-        sandbox_env, preexec_fn=limit,
+        sandbox_env,
+        preexec_fn=limit,
     )
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == ExitStatus.NO_SPACE, err
     errors = [ln for ln in err.splitlines() if ln.startswith("runbook: error: ")]
     assert len(errors) == 1 and "nothing was restored" in errors[0], err

@@ -95,12 +95,15 @@ def hostile_tar_gz(tar_gz: bytes, canary: Path) -> bytes:
     pg_restore copies a data member verbatim into its script, so without restricted mode the
     line after the smuggled end-of-data marker runs as a psql meta-command.
     """
-    src = tarfile.open(fileobj=io.BytesIO(gzip.decompress(tar_gz)))
     out = io.BytesIO()
     done = False
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as dst:
+    with (
+        tarfile.open(fileobj=io.BytesIO(gzip.decompress(tar_gz))) as src,
+        tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as dst,
+    ):
         for member in src.getmembers():
-            payload = src.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
+            body = src.extractfile(member) if member.isfile() else None
+            payload = body.read() if body is not None else b""
             if not done and member.name.endswith(".dat") and member.name != "toc.dat" and payload:
                 payload = payload.replace(b"\\.\n", f"\\.\n\\! touch {canary}\n".encode(), 1)
                 done = b"\\!" in payload
@@ -117,10 +120,9 @@ def write(path: Path, data: bytes) -> Path:
 
 
 def target_state(url: str) -> str:
-    """``missing`` | ``untouched`` (no tables, no marker) | ``empty (marker)`` | ``N tables (marker)``.
+    """``missing`` | ``untouched`` | ``empty (STATE)`` | ``N tables (STATE)``.
 
-    The marker is the first word of the database comment after ``runbook: `` (``restore`` for
-    IN PROGRESS / FAILED, ``restored`` when done).
+    ``untouched``: no tables and no comment; STATE is the marker's: IN PROGRESS, FAILED or DONE.
     """
     try:
         conn = psycopg.connect(url, connect_timeout=5)
