@@ -7,17 +7,20 @@
   end commits nothing. (pg_restore cannot restore a tar archive or stdin in parallel.)
 * ``custom`` / ``directory``: from a regular file (downloaded and checked first when on S3) with
   ``pg_restore -j N --exit-on-error``.
-* ``plain`` / ``plain.gz``: only with ``--format plain``
-  (:mod:`runbook_helpers.restore_plain`): psql in restricted mode, one transaction.
+* ``plain`` / ``plain.gz``: only with ``--format plain`` (:mod:`runbook_helpers.restore_plain`):
+  psql in restricted mode, one transaction whose COMMIT is sent by us after the checks.
 
-Nothing in a backup runs as a psql meta-command: psql is always in restricted mode
+Nothing in a backup runs as a psql meta-command: psql always runs in restricted mode
 (:mod:`runbook_helpers.psql_restricted`), and content that is not what its name (or
-``--format``) says is refused before anything is written. One restore per target at a time
-(:mod:`runbook_helpers.restore_lock`); never into postgres/template0/template1.
+``--format``) says is refused before anything is written. Never into postgres/template0/
+template1; one restore per target at a time (:mod:`runbook_helpers.restore_lock`).
 
 Always ``--no-owner --no-privileges``; never "errors ignored". The target carries a marker
 (``COMMENT ON DATABASE``) that says "restore IN PROGRESS" until the restore has succeeded, so an
-interrupted restore is never mistaken for a good one (``runbook verify`` reports it).
+interrupted restore is never mistaken for a good one (``runbook verify`` reports it). What a
+failure left is said exactly (:mod:`runbook_helpers.restore_outcome`); tools' failures become
+typed errors in :mod:`runbook_helpers.restore_tools`; ``--swap`` is
+:mod:`runbook_helpers.restore_swap`.
 """
 
 from __future__ import annotations
@@ -34,32 +37,28 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, NoReturn
-
-import psycopg
-from psycopg import sql
+from typing import Any
 
 from runbook_helpers import archive, archive_format, restore_plain, restore_stream, storage
 from runbook_helpers.errors import (
     Incompatible,
     IntegrityError,
     NoSpace,
-    RestoreFailed,
-    RunbookError,
-    UnsafeTarget,
 )
 from runbook_helpers.fetch import parse_sha256_sidecar
 from runbook_helpers.marker import (
     MARKER_DONE,
-    MARKER_FAILED,
     MARKER_IN_PROGRESS,
     read_marker,
     set_marker,
     utc_now,
 )
-from runbook_helpers.psql_restricted import RESTRICTED_ERROR, restricted_psql
+from runbook_helpers.psql_restricted import restricted_psql
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore_lock import restore_lock
+from runbook_helpers.restore_outcome import Prior, fail
+from runbook_helpers.restore_swap import swap_databases
+from runbook_helpers.restore_tools import PartialCommit, ToolFailed, raise_for, wait
 from runbook_helpers.target import (
     Target,
     check_not_production,
@@ -70,7 +69,6 @@ from runbook_helpers.target import (
     database_exists,
     derived_name,
     ensure_empty,
-    maintenance_connection,
     user_tables,
 )
 
@@ -117,36 +115,6 @@ class RestoreResult:
     @property
     def seconds(self) -> float:
         return sum(self.stages.values())
-
-
-# pg_restore messages that mean the archive's bytes are damaged (exit 6, not 9)
-CORRUPTION_SIGNS = (
-    "corrupt tar header",
-    "could not uncompress data",
-    "could not read from input file",
-    "unexpected end of file",
-    "found unexpected block ID",
-    "could not find block ID",
-    "unexpected data offset flag",
-    "did not find magic string",
-    "invalid compressed data",
-    "could not decompress",
-)
-
-_Failure = restore_stream.ToolFailed  # internal: the restore tool failed; message is the reason
-
-
-class _PartialCommit(_Failure):
-    """The dump ended the restore transaction itself: part of it is committed."""
-
-
-@dataclass
-class _Prior:
-    """What the target was before this restore touched it (decides what a failure says)."""
-
-    created: bool = False
-    tables: int = 0
-    comment: str | None = None
 
 
 def default_jobs() -> int:
@@ -203,7 +171,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         # --- prepare the target (nothing is written before every check has passed)
         lock.enter_context(restore_lock(target, target.dbname))
         dbname = target.dbname
-        prior = _Prior()
+        prior = Prior()
         if opts.side_db:
             dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
             if cut:
@@ -266,11 +234,11 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                     desc = _run_stream(
                         tool, fmt, opened, consumed, conninfo, target, hasher, counter, opts, checks
                     )
-            except (_Failure, IntegrityError, KeyboardInterrupt) as exc:
+            except (ToolFailed, IntegrityError, KeyboardInterrupt) as exc:
                 partial = (method == "file" and _parallel(fmt, jobs)) or isinstance(
-                    exc, _PartialCommit
+                    exc, PartialCommit
                 )
-                _fail(target, dbname, safe_source, partial, prior, exc)
+                fail(target, dbname, safe_source, partial, prior, exc)
             stages["restore" if method == "file" else "stream+restore"] = time.perf_counter() - t0
             stage(f"restored with {desc} in {time.perf_counter() - t0:.1f}s")
         finally:
@@ -454,8 +422,8 @@ def _run_file(
         )
         if opts.on_process:
             opts.on_process(proc)
-        code = _wait(proc)
-        _raise_for(code, err, "pg_restore")
+        code = wait(proc)
+        raise_for(code, err, "pg_restore")
     return f"pg_restore -j {jobs} from a file" if parallel else "pg_restore --single-transaction"
 
 
@@ -481,7 +449,7 @@ def _run_stream(
             target.tool_env(),
             checks=checks,
             on_process=opts.on_process,
-            raise_for=_raise_for,
+            raise_for=raise_for,
         )
         return "psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks (streamed)"
     psql = restricted_psql(tool.with_name("psql"))
@@ -493,167 +461,9 @@ def _run_stream(
         target.tool_env(),
         checks=checks,
         on_process=opts.on_process,
-        raise_for=_raise_for,
+        raise_for=raise_for,
     )
     return (
         "pg_restore | psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks "
         "(streamed)"
     )
-
-
-def _wait(proc: subprocess.Popen[bytes]) -> int:
-    try:
-        return proc.wait()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-
-
-def _raise_for(code: int, err: IO[bytes], what: str) -> None:
-    if code == 0:
-        return
-    err.seek(0)
-    text = redact_text(err.read().decode(errors="replace"))
-    if code < 0:
-        raise _Failure(f"{what} was killed by signal {-code}")
-    if RESTRICTED_ERROR in text:
-        raise _Failure(
-            "the backup contains a psql meta-command (a backslash command such as \\! or "
-            "\\connect), refused by psql's restricted mode"
-        ) from IntegrityError(
-            "meta-command",
-            hint="pg_dump never writes one into its data: treat this file as tampered with "
-            "and restore another backup",
-        )
-    if restore_plain.GUARD_ERROR in text or restore_plain.NESTED_BEGIN in text:
-        raise _PartialCommit(
-            "the dump ran a BEGIN/COMMIT of its own, which committed part of it before it stopped"
-        )
-    typed = archive.pg_restore_error(text, what=what)
-    if what == "pg_restore" and any(p in text for p in CORRUPTION_SIGNS):
-        typed = IntegrityError(
-            f"pg_restore found the archive damaged: {_first_error(text)}",
-            hint="fetch the backup again and compare its sha256; if it persists, use an older "
-            "backup",
-        )
-    if isinstance(typed, Incompatible | IntegrityError):
-        raise _Failure(str(typed)) from typed
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "error" in ln.lower()] or lines
-    detail = "; ".join(errors[:3]) if errors else f"exit status {code}"
-    raise _Failure(f"{what} stopped at the first error (exit {code}): {detail}")
-
-
-def _first_error(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if "error" in ln.lower()]
-    return lines[0] if lines else (text.strip().splitlines() or ["?"])[0]
-
-
-def _mark(target: Target, dbname: str, text: str | None) -> None:
-    """Set (or, with None, clear) the marker; a failure to do so leaves IN PROGRESS in place,
-    which verify reports just the same."""
-    try:
-        with connect(target.url, dbname=dbname) as conn:
-            if text is None:
-                conn.execute(
-                    sql.SQL("comment on database {} is null").format(sql.Identifier(dbname))
-                )
-            else:
-                set_marker(conn, dbname, text)
-    except (RunbookError, psycopg.Error):
-        pass
-
-
-def _fail(
-    target: Target, dbname: str, source: str, partial: bool, prior: _Prior, exc: BaseException
-) -> NoReturn:
-    """Say exactly what the failed restore left, mark the target accordingly, raise typed.
-
-    A rolled-back restore into a database that already held data leaves it as it was, marker
-    included, and never advises dropping it; only a database this restore created (or found
-    empty) is called disposable.
-    """
-    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
-    disposable = prior.created or prior.tables == 0
-    drop = f"dropdb {dbname} (or DROP DATABASE {dbname}), fix the cause, then re-run the restore"
-    if not partial:
-        if disposable:
-            _mark(
-                target,
-                dbname,
-                MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200]),
-            )
-            message = f"{reason}; rolled back: nothing was restored into {dbname} (still empty)"
-        else:
-            _mark(target, dbname, prior.comment)
-            message = f"{reason}; rolled back: nothing was restored, {dbname} is as it was"
-        hint = "fix the cause, then re-run the same command"
-    else:
-        _mark(
-            target, dbname, MARKER_FAILED.format(source=source, at=utc_now(), reason=reason[:200])
-        )
-        if disposable:
-            message = (
-                f"{reason}; the target database {dbname} is INCOMPLETE (partially restored): "
-                "drop it and re-run"
-            )
-            hint = drop
-        else:
-            message = (
-                f"{reason}; {dbname} already held data and now also holds part of this restore "
-                "(INCOMPLETE, marked FAILED)"
-            )
-            hint = (
-                f"{dbname} was not created by this restore: do not drop it; compare it with "
-                "runbook verify --target URL and repair it, or restore into a new database"
-            )
-    cause = exc if isinstance(exc, RunbookError) else exc.__cause__
-    if isinstance(cause, IntegrityError):
-        raise IntegrityError(message, hint=cause.hint or hint) from None
-    if isinstance(cause, Incompatible):
-        raise Incompatible(message, hint=cause.hint or hint) from None
-    raise RestoreFailed(message, hint=hint) from None
-
-
-def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
-    """Rename ``target`` -> ``<target>_old_<stamp>`` and ``side_db`` -> ``target`` atomically."""
-    name = target.dbname
-    old, _ = derived_name(name, f"_old_{stamp}")
-    with maintenance_connection(target) as conn:
-        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-        sessions = conn.execute(
-            "select count(*) from pg_stat_activity where datname in (%s, %s) "
-            "and pid <> pg_backend_pid()",
-            (name, side_db),
-        ).fetchone()
-        count = int(sessions[0]) if sessions else 0
-        hint = (
-            f"the restored copy is ready in {side_db}; stop the services using {name} (or "
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'), "
-            f"then: ALTER DATABASE {name} RENAME TO {old}; "
-            f"ALTER DATABASE {side_db} RENAME TO {name};"
-        )
-        if count:
-            raise UnsafeTarget(
-                f"cannot swap: {count} session(s) are connected to {name}; nothing was renamed",
-                hint=hint,
-            )
-        try:
-            with conn.transaction():
-                if exists:
-                    conn.execute(
-                        sql.SQL("alter database {} rename to {}").format(
-                            sql.Identifier(name), sql.Identifier(old)
-                        )
-                    )
-                conn.execute(
-                    sql.SQL("alter database {} rename to {}").format(
-                        sql.Identifier(side_db), sql.Identifier(name)
-                    )
-                )
-        except psycopg.Error as exc:
-            raise UnsafeTarget(
-                f"cannot swap: {redact_text(str(exc)).strip()}; nothing was renamed", hint=hint
-            ) from None
-    return old if exists else None

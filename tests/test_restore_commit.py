@@ -28,8 +28,9 @@ import psycopg
 import pytest
 
 from runbook_helpers.errors import ExitStatus, IntegrityError, RestoreFailed
-from runbook_helpers.restore import RestoreOptions, _raise_for, restore
+from runbook_helpers.restore import RestoreOptions, restore
 from runbook_helpers.restore_stream import split_commit, stream_restore
+from runbook_helpers.restore_tools import raise_for
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.test_archive_support import pg_dump, seed_database
@@ -175,7 +176,7 @@ def test_failed_check_after_everything_was_loaded_rolls_back(
             dict(os.environ),
             checks=failing_check,
             on_process=procs.append,
-            raise_for=_raise_for,
+            raise_for=raise_for,
         )
     # psql had written in its open transaction and was waiting for the rest (the COMMIT)
     assert states and "+ClientRead+xid" in str(states[0])

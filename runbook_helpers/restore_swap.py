@@ -1,0 +1,53 @@
+"""Swap a restored side database in under the target's name, atomically."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from runbook_helpers.errors import UnsafeTarget
+from runbook_helpers.redact import redact_text
+from runbook_helpers.target import Target, derived_name, maintenance_connection
+
+
+def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
+    """Rename ``target`` -> ``<target>_old_<stamp>`` and ``side_db`` -> ``target`` atomically."""
+    name = target.dbname
+    old, _ = derived_name(name, f"_old_{stamp}")
+    with maintenance_connection(target) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        sessions = conn.execute(
+            "select count(*) from pg_stat_activity where datname in (%s, %s) "
+            "and pid <> pg_backend_pid()",
+            (name, side_db),
+        ).fetchone()
+        count = int(sessions[0]) if sessions else 0
+        hint = (
+            f"the restored copy is ready in {side_db}; stop the services using {name} (or "
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'), "
+            f"then: ALTER DATABASE {name} RENAME TO {old}; "
+            f"ALTER DATABASE {side_db} RENAME TO {name};"
+        )
+        if count:
+            raise UnsafeTarget(
+                f"cannot swap: {count} session(s) are connected to {name}; nothing was renamed",
+                hint=hint,
+            )
+        try:
+            with conn.transaction():
+                if exists:
+                    conn.execute(
+                        sql.SQL("alter database {} rename to {}").format(
+                            sql.Identifier(name), sql.Identifier(old)
+                        )
+                    )
+                conn.execute(
+                    sql.SQL("alter database {} rename to {}").format(
+                        sql.Identifier(side_db), sql.Identifier(name)
+                    )
+                )
+        except psycopg.Error as exc:
+            raise UnsafeTarget(
+                f"cannot swap: {redact_text(str(exc)).strip()}; nothing was renamed", hint=hint
+            ) from None
+    return old if exists else None
