@@ -169,7 +169,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         expected_sha = sidecar_sha256(source, opts.client) if fmt != "directory" else None
 
         # --- prepare the target (nothing is written before every check has passed)
-        lock.enter_context(restore_lock(target, target.dbname))
+        if opts.swap or not opts.side_db:  # a side database of its own needs no lock
+            lock.enter_context(restore_lock(target, target.dbname))
         dbname = target.dbname
         prior = Prior()
         if opts.side_db:

@@ -14,9 +14,21 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
-from runbook_helpers.errors import Incompatible, IntegrityError, RestoreFailed, RunbookError
+from runbook_helpers.errors import (
+    ExitStatus,
+    Incompatible,
+    IntegrityError,
+    RestoreFailed,
+    RunbookError,
+)
 from runbook_helpers.marker import MARKER_FAILED, set_marker, utc_now
 from runbook_helpers.target import Target, connect
+
+
+class Interrupted(RestoreFailed):
+    """Ctrl-C or SIGTERM during the restore: exit 130, with what it left said."""
+
+    status = ExitStatus.INTERRUPTED
 
 
 @dataclass
@@ -84,6 +96,8 @@ def fail(
                 f"{dbname} was not created by this restore: do not drop it; compare it with "
                 "runbook verify --target URL and repair it, or restore into a new database"
             )
+    if isinstance(exc, KeyboardInterrupt):
+        raise Interrupted(message, hint=hint) from None
     cause = exc if isinstance(exc, RunbookError) else exc.__cause__
     if isinstance(cause, IntegrityError):
         raise IntegrityError(message, hint=cause.hint or hint) from None

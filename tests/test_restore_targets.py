@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import re
 import subprocess
@@ -191,10 +192,11 @@ PG_TOOL_OPTIONS = {"--no-owner", "--no-privileges", "--single-transaction", "--l
 def runbook_options() -> dict[str, set[str]]:
     """Every long option of every ``runbook`` sub-command."""
     parser = build_parser()
-    subs = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    choices: dict[str, argparse.ArgumentParser] = subs.choices
     return {
         name: {o for act in sub._actions for o in act.option_strings if o.startswith("--")}
-        for name, sub in subs.choices.items()  # type: ignore[attr-defined]
+        for name, sub in choices.items()
     }
 
 

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -221,14 +221,17 @@ def test_plain_dump_with_large_objects_is_one_transaction(
         pg_server.drop_database(other.rsplit("/", 1)[1].split("?")[0])
 
 
-def runbook_proc(args: list[str], env: dict[str, str], **kw: object) -> subprocess.Popen[str]:
+def runbook_proc(
+    args: list[str], env: dict[str, str], preexec_fn: Callable[[], None] | None = None
+) -> subprocess.Popen[str]:
+    """``runbook restore ARGS`` as a separate process (to signal or limit it)."""
     return subprocess.Popen(
         [sys.executable, "-m", "runbook_helpers", "restore", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        **kw,  # type: ignore[call-overload]
+        preexec_fn=preexec_fn,
     )
 
 
@@ -260,6 +263,7 @@ def test_runbook_killed_at_each_stage(
         assert "Traceback" not in err, err
         errors = [ln for ln in err.splitlines() if ln.startswith("runbook: error: ")]
         assert len(errors) == 1 and "interrupted" in errors[0], err
+        assert proc.returncode == ExitStatus.INTERRUPTED, err
     time.sleep(0.5)  # orphaned psql sees EOF and rolls back
     assert faults.target_state(pg_url) in ("untouched", "empty (IN PROGRESS)", "empty (FAILED)")
 
@@ -284,3 +288,15 @@ def test_full_disk_while_downloading(
     assert len(errors) == 1 and "nothing was restored" in errors[0], err
     assert "Traceback" not in err
     assert faults.target_state(pg_url) == "untouched"
+
+
+@pytest.mark.parametrize("dbname", ["postgres", "template1", ""])
+def test_maintenance_target_with_password_in_url(
+    dbname: str, dumps: dict[str, Path], pg_server: PostgresServer, sandbox_env: dict[str, str]
+) -> None:
+    """Refused with exit 8 before connecting; the URL's password is never printed."""
+    secret = "hunter2-Sekr1t"
+    url = f"postgresql://postgres:{secret}@127.0.0.1:{pg_server.port}/{dbname}"
+    res = run_cli(["restore", str(dumps["tar.gz"]), "--target", url], sandbox_env, secrets=[secret])
+    error = faults.assert_one_error(res, ExitStatus.UNSAFE_TARGET, [secret])
+    assert "never writes into postgres" in error
