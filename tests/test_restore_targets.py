@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -164,7 +165,11 @@ def test_concurrent_restores_into_one_target(
         while "IN PROGRESS" not in faults.target_state(pg_url):
             assert first.poll() is None and time.monotonic() < deadline, first.communicate()
             time.sleep(0.01)
-        second = run_cli(["restore", str(tar_gz), "--target", pg_url], sandbox_env)
+        first.send_signal(signal.SIGSTOP)  # hold the first one mid-restore, deterministically
+        try:
+            second = run_cli(["restore", str(tar_gz), "--target", pg_url], sandbox_env)
+        finally:
+            first.send_signal(signal.SIGCONT)
         error = faults.assert_one_error(second, ExitStatus.UNSAFE_TARGET)
         assert "another restore into" in error and "is running" in error
     finally:
