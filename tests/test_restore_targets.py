@@ -26,6 +26,7 @@ from tests.test_archive_support import pg_dump, seed_database
 from tests.test_storage_support import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
+RUNBOOK = (sys.executable, "-m", "runbook_helpers")
 
 
 @pytest.fixture(scope="module")
@@ -166,12 +167,20 @@ def test_concurrent_restores_into_one_target(
             assert first.poll() is None and time.monotonic() < deadline, first.communicate()
             time.sleep(0.01)
         first.send_signal(signal.SIGSTOP)  # hold the first one mid-restore, deterministically
-        try:
-            second = run_cli(["restore", str(tar_gz), "--target", pg_url], sandbox_env)
+        try:  # a separate process with a deadline: without the lock it would wait on the first
+            second = subprocess.run(
+                [*RUNBOOK, "restore", str(tar_gz), "--target", pg_url],
+                env=sandbox_env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         finally:
             first.send_signal(signal.SIGCONT)
-        error = faults.assert_one_error(second, ExitStatus.UNSAFE_TARGET)
-        assert "another restore into" in error and "is running" in error
+        assert second.returncode == ExitStatus.UNSAFE_TARGET, second.stderr
+        errors = [ln for ln in second.stderr.splitlines() if ln.startswith("runbook: error: ")]
+        assert len(errors) == 1 and "another restore into" in errors[0], second.stderr
+        assert "is running" in errors[0] and "runbook: hint: " in second.stderr
     finally:
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
