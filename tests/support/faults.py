@@ -147,6 +147,23 @@ def target_state(url: str) -> str:
     return f"{'empty' if tables == 0 else f'{tables} tables'} ({state})"
 
 
+def wait_for_no_sessions(url: str, timeout: float = 60) -> None:
+    """Wait until no other session is connected to ``url``'s database (orphans have exited)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute(
+                "select count(*) from pg_stat_activity"
+                " where datname = current_database() and pid <> pg_backend_pid()"
+            ).fetchone()
+        if not row or row[0] == 0:
+            return
+        assert time.monotonic() < deadline, f"{row[0]} session(s) still connected"
+        time.sleep(0.05)
+
+
 def assert_one_error(result: CliResult, status: int, secrets: Iterable[str] = ()) -> str:
     """Exit ``status``, exactly one error line followed by one hint line, no secret, no
     traceback; returns the error line."""
