@@ -43,6 +43,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from runbook_helpers.sandbox import SandboxError
+from runbook_helpers.sandbox.ports import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -129,14 +130,6 @@ def write_profile(directory: Path, endpoint: str, key_id: str, secret: str) -> t
     return config, credentials
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_ready(endpoint: str, proc: subprocess.Popen[bytes] | None, logfile: Path) -> None:
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
@@ -171,7 +164,7 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
 def _start_subprocess(stack: ExitStack, logfile: Path) -> str:
     """``python -m moto.server`` on a free port (retried if another process takes the port)."""
     for attempt in range(3):
-        port = _free_port()
+        port = free_port()
         endpoint = f"http://127.0.0.1:{port}"
         with logfile.open("wb") as out:
             proc = subprocess.Popen(
