@@ -84,7 +84,7 @@ def presigned_signature(
 
 def iam_secret(access_key_id: str) -> str | None:
     """The secret of an access key created in moto's IAM (``None`` if unknown)."""
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
 
     for user in iam_backends[DEFAULT_ACCOUNT_ID]["aws"].users.values():
@@ -166,7 +166,7 @@ def main(argv: list[str]) -> None:
 
     port = int(argv[0])
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple("127.0.0.1", port, PresignedUrls(app), threaded=True)  # type: ignore[arg-type]
+    run_simple("127.0.0.1", port, PresignedUrls(app), threaded=True)
 
 
 if __name__ == "__main__":
