@@ -23,11 +23,10 @@ import pytest
 from runbook_helpers.archive import pg_restore_error
 from runbook_helpers.archive_format import required_pg_restore_major
 from runbook_helpers.errors import ExitStatus, Incompatible
-from runbook_helpers.sandbox import SandboxError, sandbox_environment
+from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.bin_dirs import client_bin_dir
-from runbook_helpers.sandbox.server import PostgresServer
 from tests.fixtures.page_data import template_backup
-from tests.fixtures.registry import Sandbox
+from tests.fixtures.registry import Sandbox, server_of_major
 from tests.test_storage_support import run_cli
 
 MAJORS = (15, 16, 18)
@@ -37,14 +36,6 @@ SOURCE_SQL = f"""
 create table notes (id int primary key, body text not null, created_at timestamptz not null);
 insert into notes select g, 'note ' || g, now() from generate_series(1, {ROWS}) g;
 """
-
-
-def server_of(sandbox: Sandbox, major: int) -> PostgresServer:
-    """The session server of ``major`` (any backend that has it), or skip saying why not."""
-    try:
-        return sandbox.pg("auto", major=major)
-    except SandboxError as exc:
-        pytest.skip(f"no PostgreSQL {major} server here: {exc}")
 
 
 def client_dir(major: int) -> Path:
@@ -63,7 +54,7 @@ def archives(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict
 def archive(sandbox: Sandbox, archives: dict[int, Path], major: int, store: Path) -> Path:
     """The template backup of a tiny database on the ``major`` server, by pg_dump ``major``."""
     if major not in archives:
-        pg = server_of(sandbox, major)
+        pg = server_of_major(sandbox, major)
         name = f"matrix_src_{uuid.uuid4().hex[:8]}"
         pg.create_database(name)
         try:
@@ -108,7 +99,7 @@ def test_restore_matrix(
         capture_output=True,
         check=False,
     )
-    target_server = server_of(sandbox, client)
+    target_server = server_of_major(sandbox, client)
     target = f"matrix_{dumped_by}_{client}_{uuid.uuid4().hex[:6]}"
     url = target_server.create_database(target)
     try:
@@ -157,7 +148,7 @@ def test_newest_client_restores_a_nightly_into_the_production_major(
     store = tmp_path_factory.getbasetemp() / "matrix-archives"
     store.mkdir(exist_ok=True)
     path = archive(sandbox, archives, 16, store)
-    production = server_of(sandbox, 16)
+    production = server_of_major(sandbox, 16)
     target = f"matrix_newest_{uuid.uuid4().hex[:6]}"
     url = production.create_database(target)
     try:
