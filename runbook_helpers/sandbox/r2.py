@@ -148,6 +148,20 @@ class R2Mock:
             config=_CHECKSUMS,
         )
 
+    def writer_env(self, directory: Path) -> dict[str, str]:
+        """For tests that write: AWS files with ``r2-vlvt`` and ``r2-vlvt-write``, the latter on.
+
+        What a reader has after creating the writer profile as docs/backups.md tells them.
+        """
+        keys = {self.profile: self.read_key, self.write_profile: self.write_key}
+        config, credentials = write_profiles(directory, self.endpoint, keys)
+        return {
+            **self.env(),
+            "AWS_CONFIG_FILE": str(config),
+            "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+            "AWS_PROFILE": self.write_profile,
+        }
+
     def profile_client(self) -> S3Client:
         """A boto3 S3 client configured only through the ``r2-vlvt`` profile (read-only key)."""
         core = botocore.session.Session()
@@ -185,23 +199,28 @@ class R2Mock:
             log.debug("no lifecycle rule to delete: %s", exc)
 
 
-def write_profile(directory: Path, endpoint: str, key: R2Key) -> tuple[Path, Path]:
-    """Write ``config`` and ``credentials`` (0600) of the ``r2-vlvt`` profile into ``directory``."""
+def write_profiles(directory: Path, endpoint: str, keys: dict[str, R2Key]) -> tuple[Path, Path]:
+    """Write ``config`` and ``credentials`` (0600) with one R2 profile per ``keys`` entry."""
+    directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config"
     credentials = directory / "credentials"
     config.write_text(
-        f"[profile {PROFILE}]\n"
-        "region = auto\n"
-        f"endpoint_url = {endpoint}\n"
-        "request_checksum_calculation = when_required\n"
-        "response_checksum_validation = when_required\n"
+        "".join(
+            f"[profile {name}]\n"
+            "region = auto\n"
+            f"endpoint_url = {endpoint}\n"
+            "request_checksum_calculation = when_required\n"
+            "response_checksum_validation = when_required\n"
+            for name in keys
+        )
     )
     fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(
-            f"[{PROFILE}]\naws_access_key_id = {key.access_key_id}\n"
-            f"aws_secret_access_key = {key.secret_access_key}\n"
-        )
+        for name, key in keys.items():
+            out.write(
+                f"[{name}]\naws_access_key_id = {key.access_key_id}\n"
+                f"aws_secret_access_key = {key.secret_access_key}\n"
+            )
     return config, credentials
 
 
@@ -237,7 +256,7 @@ def r2_mock(workdir: Path | None = None) -> Iterator[R2Mock]:
         endpoint = start_moto(stack, scratch / "moto.log")
         keys = create_tokens(endpoint)
         enable_auth(endpoint)
-        config, credentials = write_profile(scratch, endpoint, keys["reader"])
+        config, credentials = write_profiles(scratch, endpoint, {PROFILE: keys["reader"]})
         mock = R2Mock(
             endpoint,
             read_key=keys["reader"],
