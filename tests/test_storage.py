@@ -62,10 +62,18 @@ def test_read_text_missing_is_none(r2_clean: R2Mock) -> None:
 
 
 def test_wrong_bucket_list(env: dict[str, str], r2_clean: R2Mock) -> None:
+    # a token scoped to vlvt-backups is denied any other bucket name, as on R2
     result = run_cli(["backups", "list", "--bucket", "vlvt-backupz"], env)
+    assert result.status == ExitStatus.ACCESS_DENIED, result.stderr
+    # the bucket is not at this endpoint (e.g. an EU-jurisdiction bucket via the default one)
+    r2_clean.client().delete_bucket(Bucket=r2_clean.bucket)
+    try:
+        result = run_cli(["backups", "list"], env)
+    finally:
+        r2_clean.reset_bucket()  # creates it again
     assert result.status == ExitStatus.NOT_FOUND
     assert result.error_line.startswith(
-        f"runbook: error: bucket not found at {r2_clean.endpoint} while accessing s3://vlvt-backupz/"
+        f"runbook: error: bucket not found at {r2_clean.endpoint} while accessing s3://vlvt-backups/"
     )
     assert "eu.r2.cloudflarestorage.com" in result.stderr
 
