@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.sandbox import sandbox_environment
+from runbook_helpers.sandbox.r2 import R2Mock
 from tests.fixtures.foreign_schema import (
     BLOB,
     EXPECTED_ROWS,
@@ -25,7 +26,7 @@ from tests.fixtures.foreign_schema import (
     ForeignDatabase,
     create_foreign_database,
 )
-from tests.fixtures.page_data import template_backup
+from tests.fixtures.page_data import PRODUCTION_MAJOR, template_backup
 from tests.fixtures.registry import Sandbox, server_of_major
 from tests.test_storage_support import run_cli
 
@@ -142,3 +143,38 @@ def test_citext_survives_restore(restored: tuple[ForeignDatabase, Path, str]) ->
         ).fetchone()
     assert row == (1,)
     assert kind == ("USER-DEFINED",)
+
+
+def test_streamed_from_the_bucket_with_the_read_only_profile(
+    sandbox: Sandbox,
+    made: dict[int, tuple[ForeignDatabase, Path]],
+    r2_clean: R2Mock,
+) -> None:
+    """The scenario path: the nightly in R2, restored straight from s3:// with the reader token."""
+    db, archive = foreign_backup(sandbox, made, PRODUCTION_MAJOR)
+    key = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+    r2_clean.client().upload_file(str(archive), r2_clean.bucket, key)  # the backup service
+    env = sandbox_environment(db.server, r2_clean)
+    env["AWS_PROFILE"] = r2_clean.profile
+    target = f"crm_streamed_{uuid.uuid4().hex[:8]}"
+    url = db.server.create_database(target)
+    try:
+        uri = f"s3://{r2_clean.bucket}/{key}"
+        inspected = run_cli(["inspect", uri], env, secrets=r2_clean.secrets)
+        assert inspected.status == 0, inspected.stderr
+        assert "archive version   1.15" in inspected.stdout.splitlines()
+        assert f"tables            {len(EXPECTED_ROWS)}" in inspected.stdout.splitlines()
+        restored = run_cli(
+            ["restore", f"s3://{r2_clean.bucket}/{key}", "--target", url],
+            env,
+            secrets=r2_clean.secrets,
+        )
+        assert restored.status == 0, restored.stderr
+        verified = run_cli(
+            ["verify", "--target", url, "--archive", f"s3://{r2_clean.bucket}/{key}"],
+            env,
+            secrets=r2_clean.secrets,
+        )
+        assert verified.status == 0, verified.stdout + verified.stderr
+    finally:
+        db.server.drop_database(target)
