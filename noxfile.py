@@ -22,7 +22,7 @@ def tests_pg16(session: nox.Session) -> None:
     """The library, fixture and engine tests against PostgreSQL 16 (the pgserver wheel).
 
     A second major version: archive versions, client/server matching and cross-version restores
-    are exercised for real. The docs pages are not run here: they show PostgreSQL 15 output.
+    are exercised for real. The docs pages run on PostgreSQL 16 in every session anyway.
     """
     session.install("-e", ".[test]")
     session.run("pytest", "tests", *session.posargs, env={"RUNBOOK_PG": "pgserver"})

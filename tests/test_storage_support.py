@@ -9,18 +9,16 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
 from runbook_helpers.cli import main
 from runbook_helpers.cli.output import Output
+from runbook_helpers.sandbox.ports import free_port
+
+__all__ = ["CliResult", "free_port", "gz_bytes", "run_cli", "write_profile"]
 
 
 @dataclass(frozen=True)
@@ -50,12 +48,6 @@ def run_cli(argv: list[str], env: Mapping[str, str], *, secrets: Iterable[str] =
     return result
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def gz_bytes(size: int, seed: int = 1) -> bytes:
     """A gzip stream of ``size`` pseudo-random-ish (poorly compressible) bytes."""
     import random
@@ -79,31 +71,3 @@ def write_profile(
         "AWS_CONFIG_FILE": str(directory / "config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(directory / "credentials"),
     }
-
-
-@contextmanager
-def auth_checking_moto(workdir: Path) -> Iterator[str]:
-    """A moto server that checks credentials (unknown keys get InvalidAccessKeyId)."""
-    port = free_port()
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")
-    moto_server = Path(sys.executable).with_name("moto_server")
-    log = (workdir / "moto-auth.log").open("wb")
-    proc = subprocess.Popen(
-        [str(moto_server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, env=env
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto_server did not start: {workdir}") from None
-                time.sleep(0.1)
-        yield endpoint
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()

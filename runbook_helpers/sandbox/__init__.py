@@ -1,9 +1,17 @@
 """Embedded, throw-away servers for the tests and ``runbook drill``.
 
-* :mod:`runbook_helpers.sandbox.postgres` - a PostgreSQL server (local binaries, the ``pgserver``
-  wheel's PG16, a testcontainers container, or an existing server from ``PG*`` variables);
-* :mod:`runbook_helpers.sandbox.r2` - a moto S3 server posing as Cloudflare R2, with a generated
-  ``r2-vlvt`` AWS profile.
+* :mod:`~runbook_helpers.sandbox.postgres` - ``postgres_server(kind, major=...)``, a PostgreSQL
+  server from one of :mod:`~runbook_helpers.sandbox.backends` (``local`` machine binaries,
+  ``pgserver`` 16, ``embedded`` 18, ``docker`` testcontainers, ``external`` from ``PG*``);
+  clusters are made by :mod:`~runbook_helpers.sandbox.cluster` (run as an unprivileged user by
+  :mod:`~runbook_helpers.sandbox.run_as`) from binaries found by
+  :mod:`~runbook_helpers.sandbox.bin_dirs`; :mod:`~runbook_helpers.sandbox.server` describes
+  the result;
+* :mod:`~runbook_helpers.sandbox.r2` - a moto S3 server posing as Cloudflare R2, checking
+  credentials and scopes (read / write / other-bucket tokens), with a generated read-only
+  ``r2-vlvt`` AWS profile; moto is started by :mod:`~runbook_helpers.sandbox.moto_process`
+  and serves :mod:`~runbook_helpers.sandbox.moto_app` (presigned URLs checked);
+* :mod:`~runbook_helpers.sandbox.ports` - ``free_port()``, used by both.
 
 Both are context managers: whatever they start is stopped and removed on exit, also on failure.
 """

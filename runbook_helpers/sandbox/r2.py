@@ -1,4 +1,15 @@
-"""A moto S3 server posing as Cloudflare R2, reached through a generated ``r2-vlvt`` profile.
+"""A moto S3 server posing as Cloudflare R2: tokens scoped like R2's, and an ``r2-vlvt`` profile.
+
+The server checks credentials and scopes (moto's IAM authentication, on for every request once
+the tokens exist), so the sandbox refuses what R2 refuses:
+
+* ``read_key`` - the on-call reader's token: list + get on ``vlvt-backups`` only. Writing with it
+  fails with ``AccessDenied``. The generated ``r2-vlvt`` profile holds this key.
+* ``write_key`` - the backup writer's token: read + write on ``vlvt-backups`` only. Nothing is
+  generated for it: a page that writes tells the reader to create an ``r2-vlvt-write`` profile.
+* ``other_key`` - a token for another bucket: ``AccessDenied`` on ``vlvt-backups``.
+* an unknown key gives ``InvalidAccessKeyId``, a wrong secret ``SignatureDoesNotMatch``.
+* :meth:`R2Mock.client` is an admin client for fixtures only (bucket setup, uploads, cleanup).
 
 The profile is what the runbook tells operators to configure for real R2::
 
@@ -9,40 +20,32 @@ The profile is what the runbook tells operators to configure for real R2::
     response_checksum_validation = when_required
 
 Region ``auto`` and moto: moto answers ``IllegalLocationConstraintException`` to a CreateBucket
-signed for region ``auto`` *without* a LocationConstraint (it treats any region other than
-us-east-1 like AWS does). Sending ``LocationConstraint=auto`` - which is what ``aws s3 mb`` does
-with this profile - is accepted, and every other call (list, get, put, presign) works with
-region ``auto`` unchanged. R2 itself accepts both forms, so :meth:`R2Mock.reset_bucket` sends
-the constraint.
+signed for region ``auto`` without a LocationConstraint; sending ``LocationConstraint=auto``
+(what ``aws s3 mb`` does with this profile) is accepted, and R2 accepts both forms.
 
-Keys are random per run. The secret lives only in the generated credentials file (mode 0600),
-never in environment variables, and is hidden from ``repr``.
+Keys are random per run (moto's IAM makes them). Secrets live only in the generated credentials
+file (mode 0600), never in environment variables, and are hidden from ``repr``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import secrets
 import shutil
-import string
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from runbook_helpers.sandbox import SandboxError
+from runbook_helpers.sandbox.moto_process import enable_auth, start_moto
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -50,21 +53,79 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUCKET = "vlvt-backups"
+OTHER_BUCKET = "vlvt-other"
 PROFILE = "r2-vlvt"
-_START_TIMEOUT = 30.0
+WRITE_PROFILE = "r2-vlvt-write"
+_CHECKSUMS = Config(
+    request_checksum_calculation="when_required", response_checksum_validation="when_required"
+)
+
+
+@dataclass(frozen=True)
+class R2Key:
+    """An R2 API token's S3 key pair (the secret is hidden from ``repr``)."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+def _scoped(actions: list[str], bucket: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+            }
+        ],
+    }
+
+
+# R2's token permissions as IAM policies. moto names the HeadBucket check s3:HeadBucket (AWS
+# checks s3:ListBucket); R2's "Object Read only" allows listing, reading and heading.
+READ_ONLY = ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject", "s3:GetBucketLocation"]
+TOKENS: dict[str, dict[str, Any]] = {
+    "admin": {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    },
+    "reader": _scoped(READ_ONLY, BUCKET),
+    "writer": _scoped(["s3:*"], BUCKET),
+    "other": _scoped(["s3:*"], OTHER_BUCKET),
+}
 
 
 @dataclass(frozen=True)
 class R2Mock:
-    """A running moto S3 endpoint plus the AWS config/credentials files that reach it."""
+    """A running moto S3 endpoint, its tokens, and the AWS files of the ``r2-vlvt`` profile."""
 
     endpoint: str  # http://127.0.0.1:PORT
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
+    read_key: R2Key
+    write_key: R2Key
+    other_key: R2Key
+    admin_key: R2Key = field(repr=False)
     config_file: Path
     credentials_file: Path
     bucket: str = BUCKET
     profile: str = PROFILE
+    write_profile: str = WRITE_PROFILE
+
+    @property
+    def access_key_id(self) -> str:
+        """The ``r2-vlvt`` profile's (read-only) key id."""
+        return self.read_key.access_key_id
+
+    @property
+    def secret_access_key(self) -> str:
+        """The ``r2-vlvt`` profile's (read-only) secret."""
+        return self.read_key.secret_access_key
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret of this server (to redact from output)."""
+        keys = (self.read_key, self.write_key, self.other_key, self.admin_key)
+        return [k.secret_access_key for k in keys]
 
     def env(self) -> dict[str, str]:
         """Where the AWS CLI/SDK find the profile; no keys and no AWS_PROFILE (pass --profile)."""
@@ -75,8 +136,34 @@ class R2Mock:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
-    def client(self) -> S3Client:
-        """A boto3 S3 client configured only through the profile (proves the profile works)."""
+    def client(self, key: R2Key | None = None) -> S3Client:
+        """An S3 client with ``key`` (default: the admin key, for fixtures only)."""
+        key = key or self.admin_key
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="auto",
+            aws_access_key_id=key.access_key_id,
+            aws_secret_access_key=key.secret_access_key,
+            config=_CHECKSUMS,
+        )
+
+    def writer_env(self, directory: Path) -> dict[str, str]:
+        """For tests that write: AWS files with ``r2-vlvt`` and ``r2-vlvt-write``, the latter on.
+
+        What a reader has after creating the writer profile as docs/backups.md tells them.
+        """
+        keys = {self.profile: self.read_key, self.write_profile: self.write_key}
+        config, credentials = write_profiles(directory, self.endpoint, keys)
+        return {
+            **self.env(),
+            "AWS_CONFIG_FILE": str(config),
+            "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+            "AWS_PROFILE": self.write_profile,
+        }
+
+    def profile_client(self) -> S3Client:
+        """A boto3 S3 client configured only through the ``r2-vlvt`` profile (read-only key)."""
         core = botocore.session.Session()
         core.set_config_variable("config_file", str(self.config_file))
         core.set_config_variable("credentials_file", str(self.credentials_file))
@@ -84,7 +171,7 @@ class R2Mock:
         return boto3.Session(botocore_session=core).client("s3")
 
     def reset_bucket(self) -> None:
-        """Delete every object (and unfinished multipart upload); create the bucket if missing."""
+        """Empty the bucket (objects, unfinished uploads, lifecycle rule); create it if missing."""
         s3 = self.client()
         try:
             s3.head_bucket(Bucket=self.bucket)
@@ -106,126 +193,83 @@ class R2Mock:
             keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
             if keys:
                 s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})  # type: ignore[typeddict-item]
+        try:
+            s3.delete_bucket_lifecycle(Bucket=self.bucket)
+        except ClientError as exc:  # moto may answer NoSuchLifecycleConfiguration
+            log.debug("no lifecycle rule to delete: %s", exc)
 
 
-def _random_key(length: int, alphabet: str) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def write_profile(directory: Path, endpoint: str, key_id: str, secret: str) -> tuple[Path, Path]:
-    """Write ``config`` and ``credentials`` (0600) of the ``r2-vlvt`` profile into ``directory``."""
+def write_profiles(directory: Path, endpoint: str, keys: dict[str, R2Key]) -> tuple[Path, Path]:
+    """Write ``config`` and ``credentials`` (0600) with one R2 profile per ``keys`` entry."""
+    directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config"
     credentials = directory / "credentials"
     config.write_text(
-        f"[profile {PROFILE}]\n"
-        "region = auto\n"
-        f"endpoint_url = {endpoint}\n"
-        "request_checksum_calculation = when_required\n"
-        "response_checksum_validation = when_required\n"
+        "".join(
+            f"[profile {name}]\n"
+            "region = auto\n"
+            f"endpoint_url = {endpoint}\n"
+            "request_checksum_calculation = when_required\n"
+            "response_checksum_validation = when_required\n"
+            for name in keys
+        )
     )
     fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(f"[{PROFILE}]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n")
+        for name, key in keys.items():
+            out.write(
+                f"[{name}]\naws_access_key_id = {key.access_key_id}\n"
+                f"aws_secret_access_key = {key.secret_access_key}\n"
+            )
     return config, credentials
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(endpoint: str, proc: subprocess.Popen[bytes] | None, logfile: Path) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SandboxError(
-                f"the moto server exited with status {proc.returncode}: "
-                f"{logfile.read_text(errors='replace')[-800:]}",
-                hint="pip install 'moto[server]>=5'",
-            )
-        try:
-            with urllib.request.urlopen(endpoint + "/moto-api/", timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.05)
-    raise SandboxError(
-        f"the moto server at {endpoint} did not answer within {_START_TIMEOUT:.0f} s",
-        hint=f"see {logfile}",
+def create_tokens(endpoint: str) -> dict[str, R2Key]:
+    """One IAM user + access key per :data:`TOKENS` entry (moto's auth must still be off)."""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="provisioning",
+        aws_secret_access_key="provisioning",
     )
-
-
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-def _start_subprocess(stack: ExitStack, logfile: Path) -> str:
-    """``python -m moto.server`` on a free port (retried if another process takes the port)."""
-    for attempt in range(3):
-        port = _free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        with logfile.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            )
-        try:
-            _wait_ready(endpoint, proc, logfile)
-        except SandboxError:
-            _stop_process(proc)
-            if attempt == 2 or "in use" not in logfile.read_text(errors="replace"):
-                raise
-            continue
-        stack.callback(_stop_process, proc)
-        return endpoint
-    raise AssertionError("unreachable")
+    keys = {}
+    for name, policy in TOKENS.items():
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+        made = iam.create_access_key(UserName=name)["AccessKey"]
+        keys[name] = R2Key(made["AccessKeyId"], made["SecretAccessKey"])
+    return keys
 
 
 @contextmanager
-def r2_mock(workdir: Path | None = None, *, in_process: bool = False) -> Iterator[R2Mock]:
+def r2_mock(workdir: Path | None = None) -> Iterator[R2Mock]:
     """Start a moto S3 server on 127.0.0.1 (free port) with an empty ``vlvt-backups`` bucket.
 
-    By default moto runs as a child process (``python -m moto.server``): its state is isolated
-    from any ``mock_aws`` used in this process and it is killed cleanly. ``in_process=True``
-    uses ``moto.server.ThreadedMotoServer`` (faster start, dies with the process).
-    Everything - server and the temp dir with the profile files - is removed on exit.
+    moto runs as a child process (:func:`~runbook_helpers.sandbox.moto_process.start_moto`)
+    with credentials and scopes checked. Everything - server and the temp dir with the profile
+    files - is removed on exit.
     """
     with ExitStack() as stack:
         scratch = Path(tempfile.mkdtemp(prefix="runbook-r2-", dir=workdir))
         stack.callback(shutil.rmtree, scratch, ignore_errors=True)
-        logfile = scratch / "moto.log"
-        if in_process:
-            try:
-                from moto.server import ThreadedMotoServer
-            except ImportError as exc:
-                raise SandboxError(
-                    f"moto's server is not installed ({exc})", hint="pip install 'moto[server]>=5'"
-                ) from exc
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request
-            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            server.start()
-            stack.callback(server.stop)
-            host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            _wait_ready(endpoint, None, logfile)
-        else:
-            endpoint = _start_subprocess(stack, logfile)
-        key_id = _random_key(20, string.ascii_uppercase + string.digits)
-        secret = _random_key(40, string.ascii_letters + string.digits)
-        config, credentials = write_profile(scratch, endpoint, key_id, secret)
-        mock = R2Mock(endpoint, key_id, secret, config, credentials)
+        endpoint = start_moto(stack, scratch / "moto.log")
+        keys = create_tokens(endpoint)
+        enable_auth(endpoint)
+        config, credentials = write_profiles(scratch, endpoint, {PROFILE: keys["reader"]})
+        mock = R2Mock(
+            endpoint,
+            read_key=keys["reader"],
+            write_key=keys["writer"],
+            other_key=keys["other"],
+            admin_key=keys["admin"],
+            config_file=config,
+            credentials_file=credentials,
+        )
+        mock.client().create_bucket(
+            Bucket=OTHER_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": "auto"},  # type: ignore[typeddict-item]
+        )
         mock.reset_bucket()
         log.info("moto R2 mock at %s (profile files in %s)", endpoint, scratch)
         yield mock
