@@ -75,6 +75,15 @@ class ScrubResult:
     sampled: int  # original values searched for in the dump
     stages: dict[str, float] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """One line for the CLI."""
+        dropped = f", rows of {', '.join(self.dropped)} deleted" if self.dropped else ""
+        return (
+            f"scrubbed {self.database}: {self.changed} of {self.columns} columns in "
+            f"{self.tables} tables rewritten{dropped}; dump scan clean ({self.sampled} sampled "
+            f"originals, emails, phones, forbidden patterns) in {sum(self.stages.values()):.1f} s"
+        )
+
 
 def _gap(policy: Policy, conn: psycopg.Connection[Any], columns: list[Column], url: str) -> None:
     cov = coverage(policy, columns)

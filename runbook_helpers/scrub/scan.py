@@ -73,9 +73,12 @@ def _producible(rule: Rule, value: str) -> bool:
     words = set(v.first) | set(v.last) | set(v.city)
     if value.endswith(FAKE_DOMAIN) or value.startswith((FAKE_URL, FAKE_PHONE)):
         return True
-    if all(part in words for part in value.split(" ")):
+    if value in words or all(part in words for part in value.split(" ")):
         return True
-    return rule.arg == "text" and any(value in s for s in v.sentence)
+    if rule.arg != "text":
+        return False
+    # fake text is a sentence repeated and cut: left(repeat(s || ' ', n), length)
+    return any(((s + " ") * (2 + len(value) // len(s))).startswith(value) for s in v.sentence)
 
 
 def sample_originals(
