@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from faker import Faker
+from faker.providers.address.en_US import Provider as AddressProvider
+from faker.providers.person.en_US import Provider as PersonProvider
 from psycopg import sql
 
 from runbook_helpers.errors import UsageError
@@ -38,19 +40,21 @@ class Vocabulary:
 
 @cache
 def vocabulary() -> Vocabulary:
-    """Faker's en_US names, cities and sentences, the same on every run."""
+    """Faker's en_US names and cities (its provider lists), and sentences, the same every run."""
     fake = Faker("en_US")
     fake.seed_instance(FAKER_SEED)
-
-    def distinct(make: object, n: int) -> tuple[str, ...]:
-        assert callable(make)
-        return tuple(sorted({str(make()) for _ in range(n)}))
-
+    first = tuple(sorted(PersonProvider.first_names))
+    cities = {
+        f"{prefix} {name}{suffix}"
+        for prefix in AddressProvider.city_prefixes
+        for name in first[::7]
+        for suffix in ("", *AddressProvider.city_suffixes[:3])
+    }
     return Vocabulary(
-        first=distinct(fake.first_name, 3000),
-        last=distinct(fake.last_name, 3000),
-        city=distinct(fake.city, 600),
-        sentence=distinct(lambda: fake.sentence(nb_words=10), 200),
+        first=first,
+        last=tuple(sorted(PersonProvider.last_names)),
+        city=tuple(sorted(cities)),
+        sentence=tuple(fake.sentence(nb_words=10) for _ in range(200)),
     )
 
 
