@@ -39,8 +39,13 @@ def job_env(
     env = dict(sandbox_env)
     for var in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         env[var] = str(shutil.copy(env[var], tmp_path / Path(env[var]).name))
-    add_profile(env, DEV_WRITE_PROFILE, r2_clean.endpoint, r2_clean.access_key_id,
-                r2_clean.secret_access_key)
+    add_profile(
+        env,
+        DEV_WRITE_PROFILE,
+        r2_clean.endpoint,
+        r2_clean.access_key_id,
+        r2_clean.secret_access_key,
+    )
     env["AWS_PROFILE"] = r2_clean.profile
     return env
 
@@ -71,8 +76,10 @@ def test_dev_snapshot_publishes_only_a_scrubbed_verified_copy(
     # and developers restore it like any backup, checksum verified
     target = pg_server.url("t_snapshot_restored")
     try:
-        res = run_cli(["restore", "latest", "--bucket", "vlvt-dev-snapshots", "--target",
-                       target, "--create"], job_env)
+        res = run_cli(
+            ["restore", "latest", "--bucket", "vlvt-dev-snapshots", "--target", target, "--create"],
+            job_env,
+        )
         assert res.status == 0, res.stderr
         assert "sha256 verified" in res.stdout
         with psycopg.connect(target) as conn:

@@ -47,8 +47,9 @@ def copy(pg_server: PostgresServer, seeded_template: str) -> Iterator[tuple[str,
 def _fingerprint(url: str) -> list[object]:
     with psycopg.connect(url) as conn:
         return [
-            conn.execute(f"select md5(string_agg(t::text, ',' order by t::text)) from {t} t")
-            .fetchone()
+            conn.execute(
+                f"select md5(string_agg(t::text, ',' order by t::text)) from {t} t"
+            ).fetchone()
             for t in ("users", "profiles", "matches", "messages")
         ]
 
@@ -78,8 +79,10 @@ def test_vlvt_policy_scrubs_the_seed_schema_and_hands_over(
     assert _count(done, "select count(*) from profiles where photos::text like '%cdn.vlvt%'") == 0
     # shape kept: as many (fake) photo URLs as before, bodies as long as before
     assert _count(done, "select sum(jsonb_array_length(photos)) from profiles") == photos
-    assert _count(done, "select count(*) from users where gender not in "
-                        "('woman', 'man', 'nonbinary')") == 0
+    assert (
+        _count(done, "select count(*) from users where gender not in ('woman', 'man', 'nonbinary')")
+        == 0
+    )
 
 
 def test_a_column_added_after_the_policy_refuses_and_changes_nothing(
@@ -107,7 +110,7 @@ def test_personal_data_planted_in_jsonb_and_arrays_fails_the_scan(
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create table settings (user_id bigint, prefs jsonb, aliases text[])")
         conn.execute(
-            "insert into settings values (1, '{\"backup\": {\"mail\": \"ava.k@gmail.com\"}}', "
+            'insert into settings values (1, \'{"backup": {"mail": "ava.k@gmail.com"}}\', '
             "'{x}'), (2, '{}', '{\"call me\", \"+44 7700 900123\"}')"
         )
     data = yaml.safe_load(POLICY.read_text())

@@ -24,19 +24,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "database is dropped whatever happens. Prints the snapshot's s3:// URI.",
     )
     parser.add_argument(
-        "source", nargs="?", default="latest", metavar="SOURCE",
+        "source",
+        nargs="?",
+        default="latest",
+        metavar="SOURCE",
         help="backup to start from: `latest` (default), s3://BUCKET/KEY, a key or a path",
     )
     parser.add_argument("--policy", required=True, type=Path, metavar="FILE", help="scrub policy")
     parser.add_argument(
-        "--scratch", required=True, metavar="URL",
+        "--scratch",
+        required=True,
+        metavar="URL",
         help="a database that does not exist yet: created, used and dropped",
     )
     parser.add_argument(
         "--to-bucket", default=SNAPSHOT_BUCKET, help=f"snapshot bucket (default {SNAPSHOT_BUCKET})"
     )
     parser.add_argument(
-        "--to-profile", default=DEST_PROFILE,
+        "--to-profile",
+        default=DEST_PROFILE,
         help=f"AWS profile allowed to write the snapshot bucket (default {DEST_PROFILE})",
     )
     parser.add_argument(

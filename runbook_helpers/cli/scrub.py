@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "sampled original values; only if that finds nothing is the database renamed (--as).",
     )
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--policy", type=Path, metavar="FILE", help="the policy (e.g. scrub/vlvt.yml)")
+    mode.add_argument(
+        "--policy", type=Path, metavar="FILE", help="the policy (e.g. scrub/vlvt.yml)"
+    )
     mode.add_argument(
         "--init", action="store_true", help="print a drafted policy (a guess per column) to review"
     )

@@ -49,8 +49,9 @@ def _values(conn: psycopg.Connection[Any], col: Column, limit: int) -> list[str]
     """Up to ``limit`` distinct values of a text column, or None if there are more."""
     schema, name = col.table.split(".", 1)
     element = sql.SQL("unnest({})" if col.is_array else "{}").format(sql.Identifier(col.name))
-    query = sql.SQL("select distinct v::text from (select {} v from {}) s where v is not null "
-                    "limit {}").format(element, sql.Identifier(schema, name), limit + 1)
+    query = sql.SQL(
+        "select distinct v::text from (select {} v from {}) s where v is not null limit {}"
+    ).format(element, sql.Identifier(schema, name), limit + 1)
     rows = [str(r[0]) for r in conn.execute(query).fetchall()]
     return rows if len(rows) <= limit else None
 

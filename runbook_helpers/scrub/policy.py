@@ -108,7 +108,9 @@ class Policy:
                 hint="pass --policy FILE, or draft one with `runbook scrub --init --target URL`",
             ) from None
         except yaml.YAMLError as exc:
-            raise UsageError(f"policy {path} is not valid YAML: {exc}", hint="fix the file") from None
+            raise UsageError(
+                f"policy {path} is not valid YAML: {exc}", hint="fix the file"
+            ) from None
         return cls.from_data(data, str(path))
 
     @classmethod

@@ -161,8 +161,9 @@ def scrub(
             mark = time.monotonic()
             for table in rows:
                 schema, name = table.split(".", 1)
-                conn.execute(sql.SQL("vacuum (full, analyze) {}").format(
-                    sql.Identifier(schema, name)))
+                conn.execute(
+                    sql.SQL("vacuum (full, analyze) {}").format(sql.Identifier(schema, name))
+                )
             stages["vacuum"] = time.monotonic() - mark
     note(f"scanning a data dump for personal data ({len(originals)} sampled originals)")
     mark = time.monotonic()
@@ -182,15 +183,26 @@ def scrub(
         final = rename_to
     dropped = [short(t) for t, tp in policy.tables.items() if tp.drop and t in rows]
     changed = sum(1 for r in rule_of.values() if r.kind not in ("keep", "drop"))
-    return ScrubResult(final, len(by_table(columns)), len(columns), changed, dropped,
-                       {short(t): n for t, n in rows.items()}, len(originals), stages)
+    return ScrubResult(
+        final,
+        len(by_table(columns)),
+        len(columns),
+        changed,
+        dropped,
+        {short(t): n for t, n in rows.items()},
+        len(originals),
+        stages,
+    )
 
 
 def _rename(target: Target, new: str) -> None:
     with maintenance_connection(target) as conn:
         try:
-            conn.execute(sql.SQL("alter database {} rename to {}").format(
-                sql.Identifier(target.dbname), sql.Identifier(new)))
+            conn.execute(
+                sql.SQL("alter database {} rename to {}").format(
+                    sql.Identifier(target.dbname), sql.Identifier(new)
+                )
+            )
         except psycopg.Error as exc:
             raise UnsafeTarget(
                 f"scrubbed and verified, but cannot rename {target.dbname} to {new}: "

@@ -119,8 +119,11 @@ def _checks(forbid: Iterable[str]) -> list[tuple[str, re.Pattern[str]]]:
 
 
 def _scan_text(
-    table: str, text: str, checks: list[tuple[str, re.Pattern[str]]],
-    original: re.Pattern[str] | None, originals: dict[str, str],
+    table: str,
+    text: str,
+    checks: list[tuple[str, re.Pattern[str]]],
+    original: re.Pattern[str] | None,
+    originals: dict[str, str],
 ) -> Iterator[Finding]:
     for kind, pattern in checks:
         for match in pattern.finditer(text):
@@ -179,11 +182,22 @@ def scan_database(
     with psycopg.connect(target.conninfo(dbname)) as conn:
         major = conn.info.server_version // 10000
     pg_dump = find_tool("pg_dump", min_major=major)
-    cmd = [str(pg_dump), "--data-only", "--no-owner", "--no-privileges", "--dbname",
-           target.conninfo(dbname, with_password=False)]  # the password goes in PGPASSWORD
+    cmd = [
+        str(pg_dump),
+        "--data-only",
+        "--no-owner",
+        "--no-privileges",
+        "--dbname",
+        target.conninfo(dbname, with_password=False),
+    ]  # the password goes in PGPASSWORD
     with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=target.tool_env(),
-        text=True, encoding="utf-8", errors="replace",
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=target.tool_env(),
+        text=True,
+        encoding="utf-8",
+        errors="replace",
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         findings = scan_lines(proc.stdout, originals, forbid)

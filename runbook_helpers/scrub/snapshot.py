@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from psycopg import sql
 
 from runbook_helpers.backup import BackupResult, create_backup
@@ -67,6 +68,4 @@ def _drop(target: Target) -> None:
     if not database_exists(target, target.dbname):
         return
     with maintenance_connection(target) as conn:
-        conn.execute(
-            sql.SQL("drop database {} with (force)").format(sql.Identifier(target.dbname))
-        )
+        conn.execute(sql.SQL("drop database {} with (force)").format(sql.Identifier(target.dbname)))

@@ -29,6 +29,8 @@ FAKE_DOMAIN = "@example.invalid"
 FAKE_URL = "https://example.invalid/"
 FAKE_PHONE = "+1 555 0"  # 555-01xx style: reserved for fiction
 
+Query = sql.SQL | sql.Composed  # what Connection.execute takes
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -62,7 +64,7 @@ def _array(words: tuple[str, ...]) -> sql.Composable:
     return sql.SQL("{}::text[]").format(sql.Literal(list(words)))
 
 
-def functions(salt: str | None = None) -> list[sql.Composable]:
+def functions(salt: str | None = None) -> list[Query]:
     """CREATE statements for the session's ``pg_temp`` helpers (salted hash, pickers, json)."""
     salt = salt or secrets.token_hex(16)
     v = vocabulary()
@@ -181,7 +183,7 @@ def column_expr(column: Column, rule: Rule) -> sql.Composable | None:
     ).format(col=col, typed=typed)
 
 
-def table_statement(table: str, columns: list[Column], rules: dict[str, Rule]) -> sql.Composable:
+def table_statement(table: str, columns: list[Column], rules: dict[str, Rule]) -> Query:
     """DELETE for a dropped table, an UPDATE of every scrubbed column, or nothing (all keep)."""
     schema, name = table.split(".", 1)
     ident = sql.Identifier(schema, name)
