@@ -100,3 +100,17 @@ def test_dev_snapshot_with_an_outdated_policy_publishes_nothing(
     assert "profiles.photos" in res.error_line
     assert _dev_keys(r2_clean) == []
     assert SCRATCH not in pg_server.list_databases()
+
+
+def test_dev_snapshot_whose_scan_finds_personal_data_publishes_nothing(
+    pg_server: PostgresServer, r2_clean: R2Mock, job_env: dict[str, str], tmp_path: Path
+) -> None:
+    policy = tmp_path / "leaky.yml"
+    policy.write_text(POLICY.read_text().replace("email: fake email", "email: keep"))
+    argv = ["dev-snapshot", "--policy", str(policy), "--scratch", pg_server.url(SCRATCH)]
+    res = run_cli(argv, job_env)
+    assert res.status == ExitStatus.VERIFY_MISMATCH, res.stderr
+    assert "runbook: found users: email u***p (" in res.stderr
+    assert "@example.vlvt.app" not in res.stderr  # masked
+    assert _dev_keys(r2_clean) == []
+    assert SCRATCH not in pg_server.list_databases()

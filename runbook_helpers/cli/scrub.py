@@ -10,11 +10,9 @@ from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.scrub.guess import draft
 from runbook_helpers.scrub.policy import Policy
-from runbook_helpers.scrub.run import LeakFound, PolicyGap, scrub
+from runbook_helpers.scrub.run import scrub
 from runbook_helpers.scrub.schema import read_columns
 from runbook_helpers.target import Target, connect
-
-MAX_FINDINGS_SHOWN = 20
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,7 +52,7 @@ def handle(args: argparse.Namespace, out: Output) -> int:
             out.line(draft(conn, read_columns(conn), target.display).rstrip("\n"))
         return int(ExitStatus.OK)
     policy = Policy.load(args.policy)
-    try:
+    with dev_snapshot.details_on_failure(out, policy):
         result = scrub(
             args.target,
             policy,
@@ -62,14 +60,5 @@ def handle(args: argparse.Namespace, out: Output) -> int:
             production=args.production,
             on_stage=lambda msg: out.info(f"runbook: {msg}"),
         )
-    except PolicyGap as gap:
-        out.info(f"runbook: lines to add to {policy.source} (guesses: review each):")
-        for line in gap.details:
-            out.info(line)
-        raise
-    except LeakFound as leak:
-        for finding in leak.findings[:MAX_FINDINGS_SHOWN]:
-            out.info(f"runbook: found {finding}")
-        raise
     out.line(result.summary())
     return int(ExitStatus.OK)

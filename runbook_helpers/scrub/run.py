@@ -170,11 +170,12 @@ def scrub(
     findings = scan_database(target, target.dbname, originals, policy.forbid)
     stages["scan"] = time.monotonic() - mark
     if findings:
+        kept = f"; {target.dbname} was not renamed to {rename_to}" if rename_to else ""
         raise LeakFound(
             f"the scrubbed dump still holds personal data: {len(findings)} finding(s), "
-            f"first {findings[0]}; {target.dbname} was not renamed",
-            hint=f"add or fix the policy rules for those tables, then scrub a fresh restore "
-            f"(drop {target.dbname}: it may still hold personal data)",
+            f"first {findings[0]}{kept}",
+            hint=f"fix the policy rules for those tables; drop {target.dbname} (it may still "
+            "hold personal data) and scrub a fresh restore",
             findings=findings,
         )
     final = target.dbname

@@ -18,7 +18,7 @@ from runbook_helpers.backup import BackupResult, create_backup
 from runbook_helpers.errors import UnsafeTarget
 from runbook_helpers.restore import RestoreOptions, restore
 from runbook_helpers.scrub.policy import Policy
-from runbook_helpers.scrub.run import ScrubResult, scrub
+from runbook_helpers.scrub.run import LeakFound, ScrubResult, scrub
 from runbook_helpers.storage import S3Client
 from runbook_helpers.target import Target, database_exists, maintenance_connection
 
@@ -58,6 +58,12 @@ def dev_snapshot(
         scrubbed = scrub(scratch_url, policy, vacuum=False, on_stage=note)
         note(f"uploading a fresh dump of the verified copy to s3://{dest_bucket}")
         upload = create_backup(scratch_url, dest_client, dest_bucket, file_prefix=file_prefix)
+    except LeakFound as leak:
+        raise LeakFound(
+            f"{leak}; nothing was uploaded, the scratch database was dropped",
+            hint=f"fix the rules for those tables in {policy.source}, then re-run",
+            findings=leak.findings,
+        ) from None
     finally:
         _drop(scratch)
     return SnapshotResult(scrubbed, upload)
