@@ -197,3 +197,28 @@ def test_a_foreign_schema_is_refused_by_the_vlvt_policy_and_drafted_by_init(
     assert "    mobile: fake phone  # guess: a phone number" in res.stderr
     assert "# profiles: in the policy, not in the database: remove it" in res.stderr
     assert _count(pg_url, "select count(*) from users where display_name = 'Ana Lima'") == 1
+
+
+def test_no_old_row_version_stays_in_the_data_files(
+    pg_server: PostgresServer, copy: tuple[str, str], sandbox_env: dict[str, str]
+) -> None:
+    """An UPDATE leaves the old rows in the table files until VACUUM FULL rewrites them."""
+    url, name = copy
+    final = f"{name}_dev"
+    res = run_cli(["scrub", "--policy", str(POLICY), "--target", url, "--as", final], sandbox_env)
+    assert res.status == 0, res.stderr
+    with psycopg.connect(pg_server.url(final), autocommit=True) as conn:
+        conn.execute("checkpoint")
+        row = conn.execute(
+            "select current_setting('data_directory'), oid from pg_database "
+            "where datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    files = Path(row[0], "base", str(row[1]))
+    try:
+        data = b"".join(p.read_bytes() for p in files.iterdir() if p.is_file())
+    except PermissionError as exc:
+        pytest.skip(f"the server's data files are not readable here: {exc}")
+    assert len(data) > 100_000
+    assert SEED_EMAIL.encode() not in data
+    assert b"cdn.vlvt.example" not in data
