@@ -199,6 +199,58 @@ def test_a_foreign_schema_is_refused_by_the_vlvt_policy_and_drafted_by_init(
     assert _count(pg_url, "select count(*) from users where display_name = 'Ana Lima'") == 1
 
 
+def test_init_guesses_each_kind_of_personal_column(
+    pg_url: str, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "create table people (id uuid, first_name text, surname text, birth_date date, "
+            "lat double precision, lng numeric, home_city text, avatar_url text, "
+            "settings jsonb, last_ip inet, about_me text, religion text, plan text, "
+            "last_seen timestamptz, score int);"
+            "insert into people (religion, plan) values ('none', 'free');"
+            "insert into people values (gen_random_uuid(), 'Ana', 'Lima', '1990-02-03', "
+            "38.7223, 9.1393, 'Lisbon', 'https://cdn.vlvt.example/a.jpg', "
+            '\'{"phone": "+351 912 345 678", "n": [1, "x"]}\', \'10.1.2.3\', '
+            "'I like long walks', 'other', 'pro', now(), 7)"
+        )
+    res = run_cli(["scrub", "--init", "--target", pg_url], sandbox_env)
+    assert res.status == 0, res.stderr
+    rules = {
+        line.split(":")[0].strip(): line.split(":", 1)[1].split("#")[0].strip()
+        for line in res.stdout.splitlines()
+        if line.startswith("    ")
+    }
+    assert rules == {
+        "id": "keep",
+        "first_name": "fake first_name",
+        "surname": "fake last_name",
+        "birth_date": "shift 365",
+        "lat": "fake coarse",
+        "lng": "fake coarse",
+        "home_city": "fake city",
+        "avatar_url": "fake url",
+        "settings": "fake json",
+        "last_ip": "fake ip",
+        "about_me": "fake text",
+        "religion": "'fake choice none,other'",
+        "plan": "keep",
+        "last_seen": "shift 7",
+        "score": "keep",
+    }
+    draft = tmp_path / "draft.yml"
+    draft.write_text(res.stdout)
+    scrub(pg_url, Policy.load(draft))  # every guessed rule runs on its column's type
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "select first_name, lat, avatar_url, settings, last_ip::text from people "
+            "where score = 7"
+        ).fetchone()
+    assert row is not None and row[0] != "Ana" and row[1] == 38.7
+    assert row[2].startswith("https://example.invalid/") and row[4].startswith("192.0.2.")
+    assert row[3]["n"][0] == 1 and "+351" not in str(row[3])
+
+
 def test_no_old_row_version_stays_in_the_data_files(
     pg_server: PostgresServer, copy: tuple[str, str], sandbox_env: dict[str, str]
 ) -> None:
