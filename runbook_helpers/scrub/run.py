@@ -103,13 +103,11 @@ def _gap(policy: Policy, conn: psycopg.Connection[Any], columns: list[Column], u
     )
 
 
-def _apply(
-    conn: psycopg.Connection[Any], policy: Policy, columns: list[Column], salt: str | None
-) -> dict[str, int]:
+def _apply(conn: psycopg.Connection[Any], policy: Policy, columns: list[Column]) -> dict[str, int]:
     rows: dict[str, int] = {}
     try:
         with conn.transaction():
-            for statement in functions(salt):
+            for statement in functions():
                 conn.execute(statement)
             for table, cols in by_table(columns).items():
                 rules = {c.name: policy.rule(table, c.name) or Rule("keep") for c in cols}
@@ -132,7 +130,6 @@ def scrub(
     rename_to: str | None = None,
     vacuum: bool = True,
     production: bool = False,
-    salt: str | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> ScrubResult:
     """Scrub the database at ``target_url`` by ``policy``; see the module docstring."""
@@ -155,7 +152,7 @@ def scrub(
         stages["check"] = time.monotonic() - mark
         note(f"policy covers {len(columns)} columns; scrubbing in one transaction")
         mark = time.monotonic()
-        rows = _apply(conn, policy, columns, salt)
+        rows = _apply(conn, policy, columns)
         stages["scrub"] = time.monotonic() - mark
         if vacuum:
             mark = time.monotonic()
