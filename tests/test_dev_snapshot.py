@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -66,7 +68,20 @@ def test_dev_snapshot_publishes_only_a_scrubbed_verified_copy(
     assert "dump scan clean" in res.stderr
     assert SCRATCH not in pg_server.list_databases()  # the unscrubbed scratch copy is gone
     key = uri.split("/", 3)[3]
-    assert _dev_keys(r2_clean) == [key, key + ".manifest.json", key + ".sha256"]
+    assert _dev_keys(r2_clean) == [
+        key,
+        key + ".manifest.json",
+        key + ".scrub.json",
+        key + ".sha256",
+    ]
+    record = json.loads(
+        r2_clean.client()
+        .get_object(Bucket="vlvt-dev-snapshots", Key=key + ".scrub.json")["Body"]
+        .read()
+    )
+    assert record["source"].startswith("s3://vlvt-backups/vlvt_backup_-")
+    assert record["policy_sha256"] == hashlib.sha256(POLICY.read_bytes()).hexdigest()
+    assert record["columns_rewritten"] == 11 and record["scan_findings"] == 0
     # the published archive itself: no address, photo URL or name from the source
     body = r2_clean.client().get_object(Bucket="vlvt-dev-snapshots", Key=key)["Body"].read()
     text = gzip.decompress(body).decode("utf-8", "replace")
