@@ -274,3 +274,14 @@ def test_no_old_row_version_stays_in_the_data_files(
     assert len(data) > 100_000
     assert SEED_EMAIL.encode() not in data
     assert b"cdn.vlvt.example" not in data
+
+
+def test_production_is_never_scrubbed(sandbox_env: dict[str, str]) -> None:
+    url = "postgresql://app:hunter2secret@roundhouse.proxy.rlwy.net:41234/railway"
+    res = run_cli(
+        ["scrub", "--policy", str(POLICY), "--target", url], sandbox_env, secrets=["hunter2secret"]
+    )
+    assert res.status == ExitStatus.UNSAFE_TARGET
+    assert "refusing to scrub roundhouse.proxy.rlwy.net" in res.error_line
+    res = run_cli(["scrub", "--policy", str(POLICY), "--target", url, "--production"], sandbox_env)
+    assert res.status == ExitStatus.USAGE  # there is no way around it

@@ -38,9 +38,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME",
         help="after a clean scan, rename the database to NAME (the name developers use)",
     )
-    parser.add_argument(
-        "--production", action="store_true", help="allow a production-looking host (never needed)"
-    )
     parser.set_defaults(func=handle)
     dev_snapshot.register(subparsers)
 
@@ -57,7 +54,6 @@ def handle(args: argparse.Namespace, out: Output) -> int:
             args.target,
             policy,
             rename_to=args.rename_to,
-            production=args.production,
             on_stage=lambda msg: out.info(f"runbook: {msg}"),
         )
     out.line(result.summary())

@@ -2,8 +2,9 @@
 
 Order matters, and each step leaves the database in a state its name tells the truth about:
 
-1. refuse a production host, an existing ``rename_to`` database, a column the policy does not
-   classify, or a rule its column's type cannot take: nothing is changed;
+1. refuse a production-looking host (always: production is never scrubbed), an existing
+   ``rename_to`` database, a column the policy does not classify, or a rule its column's type
+   cannot take: nothing is changed;
 2. sample original values (for the scan), then every UPDATE/DELETE in ONE transaction: a
    failure half-way rolls everything back;
 3. ``VACUUM FULL`` the scrubbed tables, so old row versions leave the data files too;
@@ -22,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from runbook_helpers.errors import ExitStatus, RunbookError, UnsafeTarget
+from runbook_helpers.errors import ExitStatus, NotFound, RunbookError, UnsafeTarget
 from runbook_helpers.redact import redact_text
 from runbook_helpers.scrub.guess import rule_line
 from runbook_helpers.scrub.policy import Policy, Rule, short
@@ -31,10 +32,10 @@ from runbook_helpers.scrub.schema import Column, by_table, coverage, read_column
 from runbook_helpers.scrub.sqlgen import functions, table_statement, unusable
 from runbook_helpers.target import (
     Target,
-    check_not_production,
     connect,
     database_exists,
     maintenance_connection,
+    production_match,
 )
 
 
@@ -129,13 +130,18 @@ def scrub(
     *,
     rename_to: str | None = None,
     vacuum: bool = True,
-    production: bool = False,
     on_stage: Callable[[str], None] | None = None,
 ) -> ScrubResult:
     """Scrub the database at ``target_url`` by ``policy``; see the module docstring."""
     note = on_stage or (lambda _msg: None)
     target = Target.parse(target_url)
-    check_not_production(target, production=production)
+    pattern = production_match(target)
+    if pattern:
+        raise UnsafeTarget(
+            f"refusing to scrub {target.host}: it looks like production (matches {pattern!r})",
+            hint="scrub only a restored copy: restore the backup into a local or scratch "
+            "database (runbook restore ... --create), then scrub that",
+        )
     if rename_to and database_exists(target, rename_to):
         raise UnsafeTarget(
             f"a database named {rename_to} already exists; nothing was changed",
@@ -143,7 +149,7 @@ def scrub(
         )
     stages: dict[str, float] = {}
     mark = time.monotonic()
-    with connect(target_url) as conn:
+    with _connect(target_url) as conn:
         columns = read_columns(conn)
         _gap(policy, conn, columns, target.display)
         rule_of = {(c.table, c.name): policy.rule(c.table, c.name) or Rule("keep") for c in columns}
@@ -191,6 +197,15 @@ def scrub(
         len(originals),
         stages,
     )
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    try:
+        return connect(url)
+    except NotFound as exc:
+        raise NotFound(
+            str(exc), hint="restore into it first (runbook restore SOURCE --target URL --create)"
+        ) from None
 
 
 def _rename(target: Target, new: str) -> None:
