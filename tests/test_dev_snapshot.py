@@ -18,7 +18,12 @@ from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.scrub.scan import EMAIL
 from runbook_helpers.seed import seed
-from tests.fixtures.dev_snapshots import DEV_WRITE_PROFILE, add_profile, reset_dev_bucket
+from tests.fixtures.dev_snapshots import (
+    DEV_PROFILE,
+    DEV_WRITE_PROFILE,
+    add_profile,
+    reset_dev_bucket,
+)
 from tests.test_storage_support import run_cli
 
 POLICY = Path(__file__).resolve().parents[1] / "scrub" / "vlvt.yml"
@@ -45,8 +50,15 @@ def job_env(
         env,
         DEV_WRITE_PROFILE,
         r2_clean.endpoint,
-        r2_clean.access_key_id,
-        r2_clean.secret_access_key,
+        r2_clean.dev_write_key.access_key_id,
+        r2_clean.dev_write_key.secret_access_key,
+    )
+    add_profile(
+        env,
+        DEV_PROFILE,
+        r2_clean.endpoint,
+        r2_clean.dev_read_key.access_key_id,
+        r2_clean.dev_read_key.secret_access_key,
     )
     env["AWS_PROFILE"] = r2_clean.profile
     return env
@@ -92,7 +104,17 @@ def test_dev_snapshot_publishes_only_a_scrubbed_verified_copy(
     target = pg_server.url("t_snapshot_restored")
     try:
         res = run_cli(
-            ["restore", "latest", "--bucket", "vlvt-dev-snapshots", "--target", target, "--create"],
+            [
+                "restore",
+                "latest",
+                "--profile",
+                DEV_PROFILE,
+                "--bucket",
+                "vlvt-dev-snapshots",
+                "--target",
+                target,
+                "--create",
+            ],
             job_env,
         )
         assert res.status == 0, res.stderr

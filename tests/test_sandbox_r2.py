@@ -174,7 +174,7 @@ def test_keys_are_random_per_run() -> None:
         assert one.access_key_id != two.access_key_id
         assert one.secret_access_key != two.secret_access_key
         assert len(one.secret_access_key) == 40
-        assert len(set(one.secrets)) == 4
+        assert len(set(one.secrets)) == 6
 
 
 def error_code(call: object) -> str:
@@ -222,6 +222,28 @@ def test_token_for_another_bucket_is_refused(r2_clean: R2Mock) -> None:
     other = r2_clean.client(r2_clean.other_key)
     other.list_objects_v2(Bucket="vlvt-other")  # its own bucket works
     assert error_code(lambda: other.list_objects_v2(Bucket=r2_clean.bucket)) == "AccessDenied"
+
+
+def test_dev_tokens_are_scoped_to_the_snapshot_bucket(r2_clean: R2Mock) -> None:
+    admin = r2_clean.client()
+    if "vlvt-dev-snapshots" not in {b["Name"] for b in admin.list_buckets()["Buckets"]}:
+        admin.create_bucket(
+            Bucket="vlvt-dev-snapshots",
+            CreateBucketConfiguration={"LocationConstraint": "auto"},  # type: ignore[typeddict-item]
+        )
+    job = r2_clean.client(r2_clean.dev_write_key)
+    job.put_object(Bucket="vlvt-dev-snapshots", Key="s.txt", Body=b"s")
+    dev = r2_clean.client(r2_clean.dev_read_key)
+    assert dev.get_object(Bucket="vlvt-dev-snapshots", Key="s.txt")["Body"].read() == b"s"
+    assert error_code(lambda: dev.put_object(Bucket="vlvt-dev-snapshots", Key="x", Body=b"")) == (
+        "AccessDenied"
+    )
+    for key in (r2_clean.dev_read_key, r2_clean.dev_write_key):
+        client = r2_clean.client(key)
+        assert error_code(lambda c=client: c.list_objects_v2(Bucket=r2_clean.bucket)) == (
+            "AccessDenied"
+        )
+    job.delete_object(Bucket="vlvt-dev-snapshots", Key="s.txt")
 
 
 def test_wrong_keys_get_r2_error_codes(r2_clean: R2Mock) -> None:

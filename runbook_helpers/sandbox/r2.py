@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 BUCKET = "vlvt-backups"
 OTHER_BUCKET = "vlvt-other"
+DEV_BUCKET = "vlvt-dev-snapshots"  # scrubbed copies for developers (runbook dev-snapshot)
 PROFILE = "r2-vlvt"
 WRITE_PROFILE = "r2-vlvt-write"
 _CHECKSUMS = Config(
@@ -93,6 +94,8 @@ TOKENS: dict[str, dict[str, Any]] = {
     "reader": _scoped(READ_ONLY, BUCKET),
     "writer": _scoped(["s3:*"], BUCKET),
     "other": _scoped(["s3:*"], OTHER_BUCKET),
+    "dev_reader": _scoped(READ_ONLY, DEV_BUCKET),
+    "dev_writer": _scoped(["s3:*"], DEV_BUCKET),
 }
 
 
@@ -104,6 +107,8 @@ class R2Mock:
     read_key: R2Key
     write_key: R2Key
     other_key: R2Key
+    dev_read_key: R2Key  # a developer's token: read-only on vlvt-dev-snapshots, nothing else
+    dev_write_key: R2Key  # the snapshot job's writer: vlvt-dev-snapshots only
     admin_key: R2Key = field(repr=False)
     config_file: Path
     credentials_file: Path
@@ -124,7 +129,14 @@ class R2Mock:
     @property
     def secrets(self) -> list[str]:
         """Every secret of this server (to redact from output)."""
-        keys = (self.read_key, self.write_key, self.other_key, self.admin_key)
+        keys = (
+            self.read_key,
+            self.write_key,
+            self.other_key,
+            self.dev_read_key,
+            self.dev_write_key,
+            self.admin_key,
+        )
         return [k.secret_access_key for k in keys]
 
     def env(self) -> dict[str, str]:
@@ -262,6 +274,8 @@ def r2_mock(workdir: Path | None = None) -> Iterator[R2Mock]:
             read_key=keys["reader"],
             write_key=keys["writer"],
             other_key=keys["other"],
+            dev_read_key=keys["dev_reader"],
+            dev_write_key=keys["dev_writer"],
             admin_key=keys["admin"],
             config_file=config,
             credentials_file=credentials,

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from runbook_helpers.errors import ExitStatus, NotFound, RunbookError, UnsafeTarget
+from runbook_helpers.production import production_match
 from runbook_helpers.redact import redact_text
 from runbook_helpers.scrub.guess import rule_line
 from runbook_helpers.scrub.policy import Policy, Rule, short
@@ -35,7 +36,6 @@ from runbook_helpers.target import (
     connect,
     database_exists,
     maintenance_connection,
-    production_match,
 )
 
 
@@ -135,10 +135,11 @@ def scrub(
     """Scrub the database at ``target_url`` by ``policy``; see the module docstring."""
     note = on_stage or (lambda _msg: None)
     target = Target.parse(target_url)
-    pattern = production_match(target)
-    if pattern:
+    match = production_match(target.params)
+    if match:
+        host, pattern = match
         raise UnsafeTarget(
-            f"refusing to scrub {target.host}: it looks like production (matches {pattern!r})",
+            f"refusing to scrub {host}: it looks like production (matches {pattern!r})",
             hint="scrub only a restored copy: restore the backup into a local or scratch "
             "database (runbook restore ... --create), then scrub that",
         )
