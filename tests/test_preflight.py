@@ -1,0 +1,224 @@
+"""``runbook preflight``: every prerequisite passes on a healthy sandbox, and each missing one
+fails on its own line with its typed exit status (one test per prerequisite)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from runbook_helpers.backups import BackupObject
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.naming import backup_key
+from runbook_helpers.preflight import (
+    SIZE_RATIO,
+    Check,
+    _State,
+    check_space,
+    check_token_scope,
+    estimated_restored_bytes,
+)
+from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
+from runbook_helpers.sandbox.r2 import R2Mock, write_profile
+from runbook_helpers.seed import seed
+from tests.test_storage_support import CliResult, free_port, run_cli
+
+TEMPLATE_DUMP = 'pg_dump --dbname="$URL" --format=tar | gzip > "$OUT"'
+
+
+@pytest.fixture(scope="module")
+def source_db(pg_server: PostgresServer) -> Iterator[str]:
+    """A small seeded database to back up (kept for the module)."""
+    url = pg_server.create_database("preflight_source")
+    seed(url, scale=0.05)
+    yield url
+    pg_server.drop_database("preflight_source")
+
+
+def upload_template_backup(
+    r2: R2Mock, env: dict[str, str], url: str, tmp: Path, *, pg_dump_dir: Path | None = None
+) -> None:
+    """Back up ``url`` as the Railway template does and upload it under a template key."""
+    out = tmp / "b.tar.gz"
+    path = f"{pg_dump_dir}:{env['PATH']}" if pg_dump_dir else env["PATH"]
+    subprocess.run(
+        ["bash", "-c", f"set -euo pipefail; {TEMPLATE_DUMP}"],
+        env={**env, "PATH": path, "URL": url, "OUT": str(out)},
+        check=True,
+    )
+    key = backup_key(datetime.now(UTC) - timedelta(hours=2))
+    r2.client().upload_file(str(out), r2.bucket, key)
+
+
+@pytest.fixture
+def env(r2_clean: R2Mock, sandbox_env: dict[str, str]) -> dict[str, str]:
+    return {**sandbox_env, "AWS_PROFILE": r2_clean.profile, "RUNBOOK_BUCKET": r2_clean.bucket}
+
+
+@pytest.fixture
+def ready(r2_clean: R2Mock, env: dict[str, str], source_db: str, tmp_path: Path) -> dict[str, str]:
+    """A bucket holding one template backup of ``source_db``."""
+    upload_template_backup(r2_clean, env, source_db, tmp_path)
+    return env
+
+
+def preflight(env: dict[str, str], target: str, *extra: str) -> CliResult:
+    return run_cli(["preflight", "--target", target, *extra], env)
+
+
+def lines(result: CliResult) -> dict[str, str]:
+    """check name -> its checklist line."""
+    found = {}
+    for line in result.stdout.splitlines():
+        parts = line.split()
+        if parts and parts[0] in {"OK", "WARN", "FAIL"}:
+            name = " ".join(parts[1:3]) if parts[1] == "R2" else parts[1]
+            found[name] = line
+    return found
+
+
+def only_failure(result: CliResult, name: str) -> str:
+    failing = [n for n, line in lines(result).items() if line.startswith("FAIL")]
+    assert failing == [name], result.stdout + result.stderr
+    assert f"runbook: error: 1 prerequisite(s) missing: {name}" in result.stderr
+    return lines(result)[name]
+
+
+def test_all_prerequisites_met(ready: dict[str, str], pg_server: PostgresServer) -> None:
+    result = preflight(ready, pg_server.url("vlvt_restored"))
+    assert result.status == 0, result.stdout + result.stderr
+    checks = lines(result)
+    assert list(checks) == [
+        "R2 list",
+        "R2 read",
+        "R2 token",
+        "tools",
+        "target",
+        "space",
+        "duration",
+    ]
+    assert checks["R2 read"].startswith("OK") and "archive 1.1" in checks["R2 read"]
+    assert checks["tools"].startswith("OK") and "reads archive" in checks["tools"]
+    assert (
+        checks["target"].startswith("OK") and "vlvt_restored does not exist yet" in checks["target"]
+    )
+    # a local server: free space is read from its data directory's volume
+    assert (
+        checks["space"].startswith("OK")
+        and "free (on the data directory's volume)" in checks["space"]
+    )
+    assert "under 1 min" in checks["duration"]
+    assert result.stdout.rstrip().endswith("warning(s))")
+
+
+def test_no_backup_in_bucket(env: dict[str, str], pg_server: PostgresServer) -> None:
+    result = preflight(env, pg_server.url("vlvt_restored"))
+    assert result.status == ExitStatus.NOT_FOUND
+    assert "no backups" in only_failure(result, "R2 list")
+
+
+def test_wrong_bucket(ready: dict[str, str], pg_server: PostgresServer) -> None:
+    result = preflight(ready, pg_server.url("vlvt_restored"), "--bucket", "vlvt-backup")
+    assert result.status == ExitStatus.NOT_FOUND
+    assert "NoSuchBucket" in only_failure(result, "R2 list")
+
+
+def test_r2_unreachable(
+    ready: dict[str, str], r2_clean: R2Mock, pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    config, credentials = write_profile(
+        tmp_path, f"http://127.0.0.1:{free_port()}", r2_clean.access_key_id, "x" * 40
+    )
+    env = {**ready, "AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
+    result = preflight(env, pg_server.url("vlvt_restored"))
+    assert result.status == ExitStatus.UNREACHABLE
+    assert "cannot reach" in only_failure(result, "R2 list")
+
+
+def test_pg_restore_older_than_the_archive(
+    r2_clean: R2Mock, env: dict[str, str], source_db: str, tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    if pg_server.server_version_num() >= 160000:
+        pytest.skip("needs a server and client older than 16 (the Debian 15 backend)")
+    upload_template_backup(r2_clean, env, source_db, tmp_path, pg_dump_dir=pgserver_bin_dir())
+    result = preflight(env, pg_server.url("vlvt_restored"))
+    assert result.status == ExitStatus.INCOMPATIBLE
+    line = only_failure(result, "tools")
+    assert "archive version 1.15 (pg_dump 16" in line and "needs pg_restore 16 or newer" in line
+    assert "postgresql-client-16" in result.stdout  # the hint line names the client to install
+
+
+def test_target_unreachable(ready: dict[str, str]) -> None:
+    result = preflight(ready, f"postgresql://postgres@127.0.0.1:{free_port()}/vlvt_restored")
+    assert result.status == ExitStatus.UNREACHABLE
+    assert "cannot connect to PostgreSQL" in only_failure(result, "target")
+
+
+def test_production_host_without_flag(ready: dict[str, str]) -> None:
+    result = preflight(ready, "postgresql://postgres@shortline.proxy.rlwy.net:41234/vlvt_restored")
+    assert result.status == ExitStatus.UNSAFE_TARGET
+    assert "looks like production" in only_failure(result, "target")
+    assert "--production" in result.stdout
+
+
+def test_target_database_not_empty(ready: dict[str, str], source_db: str) -> None:
+    result = preflight(ready, source_db)
+    assert result.status == ExitStatus.UNSAFE_TARGET
+    assert "already exists and holds tables" in only_failure(result, "target")
+
+
+def test_role_cannot_create_databases(ready: dict[str, str], pg_server: PostgresServer) -> None:
+    with pg_server.connect() as conn:
+        conn.autocommit = True
+        conn.execute("drop role if exists preflight_nocreate")
+        conn.execute("create role preflight_nocreate login")
+    try:
+        url = pg_server.url("vlvt_restored").replace("postgres@", "preflight_nocreate@", 1)
+        if "preflight_nocreate@" not in url:
+            pytest.skip(f"cannot rewrite the user in {pg_server.url()!r}")
+        result = preflight(ready, url)
+        assert result.status == ExitStatus.ACCESS_DENIED
+        assert "may not create databases" in only_failure(result, "target")
+    finally:
+        with pg_server.connect() as conn:
+            conn.autocommit = True
+            conn.execute("drop role preflight_nocreate")
+
+
+def test_not_enough_space(ready: dict[str, str], pg_server: PostgresServer) -> None:
+    result = preflight(ready, pg_server.url("vlvt_restored"), "--free", "1M")
+    assert result.status == ExitStatus.NO_SPACE
+    assert "only 1.0 MiB free (as given)" in only_failure(result, "space")
+
+
+def test_free_space_unknown_is_a_warning_not_a_guess() -> None:
+    backup = BackupObject("k", datetime.now(UTC), 10 * 1024**2, datetime.now(UTC))
+    check = check_space(_State(backup=backup, max_wal_bytes=1024**3), None)
+    assert check == Check(
+        "space",
+        "WARN",
+        "need about 1.1 GiB (7 x 10.0 MiB backup, + max_wal_size 1.0 GiB); free space on the "
+        "server's volume: unknown (PostgreSQL does not report it)",
+        check.hint,
+    )
+    assert estimated_restored_bytes(100, 10_000) == 10_000
+    assert estimated_restored_bytes(100, None) == SIZE_RATIO * 100
+
+
+def test_token_scope_read_only_and_writer() -> None:
+    """The probe's answers: AccessDenied = read-only (OK); a precondition answer = can write."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client(
+        "s3", region_name="auto", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    with Stubber(client) as stub:
+        stub.add_client_error("put_object", "AccessDenied", http_status_code=403)
+        stub.add_client_error("put_object", "NoSuchKey", http_status_code=404)
+        assert check_token_scope(client, "vlvt-backups").status == "OK"
+        writer = check_token_scope(client, "vlvt-backups")
+        assert writer.status == "WARN" and "can also write" in writer.detail
