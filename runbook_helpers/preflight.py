@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from runbook_helpers.archive import ArchiveInfo, inspect
 from runbook_helpers.backups import BackupObject, latest_backup
+from runbook_helpers.cli.common import human_age, human_size
 from runbook_helpers.errors import ExitStatus, NoSpace, RunbookError
 from runbook_helpers.pgtools import find_tool, tool_version
 from runbook_helpers.storage import S3Client, S3Location
@@ -91,15 +91,6 @@ def failed(name: str, exc: RunbookError) -> Check:
     return Check(name, "FAIL", str(exc), exc.hint, exc.status)
 
 
-def human(size: float) -> str:
-    """``2.3 MiB``-style sizes."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
-
-
 def estimated_restored_bytes(backup_bytes: int, existing_bytes: int | None = None) -> int:
     """Restored size: SIZE_RATIO x the backup, or the existing database if that is larger."""
     return max(SIZE_RATIO * backup_bytes, existing_bytes or 0)
@@ -115,11 +106,11 @@ def check_r2_list(client: S3Client, bucket: str, subfolder: str, st: _State) -> 
         st.backup = latest_backup(client, bucket, subfolder)
     except RunbookError as exc:
         return failed("R2 list", exc)
-    age_h = (datetime.now(UTC) - st.backup.taken_at).total_seconds() / 3600
     return Check(
         "R2 list",
         "OK",
-        f"newest backup {st.backup.key} ({human(st.backup.size)}, {age_h:.0f} h old)",
+        f"newest backup {st.backup.key} "
+        f"({human_size(st.backup.size)}, taken {human_age(st.backup.taken_at)})",
     )
 
 
@@ -219,7 +210,7 @@ def check_target(target: Target, *, production: bool, st: _State) -> Check:
             "target",
             "FAIL",
             f"{where} ({server}): database {target.dbname} already exists "
-            f"and holds tables ({human(int(exists[0]))})",
+            f"and holds tables ({human_size(int(exists[0]))})",
             "restore into a new database name, or drop it first if it is a leftover",
             ExitStatus.UNSAFE_TARGET,
         )
@@ -259,28 +250,30 @@ def check_space(st: _State, free_override: int | None) -> Check:
     if st.backup is None:
         return Check("space", "WARN", "not estimated: no backup listed")
     need = estimated_restored_bytes(st.backup.size, st.existing_bytes) + st.max_wal_bytes
+    largest = st.existing_bytes
     how = (
-        f"{SIZE_RATIO} x {human(st.backup.size)} backup"
-        + (f" or the largest database ({human(st.existing_bytes)})" if st.existing_bytes else "")
-        + f", + max_wal_size {human(st.max_wal_bytes)}"
+        f"{SIZE_RATIO} x {human_size(st.backup.size)} backup"
+        + (f" or the largest database ({human_size(largest)})" if largest else "")
+        + f", + max_wal_size {human_size(st.max_wal_bytes)}"
     )
     free = free_override if free_override is not None else st.free_bytes
     if free is None:
         return Check(
             "space",
             "WARN",
-            f"need about {human(need)} ({how}); free space on the server's volume: unknown "
+            f"need about {human_size(need)} ({how}); free space on the server's volume: unknown "
             "(PostgreSQL does not report it)",
             "read it in Railway → Postgres → Metrics (volume usage), then pass --free SIZE",
         )
     source = "as given" if free_override is not None else "on the data directory's volume"
     if free < need:
         err = NoSpace(
-            f"need about {human(need)} ({how}); only {human(free)} free ({source})",
+            f"need about {human_size(need)} ({how}); only {human_size(free)} free ({source})",
             "grow the volume (Railway → Postgres → Settings → Volume) or drop old copies",
         )
         return failed("space", err)
-    return Check("space", "OK", f"need about {human(need)} ({how}); {human(free)} free ({source})")
+    detail = f"need about {human_size(need)} ({how}); {human_size(free)} free ({source})"
+    return Check("space", "OK", detail)
 
 
 def check_duration(st: _State) -> Check:
@@ -292,7 +285,7 @@ def check_duration(st: _State) -> Check:
     return Check(
         "duration",
         "OK",
-        f"{when} of machine time for ~{human(size)} of database "
+        f"{when} of machine time for ~{human_size(size)} of database "
         f"({SECONDS_PER_GB} s per GB measured on 2 cores; see Time estimates)",
     )
 
