@@ -3,11 +3,17 @@ fails on its own line with its typed exit status (one test per prerequisite)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from runbook_helpers.backups import BackupObject
@@ -206,6 +212,107 @@ def test_free_space_unknown_is_a_warning_not_a_guess() -> None:
     )
     assert estimated_restored_bytes(100, 10_000) == 10_000
     assert estimated_restored_bytes(100, None) == SIZE_RATIO * 100
+
+
+@pytest.fixture(scope="module")
+def scoped_r2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    """A moto server that checks credentials, as R2 does: (endpoint, {"reader"|"writer": key
+    id + ":" + secret}). IAM policies scope the reader to list + get on vlvt-backups."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "7"  # the set-up calls below; then every call is checked
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.05)
+        setup = boto3.Session(
+            aws_access_key_id="AKIASETUPSETUPSETUP0",
+            aws_secret_access_key="s" * 40,
+            region_name="us-east-1",
+        )
+        setup.client("s3", endpoint_url=endpoint).create_bucket(Bucket="vlvt-backups")
+        iam = setup.client("iam", endpoint_url=endpoint)
+        keys = {}
+        for user, actions in (("reader", ["s3:ListBucket", "s3:GetObject"]), ("writer", ["s3:*"])):
+            iam.create_user(UserName=user)
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": actions,
+                        "Resource": ["arn:aws:s3:::vlvt-backups", "arn:aws:s3:::vlvt-backups/*"],
+                    }
+                ],
+            }
+            iam.put_user_policy(UserName=user, PolicyName=user, PolicyDocument=json.dumps(policy))
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = f"{key['AccessKeyId']}:{key['SecretAccessKey']}"
+        yield endpoint, keys
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "text"),
+    [
+        ("reader", "OK", "read-only: a write was refused (AccessDenied)"),
+        ("writer", "WARN", "this token can also write to vlvt-backups (nothing was written)"),
+    ],
+)
+def test_token_scope_with_checked_credentials(
+    scoped_r2: tuple[str, dict[str, str]],
+    sandbox_env: dict[str, str],
+    source_db: str,
+    pg_server: PostgresServer,
+    tmp_path: Path,
+    token: str,
+    status: str,
+    text: str,
+) -> None:
+    endpoint, keys = scoped_r2
+    writer_id, writer_secret = keys["writer"].split(":")
+    out = tmp_path / "b.tar.gz"
+    subprocess.run(
+        ["bash", "-c", f"set -euo pipefail; {TEMPLATE_DUMP}"],
+        env={**sandbox_env, "URL": source_db, "OUT": str(out)},
+        check=True,
+    )
+    writer = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=writer_id,
+        aws_secret_access_key=writer_secret,
+    )
+    writer.upload_file(str(out), "vlvt-backups", backup_key(datetime.now(UTC)))
+    key_id, secret = keys[token].split(":")
+    config, credentials = write_profile(tmp_path, endpoint, key_id, secret)
+    env = {
+        **sandbox_env,
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_PROFILE": "r2-vlvt",
+        "RUNBOOK_BUCKET": "vlvt-backups",
+    }
+    result = run_cli(["preflight", "--target", pg_server.url("vlvt_restored")], env)
+    assert result.status == 0, result.stdout + result.stderr
+    assert lines(result)["R2 token"] == f"{status:<5} R2 token  {text}"
+    probe = writer.list_objects_v2(Bucket="vlvt-backups", Prefix="runbook-preflight")
+    assert probe.get("KeyCount") == 0  # nothing was written by the probe
 
 
 def test_token_scope_read_only_and_writer() -> None:
