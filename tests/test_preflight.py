@@ -24,7 +24,6 @@ from runbook_helpers.preflight import (
     Check,
     _State,
     check_space,
-    check_token_scope,
     estimated_restored_bytes,
 )
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
@@ -313,19 +312,3 @@ def test_token_scope_with_checked_credentials(
     assert lines(result)["R2 token"] == f"{status:<5} R2 token  {text}"
     probe = writer.list_objects_v2(Bucket="vlvt-backups", Prefix="runbook-preflight")
     assert probe.get("KeyCount") == 0  # nothing was written by the probe
-
-
-def test_token_scope_read_only_and_writer() -> None:
-    """The probe's answers: AccessDenied = read-only (OK); a precondition answer = can write."""
-    import boto3
-    from botocore.stub import Stubber
-
-    client = boto3.client(
-        "s3", region_name="auto", aws_access_key_id="k", aws_secret_access_key="s"
-    )
-    with Stubber(client) as stub:
-        stub.add_client_error("put_object", "AccessDenied", http_status_code=403)
-        stub.add_client_error("put_object", "NoSuchKey", http_status_code=404)
-        assert check_token_scope(client, "vlvt-backups").status == "OK"
-        writer = check_token_scope(client, "vlvt-backups")
-        assert writer.status == "WARN" and "can also write" in writer.detail
