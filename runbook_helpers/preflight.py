@@ -26,7 +26,7 @@ from runbook_helpers.archive import ArchiveInfo, inspect
 from runbook_helpers.backups import BackupObject, latest_backup
 from runbook_helpers.cli.common import human_age, human_size
 from runbook_helpers.errors import ExitStatus, NoSpace, RunbookError
-from runbook_helpers.pgtools import find_tool, tool_version
+from runbook_helpers.pgtools import tool_version
 from runbook_helpers.storage import S3Client, S3Location
 from runbook_helpers.target import (
     Target,
@@ -42,6 +42,8 @@ SIZE_RATIO = 7
 # Restore + ANALYZE + verification, seconds per GB of database on 2 cores (time-estimates.md).
 SECONDS_PER_GB = 60
 PROBE_KEY = "runbook-preflight-write-probe"
+# Client programs the pages run by name (pg_restore is checked against the archive below).
+TYPED_TOOLS = ("psql", "createdb", "gzip")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 
 Status = Literal["OK", "WARN", "FAIL"]
@@ -154,11 +156,16 @@ def check_token_scope(client: S3Client, bucket: str) -> Check:
 
 
 def check_tools(st: _State) -> Check:
-    try:
-        psql = find_tool("psql")
-        psql_version = ".".join(map(str, tool_version(psql)))
-    except RunbookError as exc:
-        return failed("tools", exc)
+    missing = [name for name in TYPED_TOOLS if shutil.which(name) is None]
+    if missing:
+        return Check(
+            "tools",
+            "FAIL",
+            f"not on PATH: {', '.join(missing)} (the pages type them)",
+            "install the PostgreSQL client tools (setup.md) and put their bin directory on PATH",
+            ExitStatus.NOT_FOUND,
+        )
+    psql_version = ".".join(map(str, tool_version(str(shutil.which("psql")))))
     info = st.info
     if info is None:
         return Check("tools", "WARN", f"psql {psql_version}; pg_restore not checked (no backup)")

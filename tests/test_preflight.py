@@ -156,6 +156,14 @@ def test_pg_restore_older_than_the_archive(
     assert "postgresql-client-16" in result.stdout  # the hint line names the client to install
 
 
+def test_client_tools_not_on_path(
+    ready: dict[str, str], pg_server: PostgresServer, tmp_path: Path
+) -> None:
+    result = preflight({**ready, "PATH": str(tmp_path)}, pg_server.url("vlvt_restored"))
+    assert result.status == ExitStatus.NOT_FOUND
+    assert "not on PATH: psql, createdb, gzip" in only_failure(result, "tools")
+
+
 def test_target_unreachable(ready: dict[str, str]) -> None:
     result = preflight(ready, f"postgresql://postgres@127.0.0.1:{free_port()}/vlvt_restored")
     assert result.status == ExitStatus.UNREACHABLE
