@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -43,17 +44,23 @@ def source_db(pg_server: PostgresServer) -> Iterator[str]:
     pg_server.drop_database("preflight_source")
 
 
-def upload_template_backup(
-    r2: R2Mock, env: dict[str, str], url: str, tmp: Path, *, pg_dump_dir: Path | None = None
-) -> None:
-    """Back up ``url`` as the Railway template does and upload it under a template key."""
+def template_dump(env: dict[str, str], url: str, tmp: Path, bin_dir: Path | None = None) -> Path:
+    """Back up ``url`` as the Railway template does (pg_dump from ``bin_dir`` when given)."""
     out = tmp / "b.tar.gz"
-    path = f"{pg_dump_dir}:{env['PATH']}" if pg_dump_dir else env["PATH"]
+    path = f"{bin_dir}:{env['PATH']}" if bin_dir else env["PATH"]
     subprocess.run(
         ["bash", "-c", f"set -euo pipefail; {TEMPLATE_DUMP}"],
         env={**env, "PATH": path, "URL": url, "OUT": str(out)},
         check=True,
     )
+    return out
+
+
+def upload_template_backup(
+    r2: R2Mock, env: dict[str, str], url: str, tmp: Path, *, pg_dump_dir: Path | None = None
+) -> None:
+    """A template backup of ``url``, uploaded under a template key (taken 2 h ago)."""
+    out = template_dump(env, url, tmp, pg_dump_dir)
     key = backup_key(datetime.now(UTC) - timedelta(hours=2))
     r2.client().upload_file(str(out), r2.bucket, key)
 
@@ -223,10 +230,11 @@ def test_free_space_unknown_is_a_warning_not_a_guess() -> None:
 
 @pytest.fixture(scope="module")
 def scoped_r2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    """A moto server that checks credentials, as R2 does: (endpoint, {"reader"|"writer": key
-    id + ":" + secret}). IAM policies scope the reader to list + get on vlvt-backups."""
+    """A moto server that checks credentials, as R2 does: (endpoint, {user: key id + ":" +
+    secret}). IAM policies scope "reader" to list + get on vlvt-backups, "lister" to list only;
+    "writer" may do anything."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "7"  # the set-up calls below; then every call is checked
+    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "10"  # the set-up calls below; then every call is checked
     port = free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     proc = subprocess.Popen(
@@ -251,7 +259,11 @@ def scoped_r2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, d
         setup.client("s3", endpoint_url=endpoint).create_bucket(Bucket="vlvt-backups")
         iam = setup.client("iam", endpoint_url=endpoint)
         keys = {}
-        for user, actions in (("reader", ["s3:ListBucket", "s3:GetObject"]), ("writer", ["s3:*"])):
+        for user, actions in (
+            ("reader", ["s3:ListBucket", "s3:GetObject"]),
+            ("writer", ["s3:*"]),
+            ("lister", ["s3:ListBucket"]),
+        ):
             iam.create_user(UserName=user)
             policy = {
                 "Version": "2012-10-17",
@@ -273,31 +285,17 @@ def scoped_r2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, d
         log.close()
 
 
-@pytest.mark.parametrize(
-    ("token", "status", "text"),
-    [
-        ("reader", "OK", "read-only: a write was refused (AccessDenied)"),
-        ("writer", "WARN", "this token can also write to vlvt-backups (nothing was written)"),
-    ],
-)
-def test_token_scope_with_checked_credentials(
+def scoped_env(
     scoped_r2: tuple[str, dict[str, str]],
     sandbox_env: dict[str, str],
     source_db: str,
-    pg_server: PostgresServer,
     tmp_path: Path,
     token: str,
-    status: str,
-    text: str,
-) -> None:
+) -> tuple[dict[str, str], Any]:
+    """A template backup uploaded by the writer; the environment of ``token``'s profile."""
     endpoint, keys = scoped_r2
     writer_id, writer_secret = keys["writer"].split(":")
-    out = tmp_path / "b.tar.gz"
-    subprocess.run(
-        ["bash", "-c", f"set -euo pipefail; {TEMPLATE_DUMP}"],
-        env={**sandbox_env, "URL": source_db, "OUT": str(out)},
-        check=True,
-    )
+    out = template_dump(sandbox_env, source_db, tmp_path)
     writer = boto3.client(
         "s3",
         endpoint_url=endpoint,
@@ -315,8 +313,54 @@ def test_token_scope_with_checked_credentials(
         "AWS_PROFILE": "r2-vlvt",
         "RUNBOOK_BUCKET": "vlvt-backups",
     }
+    return env, writer
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "text"),
+    [
+        ("reader", "OK", "read-only: a write was refused (AccessDenied)"),
+        ("writer", "WARN", "this token can also write to vlvt-backups (nothing was written)"),
+    ],
+)
+def test_token_scope_with_checked_credentials(
+    scoped_r2: tuple[str, dict[str, str]],
+    sandbox_env: dict[str, str],
+    source_db: str,
+    pg_server: PostgresServer,
+    tmp_path: Path,
+    token: str,
+    status: str,
+    text: str,
+) -> None:
+    env, writer = scoped_env(scoped_r2, sandbox_env, source_db, tmp_path, token)
     result = run_cli(["preflight", "--target", pg_server.url("vlvt_restored")], env)
     assert result.status == 0, result.stdout + result.stderr
     assert lines(result)["R2 token"] == f"{status:<5} R2 token  {text}"
     probe = writer.list_objects_v2(Bucket="vlvt-backups", Prefix="runbook-preflight")
     assert probe.get("KeyCount") == 0  # nothing was written by the probe
+
+
+@pytest.mark.parametrize(
+    ("token", "failing", "status", "text"),
+    [
+        ("lister", "R2 read", ExitStatus.ACCESS_DENIED, "access denied"),
+        ("stranger", "R2 list", ExitStatus.ACCESS_DENIED, "InvalidAccessKeyId"),
+    ],
+)
+def test_r2_access_denied(
+    scoped_r2: tuple[str, dict[str, str]],
+    sandbox_env: dict[str, str],
+    source_db: str,
+    pg_server: PostgresServer,
+    tmp_path: Path,
+    token: str,
+    failing: str,
+    status: ExitStatus,
+    text: str,
+) -> None:
+    keys = {**scoped_r2[1], "stranger": "AKIANOBODYNOBODY0000:" + "n" * 40}
+    env, _ = scoped_env((scoped_r2[0], keys), sandbox_env, source_db, tmp_path, token)
+    result = preflight(env, pg_server.url("vlvt_restored"))
+    assert result.status == status
+    assert text in only_failure(result, failing)
