@@ -84,7 +84,7 @@ class _State:
     backup: BackupObject | None = None
     info: ArchiveInfo | None = None
     existing_bytes: int | None = None
-    max_wal_bytes: int = 0
+    max_wal_bytes: int | None = None  # None: the server was not reached
     free_bytes: int | None = None
 
 
@@ -206,7 +206,7 @@ def check_target(target: Target, *, production: bool, st: _State) -> Check:
                 "from pg_settings where name = 'max_wal_size'"
             ).fetchone()
             st.existing_bytes = int(largest[0]) if largest and largest[0] else None
-            st.max_wal_bytes = int(wal[0]) if wal else 0
+            st.max_wal_bytes = int(wal[0]) if wal else None
             st.free_bytes = _local_free_bytes(conn, target)
     except RunbookError as exc:
         return failed("target", exc)
@@ -256,12 +256,16 @@ def _local_free_bytes(conn: Any, target: Target) -> int | None:
 def check_space(st: _State, free_override: int | None) -> Check:
     if st.backup is None:
         return Check("space", "WARN", "not estimated: no backup listed")
-    need = estimated_restored_bytes(st.backup.size, st.existing_bytes) + st.max_wal_bytes
+    need = estimated_restored_bytes(st.backup.size, st.existing_bytes) + (st.max_wal_bytes or 0)
     largest = st.existing_bytes
     how = (
         f"{SIZE_RATIO} x {human_size(st.backup.size)} backup"
         + (f" or the largest database ({human_size(largest)})" if largest else "")
-        + f", + max_wal_size {human_size(st.max_wal_bytes)}"
+        + (
+            f", + max_wal_size {human_size(st.max_wal_bytes)}"
+            if st.max_wal_bytes is not None
+            else ", + WAL (max_wal_size unknown: server not reached)"
+        )
     )
     free = free_override if free_override is not None else st.free_bytes
     if free is None:
