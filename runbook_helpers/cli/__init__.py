@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "seed",
     "drill",
     "scrub",  # also registers dev-snapshot
+    "preflight",
 )
 
 
