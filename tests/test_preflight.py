@@ -3,18 +3,11 @@ fails on its own line with its typed exit status (one test per prerequisite)."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
 from runbook_helpers.backups import BackupObject
@@ -28,7 +21,7 @@ from runbook_helpers.preflight import (
     estimated_restored_bytes,
 )
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
-from runbook_helpers.sandbox.r2 import R2Mock, write_profile
+from runbook_helpers.sandbox.r2 import R2Key, R2Mock, write_profiles
 from runbook_helpers.seed import seed
 from tests.test_storage_support import CliResult, free_port, run_cli
 
@@ -75,6 +68,11 @@ def ready(r2_clean: R2Mock, env: dict[str, str], source_db: str, tmp_path: Path)
     """A bucket holding one template backup of ``source_db``."""
     upload_template_backup(r2_clean, env, source_db, tmp_path)
     return env
+
+
+def write_profile(directory: Path, endpoint: str, key_id: str, secret: str) -> tuple[Path, Path]:
+    """AWS config + credentials files with one ``r2-vlvt`` profile holding this key pair."""
+    return write_profiles(directory, endpoint, {"r2-vlvt": R2Key(key_id, secret)})
 
 
 def preflight(env: dict[str, str], target: str, *extra: str) -> CliResult:
@@ -133,9 +131,10 @@ def test_no_backup_in_bucket(env: dict[str, str], pg_server: PostgresServer) -> 
 
 
 def test_wrong_bucket(ready: dict[str, str], pg_server: PostgresServer) -> None:
+    # R2 tokens are scoped to their bucket: a mistyped bucket name is AccessDenied, not NoSuchBucket
     result = preflight(ready, pg_server.url("vlvt_restored"), "--bucket", "vlvt-backup")
-    assert result.status == ExitStatus.NOT_FOUND
-    assert "NoSuchBucket" in only_failure(result, "R2 list")
+    assert result.status == ExitStatus.ACCESS_DENIED
+    assert "access denied" in only_failure(result, "R2 list")
 
 
 def test_r2_unreachable(
@@ -228,92 +227,28 @@ def test_free_space_unknown_is_a_warning_not_a_guess() -> None:
     assert estimated_restored_bytes(100, None) == SIZE_RATIO * 100
 
 
-@pytest.fixture(scope="module")
-def scoped_r2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    """A moto server that checks credentials, as R2 does: (endpoint, {user: key id + ":" +
-    secret}). IAM policies scope "reader" to list + get on vlvt-backups, "lister" to list only;
-    "writer" may do anything."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["INITIAL_NO_AUTH_ACTION_COUNT"] = "10"  # the set-up calls below; then every call is checked
-    port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        setup = boto3.Session(
-            aws_access_key_id="AKIASETUPSETUPSETUP0",
-            aws_secret_access_key="s" * 40,
-            region_name="us-east-1",
-        )
-        setup.client("s3", endpoint_url=endpoint).create_bucket(Bucket="vlvt-backups")
-        iam = setup.client("iam", endpoint_url=endpoint)
-        keys = {}
-        for user, actions in (
-            ("reader", ["s3:ListBucket", "s3:GetObject"]),
-            ("writer", ["s3:*"]),
-            ("lister", ["s3:ListBucket"]),
-        ):
-            iam.create_user(UserName=user)
-            policy = {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Action": actions,
-                        "Resource": ["arn:aws:s3:::vlvt-backups", "arn:aws:s3:::vlvt-backups/*"],
-                    }
-                ],
-            }
-            iam.put_user_policy(UserName=user, PolicyName=user, PolicyDocument=json.dumps(policy))
-            key = iam.create_access_key(UserName=user)["AccessKey"]
-            keys[user] = f"{key['AccessKeyId']}:{key['SecretAccessKey']}"
-        yield endpoint, keys
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
-
-
 def scoped_env(
-    scoped_r2: tuple[str, dict[str, str]],
+    r2: R2Mock,
     sandbox_env: dict[str, str],
     source_db: str,
     tmp_path: Path,
-    token: str,
-) -> tuple[dict[str, str], Any]:
-    """A template backup uploaded by the writer; the environment of ``token``'s profile."""
-    endpoint, keys = scoped_r2
-    writer_id, writer_secret = keys["writer"].split(":")
-    out = template_dump(sandbox_env, source_db, tmp_path)
-    writer = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=writer_id,
-        aws_secret_access_key=writer_secret,
+    key: R2Key,
+) -> dict[str, str]:
+    """A template backup in the bucket; the environment of a ``r2-vlvt`` profile holding ``key``.
+
+    The R2 stand-in checks credentials and scopes as R2 does (read, write, other-bucket tokens).
+    """
+    upload_template_backup(r2, sandbox_env, source_db, tmp_path)
+    config, credentials = write_profile(
+        tmp_path, r2.endpoint, key.access_key_id, key.secret_access_key
     )
-    writer.upload_file(str(out), "vlvt-backups", backup_key(datetime.now(UTC)))
-    key_id, secret = keys[token].split(":")
-    config, credentials = write_profile(tmp_path, endpoint, key_id, secret)
-    env = {
+    return {
         **sandbox_env,
         "AWS_CONFIG_FILE": str(config),
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
         "AWS_PROFILE": "r2-vlvt",
-        "RUNBOOK_BUCKET": "vlvt-backups",
+        "RUNBOOK_BUCKET": r2.bucket,
     }
-    return env, writer
 
 
 @pytest.mark.parametrize(
@@ -324,7 +259,7 @@ def scoped_env(
     ],
 )
 def test_token_scope_with_checked_credentials(
-    scoped_r2: tuple[str, dict[str, str]],
+    r2_clean: R2Mock,
     sandbox_env: dict[str, str],
     source_db: str,
     pg_server: PostgresServer,
@@ -333,23 +268,24 @@ def test_token_scope_with_checked_credentials(
     status: str,
     text: str,
 ) -> None:
-    env, writer = scoped_env(scoped_r2, sandbox_env, source_db, tmp_path, token)
+    key = {"reader": r2_clean.read_key, "writer": r2_clean.write_key}[token]
+    env = scoped_env(r2_clean, sandbox_env, source_db, tmp_path, key)
     result = run_cli(["preflight", "--target", pg_server.url("vlvt_restored")], env)
     assert result.status == 0, result.stdout + result.stderr
     assert lines(result)["R2 token"] == f"{status:<5} R2 token  {text}"
-    probe = writer.list_objects_v2(Bucket="vlvt-backups", Prefix="runbook-preflight")
+    probe = r2_clean.client().list_objects_v2(Bucket="vlvt-backups", Prefix="runbook-preflight")
     assert probe.get("KeyCount") == 0  # nothing was written by the probe
 
 
 @pytest.mark.parametrize(
     ("token", "failing", "status", "text"),
     [
-        ("lister", "R2 read", ExitStatus.ACCESS_DENIED, "access denied"),
+        ("other-bucket", "R2 list", ExitStatus.ACCESS_DENIED, "access denied"),
         ("stranger", "R2 list", ExitStatus.ACCESS_DENIED, "InvalidAccessKeyId"),
     ],
 )
 def test_r2_access_denied(
-    scoped_r2: tuple[str, dict[str, str]],
+    r2_clean: R2Mock,
     sandbox_env: dict[str, str],
     source_db: str,
     pg_server: PostgresServer,
@@ -359,8 +295,8 @@ def test_r2_access_denied(
     status: ExitStatus,
     text: str,
 ) -> None:
-    keys = {**scoped_r2[1], "stranger": "AKIANOBODYNOBODY0000:" + "n" * 40}
-    env, _ = scoped_env((scoped_r2[0], keys), sandbox_env, source_db, tmp_path, token)
+    keys = {"other-bucket": r2_clean.other_key, "stranger": R2Key("AKIANOBODYNOBODY0000", "n" * 40)}
+    env = scoped_env(r2_clean, sandbox_env, source_db, tmp_path, keys[token])
     result = preflight(env, pg_server.url("vlvt_restored"))
     assert result.status == status
     assert text in only_failure(result, failing)
