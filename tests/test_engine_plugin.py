@@ -86,6 +86,33 @@ def test_tour_passes_and_ledger_lists_every_fence(docs: Docs) -> None:
     assert (docs.pytester.path / "closed.txt").read_text() == "tour.md"
 
 
+def test_ledger_records_checked_commands_and_outputs(docs: Docs) -> None:
+    docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
+    docs.sample("tour.md")
+    docs.run().assert_outcomes(passed=5, skipped=1)
+    ledger = docs.ledger()
+    console = ledger[("docs/tour.md", 11)]
+    assert console["checked"] == "output"
+    assert console["commands"][0] == "greet world"
+    assert console["commands"][-1] == "printf 'multi\\n' \\\n  | tr a-z A-Z"
+    assert console["outputs"][0] == "hello world\n"
+    assert console["outputs"][-1] == "MULTI\n"
+    assert len(console["outputs"]) == len(console["commands"]) == 7
+    bash = ledger[("docs/tour.md", 5)]
+    assert bash["checked"] == "status"
+    assert bash["commands"] == [(SAMPLES / "tour.md").read_text().split("```")[1][5:]]
+    assert bash["outputs"] == [""]
+    skipped = ledger[("docs/tour.md", 33)]
+    assert (skipped["checked"], skipped["commands"], skipped["outputs"]) == (
+        "status",
+        ["exit 1\n"],
+        [],
+    )
+    shown = ledger[("docs/tour.md", 37)]
+    assert (shown["checked"], shown["commands"], shown["outputs"]) == (None, [], [])
+    assert ledger[("docs/tour.md", 52)]["checked"] == "status"
+
+
 def test_failing_block_reports_excerpt_and_blocks_the_rest(docs: Docs) -> None:
     docs.sample("failing.md")
     result = docs.run()
