@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.sandbox.r2 import R2Mock
 from tests.engine.contract import PageEnv
 from tests.engine.headless import PageFailed, run_page
 from tests.fixtures.page_state import PageStates, table
 from tests.fixtures.plugin import pytest_runbook_page_env
+from tests.fixtures.registry import Sandbox
 
 DOCS = Path(__file__).parents[1] / "docs"
 SETUP_LINES = [
@@ -36,7 +35,7 @@ def without(page: str, line: str, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def page_env(pytestconfig: pytest.Config) -> Iterator[PageEnv]:
     """A populated sandbox (the bucket of nightly backups, ``railway``), as a page gets it."""
     env = pytest_runbook_page_env(DOCS / "restore.md", pytestconfig)
@@ -46,16 +45,28 @@ def page_env(pytestconfig: pytest.Config) -> Iterator[PageEnv]:
         env.close()
 
 
-def fresh_states(env: PageEnv, pg: PostgresServer, r2: R2Mock, **pages: Path) -> PageStates:
-    """Page states built from scratch, with ``pages`` (``setup``/``index``) replaced."""
-    return PageStates(
+@pytest.fixture
+def session_states(page_env: PageEnv, sandbox: Sandbox) -> PageStates:
+    """The page states the docs pages of this run get (built by ``page_env``)."""
+    states = sandbox.cache["page-states"]
+    assert isinstance(states, PageStates)
+    return states
+
+
+def fresh_states(session: PageStates, *, keep: tuple[str, ...] = (), **pages: Path) -> PageStates:
+    """Page states built anew with ``pages`` (``setup``/``index``) replaced; ``keep`` names
+    pages whose end state is reused from ``session`` (only pages before the replaced ones)."""
+    states = PageStates(
         docs_dir=DOCS,
-        pg=pg,
-        r2=r2,
-        placeholders=env.placeholders,
-        secrets=env.secrets,
+        pg=session.pg,
+        r2=session.r2,
+        placeholders=session.placeholders,
+        secrets=session.secrets,
         pages={f"{name}.md": path for name, path in pages.items()},
     )
+    for page in keep:
+        states.adopt(page, session.end_state(page))
+    return states
 
 
 def run_restore_page(states: PageStates, tmp_path: Path) -> None:
@@ -78,9 +89,9 @@ def test_testing_md_prints_the_declared_page_states() -> None:
 
 
 def test_the_start_state_has_only_what_setup_and_the_start_page_made(
-    page_env: PageEnv, pg_server: PostgresServer, r2: R2Mock, tmp_path: Path
+    session_states: PageStates, tmp_path: Path
 ) -> None:
-    states = fresh_states(page_env, pg_server, r2)
+    states, r2 = session_states, session_states.r2
     setup_env = states.environment("setup.md", tmp_path / "setup-home")
     assert not [k for k in setup_env if k.startswith(("AWS_PROFILE", "RUNBOOK_", "PG"))]
     assert not (tmp_path / "setup-home").exists() or not any((tmp_path / "setup-home").iterdir())
@@ -93,17 +104,17 @@ def test_the_start_state_has_only_what_setup_and_the_start_page_made(
 
 @pytest.mark.parametrize("line", SETUP_LINES)
 def test_each_aws_configure_set_line_of_setup_is_needed(
-    line: str, page_env: PageEnv, pg_server: PostgresServer, r2: R2Mock, tmp_path: Path
+    line: str, session_states: PageStates, tmp_path: Path
 ) -> None:
-    states = fresh_states(page_env, pg_server, r2, setup=without("setup.md", line, tmp_path))
+    states = fresh_states(session_states, setup=without("setup.md", line, tmp_path))
     with pytest.raises(PageFailed, match=r"docs/setup\.md does not leave the state"):
         states.end_state("setup.md")
 
 
 def test_export_aws_profile_of_the_start_page_is_needed(
-    page_env: PageEnv, pg_server: PostgresServer, r2: R2Mock, tmp_path: Path
+    session_states: PageStates, tmp_path: Path
 ) -> None:
     index = without("index.md", EXPORT_AWS_PROFILE, tmp_path)
-    states = fresh_states(page_env, pg_server, r2, index=index)
+    states = fresh_states(session_states, keep=("setup.md",), index=index)
     with pytest.raises(PageFailed, match=r"docs/restore\.md"):
         run_restore_page(states, tmp_path)
