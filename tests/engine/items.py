@@ -17,6 +17,7 @@ from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 from tests.engine.blocks import Fence, PageError
 from tests.engine.contract import PageEnv
 from tests.engine.page import PageRun
+from tests.engine.reader import ReaderShellItem, reader_flavors
 from tests.engine.registry import Evaluator, parse_fences
 from tests.engine.runner import Context, Outcome
 from tests.engine.transcript import Step
@@ -53,7 +54,7 @@ class RunbookPage(pytest.File):
             raise self.CollectError(str(exc)) from exc
         state.pages.add(self.path)
         self.lines = text.splitlines()
-        self.run = PageRun(display, self._make_env)
+        self.run = PageRun(display, self.make_env)
         for fence, evaluator, steps in parsed:
             state.ledger.add(display, fence, evaluator.checked if evaluator else None, steps)
             if evaluator is None:
@@ -68,8 +69,10 @@ class RunbookPage(pytest.File):
                 )
             state.nodes[item.nodeid] = (display, fence)
             yield item
+        for flavor in reader_flavors(self.config, state.docs_dir, self.path):
+            yield ReaderShellItem.from_parent(self, name=f"reader[{flavor}]", flavor=flavor)
 
-    def _make_env(self) -> PageEnv | None:
+    def make_env(self) -> PageEnv | None:
         env: PageEnv | None = self.config.hook.pytest_runbook_page_env(
             page=self.path, config=self.config
         )

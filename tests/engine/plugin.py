@@ -20,6 +20,7 @@ from tests.engine.blocks import Fence, PageError
 from tests.engine.contract import RunbookHookSpecs
 from tests.engine.items import PythonFenceItem, RunbookPage, display_path
 from tests.engine.ledger import Ledger
+from tests.engine.reader import MARKER
 from tests.engine.registry import parse_fences
 from tests.engine.update import Update, apply_updates
 
@@ -52,6 +53,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "runbook_ledger", "ledger path, relative to rootdir", default="build/docs-ledger.json"
     )
+    parser.addini(
+        "runbook_reader_pages",
+        "pages (globs relative to runbook_docs) also run in a reader's shells",
+        default="",
+    )
+    parser.addini(
+        "runbook_reader_shells", "reader shells: bash (no -e) and/or zsh", default="bash zsh"
+    )
     group = parser.getgroup("runbook", "executed runbook docs")
     group.addoption(
         "--runbook-timeout",
@@ -71,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config.hook, "pytest_markdown_docs_globals"):  # -p no:pytest_markdown_docs
         config.pluginmanager.add_hookspecs(pytest_markdown_docs.hooks)
     config.addinivalue_line("markers", "markdown-docs: python fences run by pytest-markdown-docs")
+    config.addinivalue_line("markers", f"{MARKER}: a docs page re-run in a reader's bash/zsh")
     timeout = config.getoption("runbook_timeout") or float(config.getini("runbook_timeout"))
     config.stash[STATE] = State(
         docs_dir=(config.rootpath / str(config.getini("runbook_docs"))).resolve(),

@@ -70,10 +70,14 @@ class PageShell:
             env=env,
             cwd=cwd,
             start_new_session=True,
-            pass_fds=(write_fd,),
+            # the status pipe becomes the shell's fd 3 (zsh cannot close a multi-digit fd by
+            # number; every other fd of ours is non-inheritable, so close_fds is not needed)
+            close_fds=False,
+            preexec_fn=lambda: os.dup2(write_fd, 3),
         )
         os.close(write_fd)
-        self._send(f"exec 3>&{write_fd} {write_fd}>&-\n{prelude}")
+        if prelude:
+            self._send(prelude)
 
     @property
     def alive(self) -> bool:
