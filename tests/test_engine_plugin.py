@@ -478,3 +478,39 @@ def test_console_error_must_be_written_out_not_elided(docs: Docs) -> None:
             "*ERROR:  division by zero*",
         ]
     )
+
+
+def test_reader_shells_rerun_listed_pages_and_catch_bash_only_syntax(docs: Docs) -> None:
+    docs.pytester.makeini(
+        "[pytest]\nrunbook_docs = docs\nrunbook_reader_pages = reader_shells.md portable.md\n"
+    )
+    docs.sample("reader_shells.md")
+    docs.page(
+        "portable.md",
+        """
+        ```console
+        $ words="one two"
+        $ for w in one two; do echo "$w"; done
+        one
+        two
+        $ false
+        ? 1
+        $ echo "still here: $words"
+        still here: one two
+        ```
+    """,
+    )
+    docs.page("other.md", "```bash\ntrue\n```\n")
+    result = docs.run("-v")
+    result.assert_outcomes(passed=7, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*docs/portable.md::reader?bash? PASSED*",
+            "*docs/portable.md::reader?zsh? PASSED*",
+            "*docs/reader_shells.md::reader?bash? PASSED*",
+            "*docs/reader_shells.md::reader?zsh? FAILED*",
+            "in a reader's zsh (no -e): docs/reader_shells.md:8: console step output differs",
+            "+one two",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*other.md::reader*")
