@@ -11,6 +11,7 @@ statuses and compared output must be the same as in the suite's shell.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from tests.engine.headless import PageFailed, run_page
 from tests.engine.page import SECRET_ENV_VARS, bare_env
+from tests.engine.shell import SHELLS
 
 if TYPE_CHECKING:
     from tests.engine.items import RunbookPage
@@ -50,6 +52,9 @@ class ReaderShellItem(pytest.Item):
         page: RunbookPage = self.parent  # type: ignore[assignment]
         if page.run.blocked_by:
             raise pytest.skip.Exception(f"blocked by {page.run.blocked_by}")
+        program = SHELLS[self.flavor][0][0]
+        if shutil.which(program) is None:
+            raise ReaderFailed(f"{program} is not installed; the reader-shell tests need it")
         page.run.close()  # the suite's run of this page is over: start again from scratch
         env = page.make_env() or bare_env()
         secrets = [*env.secrets, *(v for k in SECRET_ENV_VARS if (v := env.env.get(k)))]
