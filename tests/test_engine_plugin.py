@@ -514,3 +514,19 @@ def test_reader_shells_rerun_listed_pages_and_catch_bash_only_syntax(docs: Docs)
         ]
     )
     result.stdout.no_fnmatch_line("*other.md::reader*")
+
+
+def test_full_run_fails_below_the_output_checked_minimum(docs: Docs) -> None:
+    docs.pytester.makeini("[pytest]\nrunbook_docs = docs\nrunbook_min_output_checked = 50\n")
+    docs.page("page.md", "```bash\ntrue\n```\n\n```bash\ntrue\n```\n\n```console\n$ true\n```\n")
+    result = docs.run()
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "docs: 1 of 3 executed blocks output-checked (33%)",
+            "docs: below runbook_min_output_checked = 50%",
+        ]
+    )
+    docs.page("more.md", "```console\n$ echo ok\nok\n```\n")
+    assert docs.run().ret == pytest.ExitCode.OK  # 2 of 4: 50%

@@ -86,11 +86,17 @@ class Ledger:
                 text += f", {counts[status]} {status}"
         return text
 
+    def output_checked_percent(self) -> float:
+        """Output-checked executed blocks, in percent of executed blocks (100 when none ran)."""
+        executed = [e for e in self.entries.values() if e.status in _EXECUTED]
+        output = sum(e.checked == "output" for e in executed)
+        return 100 * output / len(executed) if executed else 100.0
+
     def checked_summary(self) -> str:
         """``docs: N of M executed blocks output-checked (P%)``."""
         executed = [e for e in self.entries.values() if e.status in _EXECUTED]
         output = sum(e.checked == "output" for e in executed)
-        share = 100 * output / len(executed) if executed else 100.0
+        share = self.output_checked_percent()
         return f"docs: {output} of {len(executed)} executed blocks output-checked ({share:.0f}%)"
 
 

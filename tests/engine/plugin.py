@@ -54,6 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "runbook_ledger", "ledger path, relative to rootdir", default="build/docs-ledger.json"
     )
     parser.addini(
+        "runbook_min_output_checked",
+        "a full docs run fails below this percentage of output-checked executed blocks",
+        default="0",
+    )
+    parser.addini(
         "runbook_reader_pages",
         "pages (globs relative to runbook_docs) also run in a reader's shells",
         default="",
@@ -177,6 +182,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     )
     if not state.partial and state.ledger.unaccounted() and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not state.partial and _below_min_checked(config, state) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _below_min_checked(config: pytest.Config, state: State) -> bool:
+    return state.ledger.output_checked_percent() < float(
+        config.getini("runbook_min_output_checked")
+    )
 
 
 def pytest_terminal_summary(
@@ -200,3 +213,6 @@ def pytest_terminal_summary(
         write(f"docs: updated {len(state.updates)} console step(s) in place", yellow=True)
     write(state.ledger.summary())
     write(state.ledger.checked_summary())
+    if not state.partial and _below_min_checked(config, state):
+        minimum = config.getini("runbook_min_output_checked")
+        write(f"docs: below runbook_min_output_checked = {minimum}%", red=True)
