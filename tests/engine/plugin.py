@@ -1,8 +1,11 @@
-"""pytest glue for the docs engine: options, collection of docs/**/*.md, ledger, summary.
+"""pytest glue for the docs engine: options, session state, collection, ledger, summary.
 
 Every fenced block of every page under ``runbook_docs`` becomes one item (``docs/x.md::L42[bash]``)
-or, when its language is not runnable, one ledger entry. See ``blocks`` for directives,
-``shell`` for shell semantics, ``transcript``/``matching`` for console blocks.
+or, when its language is not runnable, one ledger entry. The flow: ``blocks`` parses a page into
+fences; ``registry`` picks each fence's evaluator and parses its steps once; ``items`` runs them
+in the page's ``shell`` through ``runner`` (``transcript``/``matching`` judge console output);
+``ledger`` records the results. ``reader`` re-runs listed pages in a reader's bash and zsh via
+``headless``, which the fixtures also use to run the pages a page starts after.
 """
 
 from __future__ import annotations
