@@ -161,3 +161,41 @@ def test_parse_page_fences_and_directives() -> None:
 def test_parse_page_errors(text: str, message: str) -> None:
     with pytest.raises(PageError, match=message):
         parse_page(Path("p.md"), text)
+
+
+def test_every_runnable_language_has_one_evaluator() -> None:
+    from tests.engine.blocks import RUNNABLE_LANGS
+    from tests.engine.registry import EVALUATORS
+
+    assert set(EVALUATORS) == RUNNABLE_LANGS
+    assert EVALUATORS["console"].checked == "output"
+    assert {EVALUATORS[lang].checked for lang in ("bash", "sh", "sql", "python")} == {"status"}
+
+
+@pytest.mark.parametrize(
+    ("output", "errors"),
+    [
+        ('ERROR:  relation "x" does not exist', ['ERROR:  relation "x" does not exist']),
+        ("psql:<stdin>:2: ERROR:  division by zero", ["psql:<stdin>:2: ERROR:  division by zero"]),
+        (
+            'psql: error: connection to server failed: FATAL:  database "x" does not exist',
+            ['psql: error: connection to server failed: FATAL:  database "x" does not exist'],
+        ),
+        ("PANIC:  could not write", ["PANIC:  could not write"]),
+        ("runbook: error: no backups", []),  # the helper's own errors are judged by status
+        ("ok\nERRORS: 0\nmy ERROR: thing", []),
+    ],
+)
+def test_server_errors(output: str, errors: list[str]) -> None:
+    from tests.engine.matching import server_errors
+
+    assert server_errors(output) == errors
+
+
+def test_unshown_errors_need_a_line_not_an_ellipsis() -> None:
+    from tests.engine.matching import unshown_errors
+
+    out = "a\nERROR:  division by zero\nb"
+    assert unshown_errors(out, ["a", "ERROR:  division by zero", "b"], {}) == []
+    assert unshown_errors(out, ["a", "ERROR:  [..]", "b"], {}) == []
+    assert unshown_errors(out, ["a", "...", "b"], {}) == ["ERROR:  division by zero"]
