@@ -18,11 +18,14 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
+from runbook_helpers.errors import IntegrityError
 from runbook_helpers.manifest import TableStats, normalize_timestamp
 
 _COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
 _IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
 _OFFSET_HOURS = re.compile(r"([+-]\d\d)$")
+#: How long pg_restore may take to end once its whole input was written to it.
+EOF_GRACE_SECONDS = 15.0
 
 
 def _unquote(ident: str) -> str:
@@ -93,8 +96,42 @@ def _feed(chunks: Iterator[bytes], sink: IO[bytes], errors: list[BaseException])
             sink.close()
 
 
-def archive_table_stats(source: str, *, client: Any = None) -> dict[str, TableStats]:
-    """Exact rows per table (and newest ``created_at``) stored in the archive at ``source``."""
+def _watch(
+    proc: subprocess.Popen[bytes],
+    feeder: threading.Thread,
+    errors: list[BaseException],
+    grace: float,
+) -> None:
+    """Stop pg_restore when its input failed, or when it has not ended ``grace`` s after EOF.
+
+    pg_restore reading a truncated tar archive from a pipe spins forever at end of input; it
+    has at most a pipe buffer left to process once its input is closed, so a few seconds is
+    plenty for an intact archive.
+    """
+    feeder.join()
+    if errors:
+        proc.kill()
+        return
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        errors.append(
+            IntegrityError(
+                f"pg_restore did not finish within {grace:g} s after the end of the archive: "
+                "the archive is truncated or corrupted",
+                hint="fetch the backup again and compare its sha256; else use an older backup",
+            )
+        )
+        proc.kill()
+
+
+def archive_table_stats(
+    source: str, *, client: Any = None, eof_grace: float = EOF_GRACE_SECONDS
+) -> dict[str, TableStats]:
+    """Exact rows per table (and newest ``created_at``) stored in the archive at ``source``.
+
+    Ends with :class:`IntegrityError` (never hangs) on a truncated or corrupted archive.
+    """
     with open_source(source, client=client) as opened:
         raw = opened.raw_chunks()
         data = iter_gunzip(raw) if opened.format.endswith(".gz") else raw
@@ -108,27 +145,54 @@ def archive_table_stats(source: str, *, client: Any = None) -> dict[str, TableSt
             cmd = [str(pg_restore), "--data-only", "-f", "-"]
             stdin = subprocess.PIPE
         proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        errors: list[BaseException] = []
-        feeder = None
-        if proc.stdin is not None:
-            feeder = threading.Thread(target=_feed, args=(data, proc.stdin, errors), daemon=True)
-            feeder.start()
-        assert proc.stdout is not None and proc.stderr is not None
-        stderr_chunks: list[bytes] = []
-        drain = threading.Thread(
-            target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""),
-            daemon=True,
+        try:
+            return _count_from(proc, data, eof_grace)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _count_from(
+    proc: subprocess.Popen[bytes], data: Iterator[bytes], eof_grace: float
+) -> dict[str, TableStats]:
+    errors: list[BaseException] = []
+    feeder = watcher = None
+    if proc.stdin is not None:
+        feeder = threading.Thread(target=_feed, args=(data, proc.stdin, errors), daemon=True)
+        feeder.start()
+        watcher = threading.Thread(
+            target=_watch, args=(proc, feeder, errors, eof_grace), daemon=True
         )
-        drain.start()
+        watcher.start()
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr_chunks: list[bytes] = []
+    drain = threading.Thread(
+        target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""),
+        daemon=True,
+    )
+    drain.start()
+    stats: dict[str, TableStats] = {}
+    unreadable: Exception | None = None
+    try:
         stats = count_copy_blocks(
             line.decode("utf-8", errors="replace") for line in iter(proc.stdout.readline, b"")
         )
-        status = proc.wait()
-        if feeder is not None:
-            feeder.join()
-        drain.join()
-        if errors:
-            raise errors[0]
-        if status != 0:
-            raise pg_restore_error(b"".join(stderr_chunks).decode("utf-8", errors="replace"))
-        return stats
+    except (IndexError, ValueError) as exc:  # a row cut short or garbled
+        unreadable = exc
+        proc.kill()
+    status = proc.wait()
+    if watcher is not None:
+        watcher.join()
+    drain.join()
+    if errors:  # the input's own fault (truncated gzip, network) explains the rest
+        raise errors[0]
+    if status != 0 and unreadable is None:
+        raise pg_restore_error(b"".join(stderr_chunks).decode("utf-8", errors="replace"))
+    if unreadable is not None:
+        raise IntegrityError(
+            f"the archive's table data is unreadable ({type(unreadable).__name__}: "
+            f"{unreadable})",
+            hint="fetch the backup again and compare its sha256; else use an older backup",
+        )
+    return stats

@@ -1,0 +1,80 @@
+"""``runbook verify --archive`` on damaged backups: bounded in time, exit 6, one line + hint."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import pytest
+
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.sandbox.postgres import PostgresServer
+from tests.support.backup_files import dump_tar_gz, flipped, seed_small, truncated
+from tests.support.cli_checks import assert_clean_failure
+from tests.test_storage_support import run_cli
+
+
+@pytest.fixture(scope="module")
+def good_backup(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from runbook_helpers.sandbox import sandbox_environment
+
+    url = pg_server.create_database("faults_verify_src")
+    try:
+        seed_small(url)
+        path = tmp_path_factory.mktemp("verify") / "good.tar.gz"
+        return dump_tar_gz(url, path, sandbox_environment(pg_server, None))
+    finally:
+        pg_server.drop_database("faults_verify_src")
+
+
+@pytest.fixture
+def target(pg_url: str) -> str:
+    seed_small(pg_url)
+    return pg_url
+
+
+def test_intact_backup_verifies(
+    good_backup: bytes, target: str, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "good.tar.gz"
+    path.write_bytes(good_backup)
+    result = run_cli(["verify", "--target", target, "--archive", str(path)], sandbox_env)
+    assert result.status == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+@pytest.mark.parametrize("fraction", [0.02, 0.3, 0.6, 0.97])
+def test_truncated_archive_ends_with_exit_6(
+    fraction: float, good_backup: bytes, target: str, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "cut.tar.gz"
+    path.write_bytes(truncated(good_backup, fraction))
+    started = time.monotonic()
+    result = run_cli(["verify", "--target", target, "--archive", str(path)], sandbox_env)
+    assert time.monotonic() - started < 60
+    assert_clean_failure(result, ExitStatus.INTEGRITY)
+    assert "truncated" in result.error_line
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9, -8, -3])  # -8: CRC32, -3: length
+def test_flipped_byte_ends_with_exit_6(
+    where: float, good_backup: bytes, target: str, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "flip.tar.gz"
+    offset = int(len(good_backup) * where) if where > 0 else len(good_backup) + int(where)
+    path.write_bytes(flipped(good_backup, offset))
+    result = run_cli(["verify", "--target", target, "--archive", str(path)], sandbox_env)
+    assert_clean_failure(result, ExitStatus.INTEGRITY)
+
+
+def test_valid_gzip_of_a_truncated_tar_does_not_hang(
+    good_backup: bytes, target: str, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The gzip layer is intact, so only pg_restore can notice: it spins at EOF unless stopped."""
+    path = tmp_path / "short-tar.tar.gz"
+    path.write_bytes(gzip.compress(truncated(gzip.decompress(good_backup), 0.5)))
+    started = time.monotonic()
+    result = run_cli(["verify", "--target", target, "--archive", str(path)], sandbox_env)
+    assert time.monotonic() - started < 60
+    assert_clean_failure(result, ExitStatus.INTEGRITY)

@@ -1,0 +1,1 @@
+"""Generic helpers for the fault-injection tests (tests/faults/)."""
