@@ -191,8 +191,7 @@ def _count_from(
         raise pg_restore_error(b"".join(stderr_chunks).decode("utf-8", errors="replace"))
     if unreadable is not None:
         raise IntegrityError(
-            f"the archive's table data is unreadable ({type(unreadable).__name__}: "
-            f"{unreadable})",
+            f"the archive's table data is unreadable ({type(unreadable).__name__}: {unreadable})",
             hint="fetch the backup again and compare its sha256; else use an older backup",
         )
     return stats

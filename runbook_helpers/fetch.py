@@ -50,8 +50,13 @@ def system_disk_usage(path: str) -> DiskUsage:
 
 
 def transfer_config() -> TransferConfig:
-    """Multipart threshold/chunk sizes within R2's limits (5 MiB-5 GiB parts), 8 threads."""
+    """Multipart threshold/chunk sizes within R2's limits (5 MiB-5 GiB parts), 8 threads.
+
+    One s3transfer attempt per part on top of botocore's own retries, so a stalled endpoint
+    is given up on within ``$RUNBOOK_TIMEOUT`` (see :func:`storage.timeouts`), not five times it.
+    """
     return TransferConfig(
+        num_download_attempts=1,
         multipart_threshold=16 * MiB,
         multipart_chunksize=16 * MiB,
         max_concurrency=8,

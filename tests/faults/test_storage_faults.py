@@ -1,0 +1,104 @@
+"""R2 faults through the CLI: stalled or closing endpoints, bad credentials, missing things.
+
+Each case: the documented exit code, exactly one error line and one hint line, no secret.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.sandbox.r2 import R2Mock
+from tests.support.cli_checks import assert_clean_failure
+from tests.support.tcp_servers import misbehaving_server
+from tests.test_storage_support import auth_checking_moto, run_cli, write_profile
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+COMMANDS = [
+    ["backups", "list"],
+    ["backups", "latest"],
+    ["freshness"],
+    ["fetch", f"s3://vlvt-backups/{KEY}"],
+    ["inspect", f"s3://vlvt-backups/{KEY}"],
+    ["presign", f"s3://vlvt-backups/{KEY}"],
+]
+
+
+@pytest.fixture
+def env(r2_clean: R2Mock, sandbox_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return dict(sandbox_env, TMPDIR=str(tmp_path))
+
+
+def _with_endpoint(env: dict[str, str], tmp_path: Path, endpoint: str) -> dict[str, str]:
+    return dict(env, **write_profile(tmp_path / "aws", "r2-vlvt", endpoint, "AKIDFAULT", SECRET))
+
+
+def test_stalled_endpoint_ends_within_a_minute_by_default(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with misbehaving_server("stall") as endpoint:
+        started = time.monotonic()
+        result = run_cli(["backups", "latest"], _with_endpoint(env, tmp_path, endpoint))
+        elapsed = time.monotonic() - started
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET])
+    assert elapsed < 60, elapsed
+    assert f"no answer from {endpoint}" in result.error_line
+    assert "RUNBOOK_TIMEOUT=SECONDS" in result.stderr  # the hint names the real setting
+    retries = [ln for ln in result.stderr.splitlines() if "retrying" in ln]
+    assert retries and retries[0].startswith("runbook: warning: no answer within"), result.stderr
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_stalled_endpoint_honours_runbook_timeout(
+    argv: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    with misbehaving_server("stall") as endpoint:
+        started = time.monotonic()
+        env = dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="3")
+        result = run_cli(argv, env)
+        elapsed = time.monotonic() - started
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET])
+    assert elapsed < 15, elapsed
+    assert list(tmp_path.glob("*.part")) == [] and not (tmp_path / KEY).exists()
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_endpoint_closing_connections(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    with misbehaving_server("close") as endpoint:
+        result = run_cli(argv, dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="5"))
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET])
+    assert endpoint in result.error_line
+
+
+def test_bad_timeout_setting_is_a_usage_error(env: dict[str, str]) -> None:
+    result = run_cli(["backups", "list"], dict(env, RUNBOOK_TIMEOUT="soon"))
+    assert_clean_failure(result, ExitStatus.USAGE)
+    assert "RUNBOOK_TIMEOUT" in result.error_line
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_wrong_credentials_exit_4(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    with auth_checking_moto(tmp_path) as endpoint:
+        result = run_cli(argv, _with_endpoint(env, tmp_path, endpoint))
+    assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET])
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_missing_bucket_exit_3(argv: list[str], env: dict[str, str], r2_clean: R2Mock) -> None:
+    argv = [a.replace("vlvt-backups", "vlvt-backupz") for a in argv]
+    if not any(a.startswith("s3://") for a in argv):
+        argv = [*argv, "--bucket", "vlvt-backupz"]
+    result = run_cli(argv, env, secrets=[r2_clean.secret_access_key])
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key])
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_missing_key_or_empty_bucket_exit_3(
+    argv: list[str], env: dict[str, str], r2_clean: R2Mock
+) -> None:
+    result = run_cli(argv, env)
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key])
