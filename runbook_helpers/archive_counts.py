@@ -14,16 +14,15 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
 from runbook_helpers.errors import IntegrityError
-from runbook_helpers.manifest import TableStats, normalize_timestamp
+from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
 
 _COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
 _IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
-_OFFSET_HOURS = re.compile(r"([+-]\d\d)$")
 #: How long pg_restore may take to end once its whole input was written to it.
 EOF_GRACE_SECONDS = 15.0
 
@@ -39,12 +38,31 @@ def _table_name(qualified: str) -> str:
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """A COPY-text timestamp, e.g. ``2026-11-20 03:00:00.123+00``, as an aware datetime."""
+    """A COPY-text timestamp, e.g. ``2026-11-20 03:00:00.123+00``, as an aware datetime.
+
+    None for NULL (``\\N``); ValueError for values Python cannot represent (see
+    :func:`timestamp_order`).
+    """
     if text == r"\N":
         return None
-    value = _OFFSET_HOURS.sub(r"\1:00", text)
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_pg_timestamp(text)
+
+
+def timestamp_order(text: str) -> tuple[Any, ...]:
+    """Sort key for PostgreSQL timestamp text: ``-infinity`` < BC < AD < ``infinity``."""
+    value = text.strip()
+    if value == "-infinity":
+        return (0,)
+    if value == "infinity":
+        return (4,)
+    if value.endswith(" BC"):  # larger years are older
+        year, _, rest = value.removesuffix(" BC").partition("-")
+        return (1, -int(year) if year.isdigit() else 0, rest)
+    try:
+        return (2, parse_pg_timestamp(value).timestamp())
+    except (ValueError, OverflowError):  # year 10000 and later
+        year = value.split("-", 1)[0]
+        return (3, len(year), value)
 
 
 def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
@@ -58,15 +76,18 @@ def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
         columns = [_unquote(c) for c in _IDENT.findall(match.group("columns") or "")]
         created = columns.index("created_at") if "created_at" in columns else None
         rows = 0
-        newest: datetime | None = None
+        newest: str | None = None
+        newest_key: tuple[Any, ...] = ()
         for row in it:
             if row.rstrip("\n") == "\\.":
                 break
             rows += 1
             if created is not None:
-                value = parse_timestamp(row.rstrip("\n").split("\t")[created])
-                if value is not None and (newest is None or value > newest):
-                    newest = value
+                value = row.rstrip("\n").split("\t")[created]
+                if value != r"\N":
+                    key = timestamp_order(value)
+                    if newest is None or key > newest_key:
+                        newest, newest_key = value, key
         table = _table_name(match.group("table"))
         stats[table] = TableStats(rows=rows, newest_created_at=normalize_timestamp(newest))
     return stats
