@@ -161,7 +161,7 @@ def _check_archive(path: Path, size: int) -> None:
     if (uncompressed or 0) < MIN_TAR_BYTES or first[257:262] != b"ustar":
         raise BackupFailed(
             f"pg_dump's output is not a tar archive ({uncompressed} bytes); nothing was uploaded",
-            hint="check that pg_dump supports --format=tar and matches the server version",
+            hint="check that `pg_dump --format=tar` works and matches the server version",
         )
 
 
