@@ -4,8 +4,9 @@ Hints are found in the source, not at run time, so a hint on a rare path is chec
 string literals passed as ``hint=``/``*_hint=``, as the second argument of a RunbookError
 class, or assigned to a name containing ``hint``/``HINTS``/``MEANINGS``. An option written
 inside `` `runbook COMMAND ...` `` must belong to that command; one written after another
-program (``aws``, ``pg_dump``, ...) belongs to that program; any other must belong to some
-``runbook`` command.
+program (``aws``, ``pg_dump``, ...) belongs to that program; any other must belong to the
+command of the module it is in (``restore.py``, ``cli/restore.py`` -> ``runbook restore``), or
+for shared modules (storage, archive, ...) to some ``runbook`` command.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def _is_hint_name(name: str) -> bool:
     return "hint" in name.lower() or "MEANINGS" in name
 
 
+def module_command(where: str, options: dict[str, set[str]]) -> str | None:
+    """The command a module serves (``restore_stream.py`` -> ``restore``); None when shared."""
+    stem = Path(where.split(":")[0]).stem.split("_")[0]
+    return stem if stem in options else None
+
+
 def hint_texts() -> list[tuple[str, str]]:
     """(``file:line``, text) of every hint literal in runbook_helpers (sandbox excluded)."""
     found: list[tuple[str, str]] = []
@@ -87,9 +94,16 @@ def hint_texts() -> list[tuple[str, str]]:
     return [(where, text) for where, text in found if text]
 
 
-def unknown_options(text: str, options: dict[str, set[str]]) -> list[str]:
+def unknown_options(
+    text: str, options: dict[str, set[str]], command: str | None = None
+) -> list[str]:
     """The ``--options`` in ``text`` that no matching ``runbook`` parser defines."""
-    every = set().union(*options.values())
+    if command:  # the command and its sub-commands (``backups`` -> ``backups list``, ...)
+        every = set().union(
+            *(v for k, v in options.items() if k in ("", command) or k.startswith(command + " "))
+        )
+    else:
+        every = set().union(*options.values())
     bad: list[str] = []
     for i, part in enumerate(text.split("`")):
         inside = i % 2 == 1
@@ -120,8 +134,14 @@ def test_checker_catches_an_invented_option() -> None:
     assert unknown_options("run `runbook fetch --production`", options) == ["--production"]
     assert unknown_options("run `runbook restore --production`", options) == []
     assert unknown_options("run `aws configure --profile x` or pg_dump --format=tar", options) == []
+    assert unknown_options("pass --production", options, "restore") == []
+    assert unknown_options("pass --production", options, "fetch") == ["--production"]
+    assert module_command("runbook_helpers/restore_stream.py:3", options) == "restore"
+    assert module_command("runbook_helpers/cli/verify.py:3", options) == "verify"
+    assert module_command("runbook_helpers/storage.py:3", options) is None
 
 
 @pytest.mark.parametrize(("where", "text"), hint_texts(), ids=lambda v: str(v)[:60])
 def test_hint_names_only_real_options(where: str, text: str) -> None:
-    assert unknown_options(text, runbook_options()) == [], f"{where}: {text}"
+    options = runbook_options()
+    assert unknown_options(text, options, module_command(where, options)) == [], f"{where}: {text}"
