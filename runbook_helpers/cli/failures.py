@@ -57,9 +57,9 @@ def as_runbook_error(exc: BaseException) -> RunbookError:
     if isinstance(exc, RunbookError):
         return exc
     if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        where = f" writing {exc.filename}" if exc.filename else ""
+        where = f" while writing {exc.filename}" if exc.filename else ""
         return NoSpace(
-            f"the disk is full{where} ({exc.strerror}); the partial file was not kept",
+            f"the disk is full ({exc.strerror}){where}",
             hint="free space (or point TMPDIR at a larger disk) and run the command again",
         )
     if isinstance(exc, PermissionError):

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
-from tests.test_storage_support import CliResult
+
+class Printed(Protocol):
+    """A finished command: ``run_cli``'s result, or a subprocess run of ``runbook``."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
 
 
-def assert_clean_failure(result: CliResult, status: int, secrets: Iterable[str] = ()) -> None:
+def assert_clean_failure(result: Printed, status: int, secrets: Iterable[str] = ()) -> None:
     """Exit ``status``; stderr ends with exactly one error line and one hint line; no secret."""
     assert result.status == status, f"exit {result.status}, expected {status}:\n{result.stderr}"
     lines = result.stderr.splitlines()
