@@ -39,7 +39,12 @@ def test_backup_on_a_full_disk_uploads_nothing(
         env = dict(sandbox_env, TMPDIR=str(disk))
         result = run_runbook(["backup", "--source", source], env)
         leftovers = list(disk.rglob("*"))
-    assert_clean_failure(result, ExitStatus.NO_SPACE, [r2_clean.secret_access_key])
+    assert_clean_failure(
+        result,
+        ExitStatus.NO_SPACE,
+        [r2_clean.secret_access_key],
+        argv=["backup", "--source", source],
+    )
     assert "nothing was uploaded" in result.stderr and "TMPDIR" in result.stderr
     assert r2_clean.client().list_objects_v2(Bucket=r2_clean.bucket).get("KeyCount", 0) == 0
     assert leftovers == []
@@ -66,7 +71,11 @@ def test_restore_of_a_highly_compressible_custom_archive(
             env = dict(sandbox_env, TMPDIR=str(disk))
             result = run_runbook(["restore", str(archive), "--target", target, "--jobs", "2"], env)
             leftovers = list(disk.rglob("*"))
-        assert_clean_failure(result, ExitStatus.NO_SPACE)
+        assert_clean_failure(
+            result,
+            ExitStatus.NO_SPACE,
+            argv=["restore", str(archive), "--target", target, "--jobs", "2"],
+        )
         assert leftovers == []
         with psycopg.connect(target) as conn:  # untouched
             tables = conn.execute("select count(*) from pg_tables where schemaname = 'public'")

@@ -11,16 +11,14 @@ for shared modules (storage, archive, ...) to some ``runbook`` command.
 
 from __future__ import annotations
 
-import argparse
 import ast
-import re
 from pathlib import Path
 
 import pytest
 
 import runbook_helpers
 from runbook_helpers import errors
-from runbook_helpers.cli import build_parser
+from tests.support.hint_options import runbook_options, unknown_options
 
 ROOT = Path(runbook_helpers.__file__).parent
 ERROR_CLASSES = {
@@ -28,25 +26,6 @@ ERROR_CLASSES = {
     for name, value in vars(errors).items()
     if isinstance(value, type) and issubclass(value, errors.RunbookError)
 } | {"Truncated"}
-OTHER_PROGRAMS = r"(?:aws(?: \w+)?|pg_dump|pg_restore|psql|gzip|createdb|dropdb|brew|apt-get)"
-_AFTER_PROGRAM = re.compile(OTHER_PROGRAMS + r"(?:\s+--[\w-]+(?:[= ]\S+)?)+")
-_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-
-
-def runbook_options() -> dict[str, set[str]]:
-    """Option strings of every (sub-)command, keyed ``"restore"``, ``"backups list"``, ``""``."""
-    found: dict[str, set[str]] = {}
-
-    def walk(parser: argparse.ArgumentParser, path: str) -> None:
-        found[path] = set()
-        for action in parser._actions:
-            found[path].update(s for s in action.option_strings if s.startswith("--"))
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    walk(sub, f"{path} {name}".strip())
-
-    walk(build_parser(), "")
-    return found
 
 
 def _text(node: ast.AST) -> str:
@@ -92,33 +71,6 @@ def hint_texts() -> list[tuple[str, str]]:
                 if any(_is_hint_name(getattr(t, "id", "")) for t in targets):
                     found.append((where, _text(node.value)))
     return [(where, text) for where, text in found if text]
-
-
-def unknown_options(
-    text: str, options: dict[str, set[str]], command: str | None = None
-) -> list[str]:
-    """The ``--options`` in ``text`` that no matching ``runbook`` parser defines."""
-    if command:  # the command and its sub-commands (``backups`` -> ``backups list``, ...)
-        every = set().union(
-            *(v for k, v in options.items() if k in ("", command) or k.startswith(command + " "))
-        )
-    else:
-        every = set().union(*options.values())
-    bad: list[str] = []
-    for i, part in enumerate(text.split("`")):
-        inside = i % 2 == 1
-        if inside and part.startswith("runbook"):
-            words = part.split()
-            command = " ".join(w for w in words[1:3] if not w.startswith("-") and w.isalpha())
-            while command and command not in options:
-                command = command.rsplit(" ", 1)[0] if " " in command else ""
-            allowed = options.get(command, set()) | options[""]
-            bad += [o for o in _OPTION.findall(part) if o not in allowed]
-            continue
-        if inside and re.match(OTHER_PROGRAMS + r"\b", part):
-            continue
-        bad += [o for o in _OPTION.findall(_AFTER_PROGRAM.sub("", part)) if o not in every]
-    return bad
 
 
 def test_the_scan_finds_the_hints() -> None:

@@ -44,7 +44,7 @@ def test_stalled_endpoint_ends_within_a_minute_by_default(
         started = time.monotonic()
         result = run_cli(["backups", "latest"], _with_endpoint(env, tmp_path, endpoint))
         elapsed = time.monotonic() - started
-    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET])
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=["backups", "latest"])
     assert elapsed < 60, elapsed
     assert f"no answer from {endpoint}" in result.error_line
     assert "RUNBOOK_TIMEOUT=SECONDS" in result.stderr  # the hint names the real setting
@@ -61,7 +61,7 @@ def test_stalled_endpoint_honours_runbook_timeout(
         env = dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="3")
         result = run_cli(argv, env)
         elapsed = time.monotonic() - started
-    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET])
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
     assert elapsed < 15, elapsed
     assert list(tmp_path.glob("*.part")) == [] and not (tmp_path / KEY).exists()
 
@@ -70,13 +70,13 @@ def test_stalled_endpoint_honours_runbook_timeout(
 def test_endpoint_closing_connections(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
     with misbehaving_server("close") as endpoint:
         result = run_cli(argv, dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="5"))
-    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET])
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
     assert endpoint in result.error_line
 
 
 def test_bad_timeout_setting_is_a_usage_error(env: dict[str, str]) -> None:
     result = run_cli(["backups", "list"], dict(env, RUNBOOK_TIMEOUT="soon"))
-    assert_clean_failure(result, ExitStatus.USAGE)
+    assert_clean_failure(result, ExitStatus.USAGE, argv=["backups", "list"])
     assert "RUNBOOK_TIMEOUT" in result.error_line
 
 
@@ -84,7 +84,7 @@ def test_bad_timeout_setting_is_a_usage_error(env: dict[str, str]) -> None:
 def test_wrong_credentials_exit_4(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
     with auth_checking_moto(tmp_path) as endpoint:
         result = run_cli(argv, _with_endpoint(env, tmp_path, endpoint))
-    assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET])
+    assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET], argv=argv)
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
@@ -93,7 +93,7 @@ def test_missing_bucket_exit_3(argv: list[str], env: dict[str, str], r2_clean: R
     if not any(a.startswith("s3://") for a in argv):
         argv = [*argv, "--bucket", "vlvt-backupz"]
     result = run_cli(argv, env, secrets=[r2_clean.secret_access_key])
-    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key])
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
@@ -101,4 +101,4 @@ def test_missing_key_or_empty_bucket_exit_3(
     argv: list[str], env: dict[str, str], r2_clean: R2Mock
 ) -> None:
     result = run_cli(argv, env)
-    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key])
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)

@@ -78,7 +78,7 @@ def test_only_future_keys_is_not_found(r2_clean: R2Mock, env: dict[str, str]) ->
     put(r2_clean, FUTURE_KEY)
     for argv in (["backups", "latest"], ["freshness"], ["fetch", "latest"]):
         result = run_cli(argv, env)
-        assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key])
+        assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
         assert "1 key(s) dated in the future were ignored" in result.error_line
 
 
@@ -119,7 +119,11 @@ def test_verify_notices_a_changed_infinite_timestamp(
     with psycopg.connect(odd_db, autocommit=True) as conn:
         conn.execute("update users set created_at = '2026-05-01' where email = 'inf@x'")
     result = run_cli(["verify", "--target", odd_db, "--archive", str(archive)], env)
-    assert_clean_failure(result, ExitStatus.VERIFY_MISMATCH)
+    assert_clean_failure(
+        result,
+        ExitStatus.VERIFY_MISMATCH,
+        argv=["verify", "--target", odd_db, "--archive", str(archive)],
+    )
     assert "public.users (newest differs)" in result.error_line
 
 
@@ -143,5 +147,5 @@ def test_backup_of_a_database_with_infinity(
 )
 def test_backup_at_out_of_range(at: str, env: dict[str, str], pg_url: str) -> None:
     result = run_cli(["backup", "--source", pg_url, "--at", at], env)
-    assert_clean_failure(result, ExitStatus.USAGE)
+    assert_clean_failure(result, ExitStatus.USAGE, argv=["backup", "--source", pg_url, "--at", at])
     assert "--at" in result.error_line

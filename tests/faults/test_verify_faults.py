@@ -53,7 +53,9 @@ def test_truncated_archive_ends_with_exit_6(
     started = time.monotonic()
     result = run_cli(["verify", "--target", target, "--archive", str(path)], sandbox_env)
     assert time.monotonic() - started < 60
-    assert_clean_failure(result, ExitStatus.INTEGRITY)
+    assert_clean_failure(
+        result, ExitStatus.INTEGRITY, argv=["verify", "--target", target, "--archive", str(path)]
+    )
     assert "truncated" in result.error_line
 
 
@@ -65,7 +67,9 @@ def test_flipped_byte_ends_with_exit_6(
     offset = int(len(good_backup) * where) if where > 0 else len(good_backup) + int(where)
     path.write_bytes(flipped(good_backup, offset))
     result = run_cli(["verify", "--target", target, "--archive", str(path)], sandbox_env)
-    assert_clean_failure(result, ExitStatus.INTEGRITY)
+    assert_clean_failure(
+        result, ExitStatus.INTEGRITY, argv=["verify", "--target", target, "--archive", str(path)]
+    )
 
 
 def test_valid_gzip_of_a_truncated_tar_does_not_hang(
@@ -77,4 +81,6 @@ def test_valid_gzip_of_a_truncated_tar_does_not_hang(
     started = time.monotonic()
     result = run_cli(["verify", "--target", target, "--archive", str(path)], sandbox_env)
     assert time.monotonic() - started < 60
-    assert_clean_failure(result, ExitStatus.INTEGRITY)
+    assert_clean_failure(
+        result, ExitStatus.INTEGRITY, argv=["verify", "--target", target, "--archive", str(path)]
+    )
