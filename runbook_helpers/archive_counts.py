@@ -18,11 +18,14 @@ from datetime import datetime
 from typing import IO, Any
 
 from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
-from runbook_helpers.errors import IntegrityError
+from runbook_helpers.archive_format import looks_like_text
+from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
 
 _COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
 _IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
+PLAIN_MARK = b"-- PostgreSQL database dump"
+PLAIN_HEAD_BYTES = 4096
 #: How long pg_restore may take to end once its whole input was written to it.
 EOF_GRACE_SECONDS = 15.0
 
@@ -104,6 +107,27 @@ def _text_lines(chunks: Iterator[bytes]) -> Iterator[str]:
         yield pending.decode("utf-8", errors="replace")
 
 
+def _pg_dump_sql(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
+    """``chunks`` if they start like pg_dump's plain SQL; Incompatible for anything else.
+
+    Counting COPY blocks of text that pg_dump did not write would report an empty database
+    (every table "extra") instead of saying the file is not a backup.
+    """
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= PLAIN_HEAD_BYTES:
+            break
+    if not (looks_like_text(head[:PLAIN_HEAD_BYTES]) and PLAIN_MARK in head[:PLAIN_HEAD_BYTES]):
+        raise Incompatible(
+            f"{source} is not a backup: neither a pg_dump archive nor pg_dump's plain SQL "
+            f"(it starts with {head[:12]!r})",
+            hint="give the .tar.gz the backup service wrote (see `runbook backups list`)",
+        )
+    yield head
+    yield from chunks
+
+
 def _feed(chunks: Iterator[bytes], sink: IO[bytes], errors: list[BaseException]) -> None:
     try:
         for chunk in chunks:
@@ -157,7 +181,7 @@ def archive_table_stats(
         raw = opened.raw_chunks()
         data = iter_gunzip(raw) if opened.format.endswith(".gz") else raw
         if opened.format.startswith("plain"):
-            return count_copy_blocks(_text_lines(data))
+            return count_copy_blocks(_text_lines(_pg_dump_sql(data, source)))
         pg_restore, _ = local_pg_restore()
         if opened.format == "directory":
             cmd = [str(pg_restore), "--data-only", "-f", "-", opened.source]

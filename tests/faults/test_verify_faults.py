@@ -10,9 +10,10 @@ import pytest
 
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer
+from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import dump_tar_gz, flipped, seed_small, truncated
 from tests.support.cli_checks import assert_clean_failure
-from tests.test_storage_support import run_cli
+from tests.test_storage_support import free_port, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,52 @@ def test_valid_gzip_of_a_truncated_tar_does_not_hang(
     assert_clean_failure(
         result, ExitStatus.INTEGRITY, argv=["verify", "--target", target, "--archive", str(path)]
     )
+
+
+PASSWORD = "Verify-Db-Pw-7731"
+
+
+def test_missing_target_database(pg_url: str, sandbox_env: dict[str, str]) -> None:
+    url = pg_url.rsplit("/", 1)[0] + "/no_such_db"
+    argv = ["verify", "--target", url]
+    result = run_cli(argv, sandbox_env)
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, argv=argv)
+
+
+def test_unreachable_target_hides_the_password(sandbox_env: dict[str, str]) -> None:
+    url = f"postgresql://vlvt:{PASSWORD}@127.0.0.1:{free_port()}/railway"
+    argv = ["verify", "--target", url]
+    result = run_cli(argv, sandbox_env, secrets=[PASSWORD])
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [PASSWORD], argv=argv)
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [
+        (b"", ExitStatus.INTEGRITY),  # empty object
+        (gzip.compress(b"\x00" * 4096), ExitStatus.INCOMPATIBLE),  # gzip of no dump at all
+        (b"PK\x03\x04 a zip file, not a dump" * 50, ExitStatus.INCOMPATIBLE),
+    ],
+    ids=["empty", "gzip-of-zeros", "zip"],
+)
+def test_not_a_backup(
+    content: bytes,
+    status: ExitStatus,
+    target: str,
+    sandbox_env: dict[str, str],
+    r2_clean: R2Mock,
+    tmp_path: Path,
+) -> None:
+    key = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+    r2_clean.client().put_object(Bucket=r2_clean.bucket, Key=key, Body=content)
+    (tmp_path / key).write_bytes(content)
+    for source in (f"s3://{r2_clean.bucket}/{key}", str(tmp_path / key)):
+        argv = ["verify", "--target", target, "--archive", source]
+        result = run_cli(argv, sandbox_env, secrets=[r2_clean.secret_access_key])
+        assert_clean_failure(result, status, [r2_clean.secret_access_key], argv=argv)
+
+
+def test_missing_archive_key(target: str, sandbox_env: dict[str, str], r2_clean: R2Mock) -> None:
+    argv = ["verify", "--target", target, "--archive", f"s3://{r2_clean.bucket}/nope.tar.gz"]
+    result = run_cli(argv, sandbox_env)
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
