@@ -5,12 +5,15 @@ Each case: the documented exit code, exactly one error line and one hint line, n
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.tcp_servers import misbehaving_server
@@ -18,6 +21,7 @@ from tests.test_storage_support import auth_checking_moto, run_cli, write_profil
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+FUTURE_KEY = "vlvt_backup_-2099-01-01T03-00-00-000Z.tar.gz"
 COMMANDS = [
     ["backups", "list"],
     ["backups", "latest"],
@@ -102,3 +106,18 @@ def test_missing_key_or_empty_bucket_exit_3(
 ) -> None:
     result = run_cli(argv, env)
     assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
+
+
+def test_latest_among_more_than_1000_keys(env: dict[str, str], r2_clean: R2Mock) -> None:
+    """ListObjectsV2 returns 1,000 keys a page: the newest sits on the second page."""
+    s3 = r2_clean.client()
+    start = datetime.now(UTC) - timedelta(hours=1100)
+    keys = [backup_key(start + timedelta(hours=i)) for i in range(1050)]
+    for key in keys:
+        s3.put_object(Bucket=r2_clean.bucket, Key=key, Body=b"x")
+    s3.put_object(Bucket=r2_clean.bucket, Key=keys[-1] + ".sha256", Body=b"sidecar")
+    s3.put_object(Bucket=r2_clean.bucket, Key=FUTURE_KEY, Body=b"x")
+    result = run_cli(["backups", "latest"], env)
+    assert result.stdout.strip() == f"s3://{r2_clean.bucket}/{keys[-1]}", result.stderr
+    listed = run_cli(["backups", "list", "--json"], env)
+    assert len(json.loads(listed.stdout)) == 1051  # every backup, no sidecar
