@@ -92,6 +92,10 @@ def check_free_space(directory: Path, size: int, disk_usage: DiskUsageFn | None 
         )
 
 
+TAR_BLOCK = 512
+TAR_END = 2 * TAR_BLOCK
+
+
 def parse_sha256_sidecar(text: str) -> str:
     """The hex digest from ``sha256sum`` output (``<hex>  <name>``)."""
     token = text.strip().split()[0] if text.strip() else ""
@@ -140,9 +144,14 @@ def verify_file(
             for chunk in iter_file(fh, chunk=CHUNK):
                 on_raw(chunk)
             return digest.hexdigest(), None
+        first = b""
+        tail = b""
         try:
             for data in iter_gunzip(iter_file(fh, chunk=CHUNK), on_raw=on_raw):
                 total_out += len(data)
+                if len(first) < TAR_BLOCK:
+                    first += data[: TAR_BLOCK - len(first)]
+                tail = (tail + data[-TAR_END:])[-TAR_END:]
         except Truncated:
             raise IntegrityError(
                 f"{name} is truncated: the gzip stream ends without its trailer after "
@@ -156,7 +165,24 @@ def verify_file(
                 f"({exc.__cause__})",
                 hint="use another backup (`runbook backups list`) or re-fetch",
             ) from exc
+    _check_tar_end(name, first, tail, total_out)
     return digest.hexdigest(), total_out
+
+
+def _check_tar_end(name: str, first: bytes, tail: bytes, size: int) -> None:
+    """A tar archive (what pg_dump --format=tar writes) must end with two zero blocks.
+
+    The template runs ``pg_dump | gzip``: when pg_dump dies midway, gzip still ends its
+    stream cleanly, so only the tar layer shows the backup is cut short.
+    """
+    if first[257:262] != b"ustar":  # not tar: plain SQL or a custom archive
+        return
+    if size % TAR_BLOCK or tail != bytes(TAR_END):
+        raise IntegrityError(
+            f"{name} is truncated: the gzip stream is complete but the tar archive inside "
+            f"({size:,} bytes) has no end-of-archive blocks (pg_dump stopped midway)",
+            hint="use another backup (`runbook backups list`); check the backup service's logs",
+        )
 
 
 def _check_sidecar(name: str, actual: str, sidecar_text: str | None) -> bool:

@@ -134,3 +134,23 @@ def test_missing_archive_key(target: str, sandbox_env: dict[str, str], r2_clean:
     argv = ["verify", "--target", target, "--archive", f"s3://{r2_clean.bucket}/nope.tar.gz"]
     result = run_cli(argv, sandbox_env)
     assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
+
+
+def test_fetch_notices_a_tar_cut_inside_a_complete_gzip(
+    good_backup: bytes, sandbox_env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
+) -> None:
+    """``pg_dump | gzip`` with pg_dump dying midway: gzip is complete, the tar is not."""
+    key = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+    cut = gzip.compress(truncated(gzip.decompress(good_backup), 0.5))
+    r2_clean.client().put_object(Bucket=r2_clean.bucket, Key=key, Body=cut)
+    for argv in (
+        ["fetch", f"s3://{r2_clean.bucket}/{key}", "--to", str(tmp_path / "dl")],
+        ["fetch", "latest", "--to", str(tmp_path / "dl")],
+    ):
+        result = run_cli(argv, sandbox_env)
+        assert_clean_failure(result, ExitStatus.INTEGRITY, [r2_clean.secret_access_key], argv=argv)
+        assert "end-of-archive" in result.error_line
+        assert not list((tmp_path / "dl").glob("*"))  # no partial or unverified file kept
+    intact = tmp_path / "intact.tar.gz"
+    intact.write_bytes(good_backup)
+    assert run_cli(["fetch", str(intact)], sandbox_env).status == 0
