@@ -12,7 +12,9 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterator, Sequence
 
@@ -79,6 +81,24 @@ def _library_notes(out: Output) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a closed terminal, CI's timeout) unwinds like Ctrl-C, so ``finally``
+    blocks remove partial files and stop child processes instead of dying mid-write."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
     """Run the CLI; return the exit status instead of raising for expected failures."""
     out = out or Output.from_system()
@@ -88,7 +108,7 @@ def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
     except SystemExit as exc:
         return int(ExitStatus.USAGE) if exc.code not in (0, None) else int(ExitStatus.OK)
     try:
-        with _library_notes(out):
+        with _library_notes(out), _sigterm_interrupts():
             status: int = args.func(args, out)
     except KeyboardInterrupt:
         out.error("interrupted", "nothing was swapped or deleted; re-run the command")

@@ -6,6 +6,9 @@ Each case: the documented exit code, exactly one error line and one hint line, n
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +20,7 @@ from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.tcp_servers import misbehaving_server
-from tests.test_storage_support import auth_checking_moto, run_cli, write_profile
+from tests.test_storage_support import CliResult, auth_checking_moto, run_cli, write_profile
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
@@ -121,3 +124,24 @@ def test_latest_among_more_than_1000_keys(env: dict[str, str], r2_clean: R2Mock)
     assert result.stdout.strip() == f"s3://{r2_clean.bucket}/{keys[-1]}", result.stderr
     listed = run_cli(["backups", "list", "--json"], env)
     assert len(json.loads(listed.stdout)) == 1051  # every backup, no sidecar
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path) -> None:
+    """Ctrl-C or ``kill`` while R2 does not answer: exit 130, one line + hint, nothing left."""
+    with misbehaving_server("stall") as endpoint:
+        env = _with_endpoint(env, tmp_path, endpoint)
+        argv = ["fetch", f"s3://vlvt-backups/{KEY}", "--to", str(tmp_path / "dl")]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runbook_helpers", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        time.sleep(3)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    result = CliResult(proc.returncode, stdout, stderr)
+    assert_clean_failure(result, ExitStatus.INTERRUPTED, [SECRET], argv=argv)
+    assert not list((tmp_path / "dl").glob("*"))
