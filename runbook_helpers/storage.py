@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
+from boto3.exceptions import RetriesExceededError as Boto3RetriesExceededError
+from boto3.exceptions import S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -33,6 +35,7 @@ from botocore.exceptions import (
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from s3transfer.exceptions import RetriesExceededError
 
 from runbook_helpers.errors import AccessDenied, NotFound, RunbookError, Unreachable, UsageError
 from runbook_helpers.redact import redact_text
@@ -193,7 +196,7 @@ def _report_retry(attempts: int, read_timeout: float) -> Any:
         if attempt >= attempts:
             return
         what = (
-            f"no answer within {read_timeout:g} s"
+            f"no answer within {read_timeout:.3g} s"
             if isinstance(caught_exception, (ReadTimeoutError, ConnectTimeoutError))
             else f"{type(caught_exception).__name__}"
         )
@@ -288,7 +291,7 @@ def _translate(exc: Exception, what: str, endpoint: str | None) -> RunbookError:
         if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
             attempts, _, read = timeouts()
             return Unreachable(
-                f"no answer from {url} within {attempts} x {read:g} s while accessing {what}",
+                f"no answer from {url} within {attempts} x {read:.3g} s while accessing {what}",
                 hint="check the network and the profile's endpoint_url; " + TIMEOUT_HINT,
             )
         return Unreachable(
@@ -306,9 +309,21 @@ def translate_errors(
     """Turn botocore/s3transfer exceptions raised inside into typed :class:`RunbookError`."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
-        err = _translate(exc, str(what) if what is not None else "the bucket", endpoint)
+    except (ClientError, BotoCoreError, *_WRAPPERS) as exc:
+        cause = _botocore_cause(exc)
+        err = _translate(cause, str(what) if what is not None else "the bucket", endpoint)
         raise type(err)(_safe(str(err)), _safe(err.hint)) from exc
+
+
+_WRAPPERS = (RetriesExceededError, Boto3RetriesExceededError, S3UploadFailedError)
+
+
+def _botocore_cause(exc: Exception) -> Exception:
+    """The botocore error inside s3transfer's and boto3's wrappers (retries, uploads)."""
+    inner = getattr(exc, "last_exception", None) or exc.__cause__ or exc.__context__
+    if isinstance(exc, _WRAPPERS) and isinstance(inner, (ClientError, BotoCoreError)):
+        return inner
+    return exc
 
 
 def _endpoint(client: S3Client) -> str:
