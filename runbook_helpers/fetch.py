@@ -53,7 +53,7 @@ def transfer_config() -> TransferConfig:
     """Multipart threshold/chunk sizes within R2's limits (5 MiB-5 GiB parts), 8 threads.
 
     One s3transfer attempt per part on top of botocore's own retries, so a stalled endpoint
-    is given up on within ``$RUNBOOK_TIMEOUT`` (see :func:`storage.timeouts`), not five times it.
+    is given up on within ``$RUNBOOK_TIMEOUT`` (:func:`r2_timeouts.timeouts`), not five times it.
     """
     return TransferConfig(
         num_download_attempts=1,
