@@ -17,20 +17,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 import boto3
-from botocore.config import Config
+from boto3.exceptions import RetriesExceededError as Boto3RetriesExceededError
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
     ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
 )
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
+from s3transfer.exceptions import RetriesExceededError
 
 from runbook_helpers.errors import AccessDenied, NotFound, RunbookError, Unreachable, UsageError
+from runbook_helpers.r2_timeouts import TIMEOUT_HINT, client_config, retry_notice, timeouts
 from runbook_helpers.redact import redact_text
 
 if TYPE_CHECKING:
@@ -39,7 +44,6 @@ else:
     S3Client = object
 
 DEFAULT_PROFILE = "r2-vlvt"
-DEFAULT_MAX_ATTEMPTS = 5
 _ACCESS_CODES = frozenset(
     {
         "AccessDenied",
@@ -136,19 +140,6 @@ def resolve_profile(profile: str | None = None) -> str | None:
     return None
 
 
-def client_config() -> Config:
-    """Retries (standard mode), timeouts, and R2's "checksums only when required"."""
-    attempts = int(os.environ.get("RUNBOOK_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
-    return Config(
-        retries={"mode": "standard", "max_attempts": attempts},
-        connect_timeout=float(os.environ.get("RUNBOOK_CONNECT_TIMEOUT", 10)),
-        read_timeout=float(os.environ.get("RUNBOOK_READ_TIMEOUT", 60)),
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        s3={"addressing_style": "path"},
-    )
-
-
 def s3_client(profile: str | None = None) -> S3Client:
     """A configured S3 client for R2.
 
@@ -176,7 +167,10 @@ def s3_client(profile: str | None = None) -> S3Client:
     if not has_endpoint and os.environ.get("R2_ENDPOINT"):
         endpoint = os.environ["R2_ENDPOINT"]
     region = session.region_name or "auto"
-    return session.client("s3", endpoint_url=endpoint, region_name=region, config=client_config())
+    client = session.client("s3", endpoint_url=endpoint, region_name=region, config=client_config())
+    attempts, _, read = timeouts()
+    client.meta.events.register("needs-retry.s3", retry_notice(attempts, read))
+    return client
 
 
 def _known_secrets() -> list[str]:
@@ -226,10 +220,15 @@ def _translate(exc: Exception, what: str, endpoint: str | None) -> RunbookError:
         )
     if isinstance(exc, ProfileNotFound):
         return AccessDenied(str(exc), hint="run `aws configure --profile NAME` or pass --profile")
-    if isinstance(
-        exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
-    ):
-        url = getattr(exc, "kwargs", {}).get("endpoint_url") or endpoint or "the endpoint"
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):  # timeouts, closed sockets
+        raw_url = getattr(exc, "kwargs", {}).get("endpoint_url") or ""
+        url = endpoint or str(raw_url).split("?")[0] or "the endpoint"
+        if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+            attempts, _, read = timeouts()
+            return Unreachable(
+                f"no answer from {url} within {attempts} x {read:.3g} s while accessing {what}",
+                hint="check the network and the profile's endpoint_url; " + TIMEOUT_HINT,
+            )
         return Unreachable(
             f"cannot reach {url} ({type(exc).__name__}) while accessing {what}",
             hint="check the network and the profile's endpoint_url "
@@ -245,9 +244,21 @@ def translate_errors(
     """Turn botocore/s3transfer exceptions raised inside into typed :class:`RunbookError`."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
-        err = _translate(exc, str(what) if what is not None else "the bucket", endpoint)
+    except (ClientError, BotoCoreError, *_WRAPPERS) as exc:
+        cause = _botocore_cause(exc)
+        err = _translate(cause, str(what) if what is not None else "the bucket", endpoint)
         raise type(err)(_safe(str(err)), _safe(err.hint)) from exc
+
+
+_WRAPPERS = (RetriesExceededError, Boto3RetriesExceededError, S3UploadFailedError)
+
+
+def _botocore_cause(exc: Exception) -> Exception:
+    """The botocore error inside s3transfer's and boto3's wrappers (retries, uploads)."""
+    inner = getattr(exc, "last_exception", None) or exc.__cause__ or exc.__context__
+    if isinstance(exc, _WRAPPERS) and isinstance(inner, (ClientError, BotoCoreError)):
+        return inner
+    return exc
 
 
 def _endpoint(client: S3Client) -> str:

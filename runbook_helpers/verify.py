@@ -123,7 +123,14 @@ def compare(
 
 def database_stats(url: str) -> tuple[dict[str, TableStats], str | None, str]:
     """(per-table stats, restore marker, database name) of the database at ``url``."""
-    with connect(url, autocommit=False) as conn:
+    try:
+        conn = connect(url, autocommit=False)
+    except NotFound as exc:  # connect's own hint offers restore's --create
+        raise NotFound(
+            str(exc),
+            hint="check the database name in the URL; `runbook restore --create` makes one",
+        ) from None
+    with conn:
         conn.execute("set transaction isolation level repeatable read")
         stats = table_stats(conn)
         marker = read_marker(conn)
@@ -171,7 +178,8 @@ def check(report: VerifyReport) -> None:
         raise RestoreFailed(
             f"the database {report.database} is INCOMPLETE: its restore marker says "
             f"{report.marker!r}",
-            hint=f"drop it (dropdb {report.database}) and re-run the restore",
+            hint="restore again into a new database (`runbook restore --side-db`); drop "
+            f"{report.database} only if nothing else lives in it",
         )
     diffs = report.differences
     if diffs:
