@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "freshness",
     "seed",
     "drill",
+    "restore_test",
 )
 
 

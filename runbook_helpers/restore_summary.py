@@ -1,0 +1,80 @@
+"""The Markdown summary of a restore test: readable in ten seconds, in a terminal or on GitHub.
+
+Verdict first, then the flags, then one row per step with its time against the one-hour budget;
+a failed step carries its error, its hint and a link to the troubleshooting page.
+"""
+
+from __future__ import annotations
+
+from runbook_helpers.cli.common import human_size
+from runbook_helpers.drill import Step
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.restore_test import RestoreTestReport
+
+DEFAULT_DOCS = "docs"  # the runbook's pages in the repository; the site URL in CI
+
+_ANCHORS = {
+    int(ExitStatus.INCOMPATIBLE): "troubleshooting.md#postgresql-version-mismatch",
+}
+_DEFAULT_ANCHOR = "troubleshooting.md#error-messages-and-what-to-do"
+
+
+def troubleshooting_link(step: Step, docs: str = DEFAULT_DOCS) -> str:
+    """Where to read about a failed step's exit status (page.md links work on the site too)."""
+    page = _ANCHORS.get(step.status, _DEFAULT_ANCHOR)
+    if docs.startswith(("http://", "https://")):  # the built site: page/ instead of page.md
+        page = page.replace(".md#", "/#")
+    return f"{docs.rstrip('/')}/{page}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _step_row(step: Step, budget: int, docs: str) -> str:
+    share = f"{100 * step.seconds / budget:.1f} %"
+    if step.skipped:
+        result = "skipped"
+    elif step.ok:
+        result = f"ok: {step.detail}"
+    else:
+        result = f"**FAILED** (exit {step.status}): {step.error}"
+        if step.hint:
+            result += f"; hint: {step.hint}"
+        result += f" ([troubleshooting]({troubleshooting_link(step, docs)}))"
+    return f"| {step.name} | {step.seconds:.1f} s | {share} | {_cell(result)} |"
+
+
+def render_markdown(report: RestoreTestReport, docs: str = DEFAULT_DOCS) -> str:
+    """The whole summary as Markdown text (ends with a newline)."""
+    run = report.run
+    key = run.backup.rsplit("/", 1)[-1] if run.backup else "no backup"
+    size = run.sizes.get("archive_bytes")
+    headline = f"## Restore test: {report.verdict} (exit {report.status})"
+    what = f"Newest backup `{key}`" + (f", {human_size(size)}" if size is not None else "")
+    if report.backup_taken_at:
+        what += f", taken {report.backup_taken_at}"
+    budget = run.target_seconds
+    lines = [
+        headline,
+        "",
+        f"{what}. Restore path {run.restore_path_seconds:.1f} s of the {budget} s budget "
+        f"(DEP-04); scratch database `{report.scratch.get('database', '?')}` "
+        f"{'dropped' if report.scratch.get('dropped') else 'NOT dropped'}.",
+        "",
+    ]
+    for flag in report.flags:
+        mark = "**FAIL**" if flag.severity == "fail" else "**warning**"
+        lines.append(f"- {mark} {flag.kind}: {flag.message}")
+    if report.flags:
+        lines.append("")
+    lines += ["| Step | Time | Of budget | Result |", "| --- | ---: | ---: | --- |"]
+    lines += [_step_row(step, budget, docs) for step in run.steps]
+    if run.rows:
+        total = sum(r.get("actual") or 0 for r in run.rows.values())
+        lines += ["", f"Rows restored: {total:,} in {len(run.rows)} tables."]
+    previous = report.history.get("previous_reports", 0)
+    if previous:
+        median = report.history.get("median_restore_seconds")
+        lines.append(f"History: {previous} earlier passing reports, median restore {median} s.")
+    return "\n".join(lines) + "\n"
