@@ -6,10 +6,16 @@ a failed step carries its error, its hint and a link to the troubleshooting page
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 from runbook_helpers.cli.common import human_size
 from runbook_helpers.drill import Step
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore_test import RestoreTestReport
+
+TIMING_STEPS = ("scratch", "freshness", "integrity", "list", "inspect", "restore", "verify")
+TIMING_FIELDS = ("date", "backup", "archive_bytes", *TIMING_STEPS, "restore_path", "verdict")
 
 DEFAULT_DOCS = "docs"  # the runbook's pages in the repository; the site URL in CI
 
@@ -78,3 +84,26 @@ def render_markdown(report: RestoreTestReport, docs: str = DEFAULT_DOCS) -> str:
         median = report.history.get("median_restore_seconds")
         lines.append(f"History: {previous} earlier passing reports, median restore {median} s.")
     return "\n".join(lines) + "\n"
+
+
+def append_timings(report: RestoreTestReport, path: Path) -> None:
+    """One CSV row per run (seconds per step): the measurements behind the time estimates."""
+    run = report.run
+    row: dict[str, object] = {f: "" for f in TIMING_FIELDS}
+    row.update(
+        date=run.started_at[:10],
+        backup=run.backup.rsplit("/", 1)[-1] if run.backup else "",
+        archive_bytes=run.sizes.get("archive_bytes", ""),
+        restore_path=f"{run.restore_path_seconds:.1f}",
+        verdict=report.verdict,
+    )
+    for step in run.steps:
+        if step.name in TIMING_STEPS and not step.skipped:
+            row[step.name] = f"{step.seconds:.1f}"
+    new = not path.exists() or path.stat().st_size == 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=TIMING_FIELDS, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)

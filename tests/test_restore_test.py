@@ -87,9 +87,15 @@ def test_a_good_backup_passes_and_the_scratch_database_is_dropped(
 ) -> None:
     _backup(source_url, r2_clean, tmp_path, hours_ago=25)
     key = _backup(source_url, r2_clean, tmp_path, hours_ago=1)
-    res, data, summary = _restore_test(sandbox_env, r2_clean, pg_url, tmp_path)
+    timings = tmp_path / "timings.csv"
+    res, data, summary = _restore_test(
+        sandbox_env, r2_clean, pg_url, tmp_path, "--timings", str(timings)
+    )
     assert res.status == 0, res.stdout + res.stderr
     assert summary.splitlines()[0] == "## Restore test: PASS (exit 0)"
+    header, row = timings.read_text().splitlines()
+    assert header.startswith("date,backup,archive_bytes,scratch,freshness,integrity,list,")
+    assert row.startswith(f"{NOW:%Y-%m-%d},{key.rsplit('/', 1)[-1]},") and row.endswith(",PASS")
     assert data["verdict"] == "PASS" and data["ok"] is True and data["flags"] == []
     steps = _steps(data)
     assert list(steps) == [

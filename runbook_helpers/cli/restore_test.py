@@ -14,7 +14,7 @@ from runbook_helpers.drill import Step
 from runbook_helpers.errors import UsageError
 from runbook_helpers.presign import parse_duration
 from runbook_helpers.restore_history import DEFAULT_KEEP, open_history, report_name
-from runbook_helpers.restore_summary import DEFAULT_DOCS, render_markdown
+from runbook_helpers.restore_summary import DEFAULT_DOCS, append_timings, render_markdown
 from runbook_helpers.restore_test import DEFAULT_SLOW_RATIO, Settings, run_restore_test
 from runbook_helpers.storage import is_s3_uri, s3_client
 
@@ -40,6 +40,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--report", type=Path, metavar="FILE", help="write the JSON report")
     parser.add_argument(
         "--summary", type=Path, metavar="FILE", help="append the Markdown summary to FILE"
+    )
+    parser.add_argument(
+        "--timings",
+        type=Path,
+        metavar="CSV",
+        help="append this run's seconds per step to CSV (the monthly drill's time estimates)",
     )
     parser.add_argument(
         "--history",
@@ -119,6 +125,9 @@ def handle(args: argparse.Namespace, out: Output) -> int:
     if args.summary is not None:
         with args.summary.open("a", encoding="utf-8") as f:
             f.write(summary)
+    if args.timings is not None:
+        append_timings(report, args.timings)
+        out.info(f"runbook: timings appended to {args.timings}")
     if history is not None:
         out.info(f"runbook: history: {history.save(report_name(report.stamp), data)}")
     return report.status
