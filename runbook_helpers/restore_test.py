@@ -147,7 +147,7 @@ def run_restore_test(
             min_ratio=settings.min_ratio,
             now=now,
         )
-        report.backup_taken_at = fresh.latest.taken_at.isoformat()
+        report.backup_taken_at = fresh.latest.taken_at.isoformat(timespec="seconds")
         latest.append(fresh.latest.uri)
         for problem in fresh.problems:
             kind = "small-backup" if "bytes" in problem else "old-backup"
