@@ -245,3 +245,22 @@ def test_without_a_scratch_server_it_is_a_usage_error(sandbox_env: dict[str, str
     res = run_cli(["restore-test"], env)
     assert res.status == 2
     assert res.error_line == "runbook: error: no scratch database server given"
+
+
+def test_history_in_the_bucket_needs_a_writer_profile_and_keeps_reports(
+    source_url: str, pg_url: str, sandbox_env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
+) -> None:
+    _backup(source_url, r2_clean, tmp_path, hours_ago=1)
+    where = f"s3://{r2_clean.bucket}/restore-tests"
+    env = {**sandbox_env, "AWS_PROFILE": r2_clean.profile, "RUNBOOK_BUCKET": r2_clean.bucket}
+    refused = run_cli(["restore-test", "--scratch-url", pg_url, "--history", where], env)
+    assert refused.status == 2 and "needs a profile that may write" in refused.error_line
+    assert _scratch_databases(pg_url) == []  # refused before anything was created
+    extra = ("--history", where, "--history-profile", r2_clean.profile)
+    for previous in (0, 1):
+        res, data, _ = _restore_test(sandbox_env, r2_clean, pg_url, tmp_path, *extra)
+        assert res.status == 0, res.stdout + res.stderr
+        assert data["history"]["previous_reports"] == previous
+    listed = r2_clean.client().list_objects_v2(Bucket=r2_clean.bucket, Prefix="restore-tests/")
+    keys = [o["Key"] for o in listed["Contents"]]
+    assert len(keys) == 2 and all(k.startswith("restore-tests/restore-test-") for k in keys)

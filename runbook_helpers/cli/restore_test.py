@@ -96,7 +96,8 @@ def handle(args: argparse.Namespace, out: Output) -> int:
         raise UsageError(f"--min-ratio must be between 0 and 1, not {args.min_ratio}")
     history = None
     if args.history:
-        writer = s3_client(args.history_profile) if is_s3_uri(args.history) else None
+        bucket_history = is_s3_uri(args.history) and args.history_profile
+        writer = s3_client(args.history_profile) if bucket_history else None
         history = open_history(args.history, keep=args.history_keep, client=writer)
     settings = Settings(
         scratch_url=args.scratch_url,
