@@ -38,9 +38,9 @@ def _cell(text: str) -> str:
 
 
 def _step_row(step: Step, budget: int, docs: str) -> str:
-    share = f"{100 * step.seconds / budget:.1f} %"
+    time, share = f"{step.seconds:.1f} s", f"{100 * step.seconds / budget:.1f} %"
     if step.skipped:
-        result = "skipped"
+        time, share, result = "-", "-", "skipped"
     elif step.ok:
         result = f"ok: {step.detail}"
     else:
@@ -48,16 +48,17 @@ def _step_row(step: Step, budget: int, docs: str) -> str:
         if step.hint:
             result += f"; hint: {step.hint}"
         result += f" ([troubleshooting]({troubleshooting_link(step, docs)}))"
-    return f"| {step.name} | {step.seconds:.1f} s | {share} | {_cell(result)} |"
+    return f"| {step.name} | {time} | {share} | {_cell(result)} |"
 
 
 def render_markdown(report: RestoreTestReport, docs: str = DEFAULT_DOCS) -> str:
     """The whole summary as Markdown text (ends with a newline)."""
     run = report.run
-    key = run.backup.rsplit("/", 1)[-1] if run.backup else "no backup"
     size = run.sizes.get("archive_bytes")
     headline = f"## Restore test: {report.verdict} (exit {report.status})"
-    what = f"Newest backup `{key}`" + (f", {human_size(size)}" if size is not None else "")
+    what = f"Newest backup `{run.backup.rsplit('/', 1)[-1]}`" if run.backup else "No backup"
+    if size is not None:
+        what += f", {human_size(size)}"
     if report.backup_taken_at:
         what += f", taken {report.backup_taken_at}"
     budget = run.target_seconds
