@@ -23,7 +23,7 @@ DEFAULT_KEEP = 30
 
 
 def report_name(stamp: str) -> str:
-    """``restore-test-20260101T030000Z.json`` for the stamp ``20260101T030000Z``."""
+    """``restore-test-20260101T030000.123456Z.json`` for ``20260101T030000.123456Z``."""
     return f"{PREFIX}{stamp}{SUFFIX}"
 
 

@@ -118,10 +118,10 @@ def run_restore_test(
     """Run every step, drop the scratch database, compare with ``history`` (oldest first)."""
     started = now or datetime.now(UTC)
     run = drill.DrillReport(mode="restore-test", started_at=started.isoformat(timespec="seconds"))
-    report = RestoreTestReport(run, started.strftime("%Y%m%dT%H%M%SZ"))
+    report = RestoreTestReport(run, started.strftime("%Y%m%dT%H%M%S.%fZ"))
     runner = drill._Runner(run, on_step)
     server = Target.parse(settings.scratch_url)
-    name = SCRATCH_PREFIX + started.strftime("%Y%m%d%H%M%S")
+    name = SCRATCH_PREFIX + started.strftime("%Y%m%d%H%M%S%f")
     scratch_url = server.conninfo(name)
     report.scratch = {"server": server.display, "database": name, "dropped": False}
     created: list[bool] = []

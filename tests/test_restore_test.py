@@ -256,9 +256,17 @@ def test_history_in_the_bucket_needs_a_writer_profile_and_keeps_reports(
     refused = run_cli(["restore-test", "--scratch-url", pg_url, "--history", where], env)
     assert refused.status == 2 and "needs a profile that may write" in refused.error_line
     assert _scratch_databases(pg_url) == []  # refused before anything was created
-    extra = ("--history", where, "--history-profile", r2_clean.profile)
+    # The writer profile as docs/backups.md has the reader create it (the strict R2 stand-in's
+    # r2-vlvt is read-only); a stand-in without a separate writer key uses its one profile.
+    writer_env = getattr(r2_clean, "writer_env", None)
+    if writer_env is not None:
+        env = {**sandbox_env, **writer_env(tmp_path / "aws")}
+        writer = r2_clean.write_profile
+    else:
+        env, writer = sandbox_env, r2_clean.profile
+    extra = ("--history", where, "--history-profile", writer)
     for previous in (0, 1):
-        res, data, _ = _restore_test(sandbox_env, r2_clean, pg_url, tmp_path, *extra)
+        res, data, _ = _restore_test(env, r2_clean, pg_url, tmp_path, *extra)
         assert res.status == 0, res.stdout + res.stderr
         assert data["history"]["previous_reports"] == previous
     listed = r2_clean.client().list_objects_v2(Bucket=r2_clean.bucket, Prefix="restore-tests/")
