@@ -149,8 +149,10 @@ def run_restore_test(
         )
         report.backup_taken_at = fresh.latest.taken_at.isoformat(timespec="seconds")
         latest.append(fresh.latest.uri)
-        for problem in fresh.problems:
-            kind = "small-backup" if "bytes" in problem else "old-backup"
+        kinds = ["old-backup"] if fresh.age > fresh.max_age else []
+        if fresh.ratio is not None and fresh.ratio < fresh.min_ratio:
+            kinds.append("small-backup")
+        for kind, problem in zip(kinds, fresh.problems, strict=True):  # in check_freshness' order
             report.flags.append(Flag(kind, "fail", problem))
         ratio = f"{fresh.ratio:.2f} x" if fresh.ratio is not None else "no previous backup for"
         step.detail = (

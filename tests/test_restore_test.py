@@ -190,6 +190,18 @@ def test_a_much_smaller_backup_is_restored_but_fails_with_11(
     assert _scratch_databases(pg_url) == []
 
 
+def test_a_backup_older_than_25_hours_is_restored_but_fails_with_11(
+    source_url: str, pg_url: str, sandbox_env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
+) -> None:
+    """The backup service stopped: the last backup still restores, but the night failed."""
+    _backup(source_url, r2_clean, tmp_path, hours_ago=30)
+    res, data, summary = _restore_test(sandbox_env, r2_clean, pg_url, tmp_path)
+    assert res.status == 11, res.stdout + res.stderr
+    assert [f["kind"] for f in data["flags"]] == ["old-backup"]
+    assert "**FAIL** old-backup: newest backup is 30.0 h old (max 25.0 h)" in summary
+    assert all(s["ok"] for s in _steps(data).values())
+
+
 def test_no_backup_fails_with_3_and_drops_the_scratch_database(
     pg_url: str, sandbox_env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
 ) -> None:
