@@ -93,7 +93,8 @@ def _documented_commands() -> set[str]:
     for page in DOCUMENTED_IN:
         for block in FENCE.findall(page.read_text()):
             for line in block.splitlines():
-                lines.add(line.removeprefix("$ ").split("  #")[0].strip())
+                command = line.removeprefix("$ ").split("  #")[0]
+                lines.update(part.strip() for part in command.split(" && "))
     return lines
 
 
@@ -152,3 +153,16 @@ def test_every_nox_session_a_workflow_runs_exists() -> None:
 def test_the_timings_file_has_the_columns_the_drill_appends() -> None:
     header = (ROOT / "docs/data/drill-timings.csv").read_text().splitlines()[0]
     assert header.split(",") == list(TIMING_FIELDS)
+
+
+def test_the_tests_workflow_runs_the_readme_test_command() -> None:
+    """The README's "whole suite" line, command by command, is what every push runs."""
+    readme = (ROOT / "README.md").read_text()
+    (line,) = [
+        ln
+        for ln in readme.splitlines()
+        if ln.endswith("# the whole suite, every docs block included")
+    ]
+    readme_commands = [part.strip() for part in line.split("  #")[0].split(" && ")]
+    assert readme_commands == ["python3 -m pip install nox", "python3 -m nox -s tests"]
+    assert set(readme_commands) <= workflow_commands(ROOT / ".github/workflows/tests.yml")
