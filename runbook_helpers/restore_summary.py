@@ -51,6 +51,16 @@ def _step_row(step: Step, budget: int, docs: str) -> str:
     return f"| {step.name} | {time} | {share} | {_cell(result)} |"
 
 
+def _scratch_state(scratch: dict[str, object]) -> str:
+    if scratch.get("dropped"):
+        return "dropped"
+    if not scratch.get("created"):
+        return "not created"
+    if scratch.get("drop_error"):
+        return f"NOT dropped: {scratch['drop_error']}"
+    return "kept (--keep): drop it when done"
+
+
 def render_markdown(report: RestoreTestReport, docs: str = DEFAULT_DOCS) -> str:
     """The whole summary as Markdown text (ends with a newline)."""
     run = report.run
@@ -67,7 +77,7 @@ def render_markdown(report: RestoreTestReport, docs: str = DEFAULT_DOCS) -> str:
         "",
         f"{what}. Restore path {run.restore_path_seconds:.1f} s of the {budget} s budget "
         f"(DEP-04); scratch database `{report.scratch.get('database', '?')}` "
-        f"{'dropped' if report.scratch.get('dropped') else 'NOT dropped'}.",
+        f"{_scratch_state(report.scratch)}.",
         "",
     ]
     for flag in report.flags:

@@ -26,11 +26,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from runbook_helpers import drill
 from runbook_helpers.backups import DEFAULT_MAX_AGE, DEFAULT_MIN_RATIO, check_freshness
-from runbook_helpers.errors import ExitStatus, UnsafeTarget
+from runbook_helpers.errors import ExitStatus, RunbookError, UnsafeTarget
+from runbook_helpers.redact import redact_text
 from runbook_helpers.storage import S3Client
 from runbook_helpers.tar_check import check_tar_complete
 from runbook_helpers.target import (
@@ -123,12 +125,24 @@ def run_restore_test(
     server = Target.parse(settings.scratch_url)
     name = SCRATCH_PREFIX + started.strftime("%Y%m%d%H%M%S%f")
     scratch_url = server.conninfo(name)
-    report.scratch = {"server": server.display, "database": name, "dropped": False}
+    report.scratch = {
+        "server": server.display,
+        "database": name,
+        "created": False,
+        "dropped": False,
+    }
     created: list[bool] = []
     latest: list[str] = []
+    ctx: dict[str, Any] = {}  # the drill's list step checks that it finds ctx["backup"] too
 
     def make_scratch(step: drill.Step) -> None:
-        check_not_production(server, production=False)
+        try:
+            check_not_production(server, production=False)
+        except UnsafeTarget as exc:  # its hint names restore's --production: not an option here
+            raise UnsafeTarget(
+                f"{exc}: a restore test never runs there",
+                hint="point --scratch-url (or $RUNBOOK_SCRATCH_URL) at a scratch server",
+            ) from None
         if database_exists(server, name):
             raise UnsafeTarget(
                 f"the scratch database {name} already exists on {server.display}",
@@ -136,6 +150,7 @@ def run_restore_test(
             )
         create_database(server, name)
         created.append(True)
+        report.scratch["created"] = True
         step.detail = f"created {name} on {server.display}"
 
     def freshness(step: drill.Step) -> None:
@@ -149,6 +164,7 @@ def run_restore_test(
         )
         report.backup_taken_at = fresh.latest.taken_at.isoformat(timespec="seconds")
         latest.append(fresh.latest.uri)
+        ctx["backup"] = fresh.latest
         kinds = ["old-backup"] if fresh.age > fresh.max_age else []
         if fresh.ratio is not None and fresh.ratio < fresh.min_ratio:
             kinds.append("small-backup")
@@ -177,7 +193,7 @@ def run_restore_test(
         drill._incident_steps(
             runner,
             run,
-            {},
+            ctx,
             lambda: settings.client,
             lambda: settings.bucket,
             settings.subfolder,
@@ -196,8 +212,12 @@ def _cleanup(
 ) -> None:
     """Drop the scratch database this run created (kept with ``keep``, for a post-mortem)."""
     if created and not keep:
-        _drop(server, name)
-        report.scratch["dropped"] = True
+        try:
+            _drop(server, name)
+        except (RunbookError, psycopg.Error) as exc:  # reported, never hides the test's result
+            report.scratch["drop_error"] = redact_text(str(exc)).strip()
+        else:
+            report.scratch["dropped"] = True
 
 
 def _drop(server: Target, name: str) -> None:

@@ -250,6 +250,9 @@ def test_a_production_scratch_server_is_refused(
     )
     assert res.status == 8, res.stdout + res.stderr
     assert res.stdout.startswith("## Restore test: FAIL (exit 8)")
+    assert "` not created." in res.stdout and "looks like production" in res.stdout
+    assert "hint: point --scratch-url (or $RUNBOOK_SCRATCH_URL) at a scratch server" in res.stdout
+    assert "--production" not in res.stdout  # restore's flag: not an option of restore-test
 
 
 def test_without_a_scratch_server_it_is_a_usage_error(sandbox_env: dict[str, str]) -> None:
@@ -284,3 +287,25 @@ def test_history_in_the_bucket_needs_a_writer_profile_and_keeps_reports(
     listed = r2_clean.client().list_objects_v2(Bucket=r2_clean.bucket, Prefix="restore-tests/")
     keys = [o["Key"] for o in listed["Contents"]]
     assert len(keys) == 2 and all(k.startswith("restore-tests/restore-test-") for k in keys)
+
+
+def test_keep_leaves_the_restored_scratch_database_for_a_post_mortem(
+    source_url: str,
+    pg_server: PostgresServer,
+    pg_url: str,
+    sandbox_env: dict[str, str],
+    r2_clean: R2Mock,
+    tmp_path: Path,
+) -> None:
+    _backup(source_url, r2_clean, tmp_path, hours_ago=1)
+    res, data, summary = _restore_test(sandbox_env, r2_clean, pg_url, tmp_path, "--keep")
+    assert res.status == 0, res.stdout + res.stderr
+    name = data["scratch"]["database"]
+    try:
+        assert _scratch_databases(pg_url) == [name]
+        assert f"`{name}` kept (--keep): drop it when done." in summary
+        with psycopg.connect(pg_server.url(name)) as conn:
+            (users,) = conn.execute("select count(*) from users").fetchone() or (0,)
+        assert users == data["rows"]["public.users"]["actual"] > 0
+    finally:
+        pg_server.drop_database(name)
