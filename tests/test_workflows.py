@@ -166,3 +166,14 @@ def test_the_tests_workflow_runs_the_readme_test_command() -> None:
     readme_commands = [part.strip() for part in line.split("  #")[0].split(" && ")]
     assert readme_commands == ["python3 -m pip install nox", "python3 -m nox -s tests"]
     assert set(readme_commands) <= workflow_commands(ROOT / ".github/workflows/tests.yml")
+
+
+def test_every_secret_and_variable_a_workflow_reads_is_documented() -> None:
+    """Adopting the workflows means creating what the drills page lists: nothing more."""
+    page = (ROOT / "docs" / "drills.md").read_text()
+    used: set[str] = set()
+    for workflow in WORKFLOWS:
+        used |= set(re.findall(r"\b(?:secrets|vars)\.(\w+)", workflow.read_text()))
+    assert used >= {"R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_ENDPOINT"}
+    missing = {name for name in used if f"`{name}`" not in page}
+    assert not missing, f"secrets/variables the drills page does not explain: {missing}"
