@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from runbook_helpers.sandbox.postgres import PostgresServer
+
 pytest_plugins = ["pytester"]
 
 SAMPLES = Path(__file__).parent / "engine_samples"
@@ -84,6 +86,33 @@ def test_tour_passes_and_ledger_lists_every_fence(docs: Docs) -> None:
     }
     assert ledger[("docs/tour.md", 33)]["reason"] == "needs the Railway dashboard"
     assert (docs.pytester.path / "closed.txt").read_text() == "tour.md"
+
+
+def test_ledger_records_checked_commands_and_outputs(docs: Docs) -> None:
+    docs.pytester.makeconftest(PAGE_ENV_CONFTEST)
+    docs.sample("tour.md")
+    docs.run().assert_outcomes(passed=5, skipped=1)
+    ledger = docs.ledger()
+    console = ledger[("docs/tour.md", 11)]
+    assert console["checked"] == "output"
+    assert console["commands"][0] == "greet world"
+    assert console["commands"][-1] == "printf 'multi\\n' \\\n  | tr a-z A-Z"
+    assert console["outputs"][0] == "hello world\n"
+    assert console["outputs"][-1] == "MULTI\n"
+    assert len(console["outputs"]) == len(console["commands"]) == 7
+    bash = ledger[("docs/tour.md", 5)]
+    assert bash["checked"] == "status"
+    assert bash["commands"] == [(SAMPLES / "tour.md").read_text().split("```")[1][5:]]
+    assert bash["outputs"] == [""]
+    skipped = ledger[("docs/tour.md", 33)]
+    assert (skipped["checked"], skipped["commands"], skipped["outputs"]) == (
+        "status",
+        ["exit 1\n"],
+        [],
+    )
+    shown = ledger[("docs/tour.md", 37)]
+    assert (shown["checked"], shown["commands"], shown["outputs"]) == (None, [], [])
+    assert ledger[("docs/tour.md", 52)]["checked"] == "status"
 
 
 def test_failing_block_reports_excerpt_and_blocks_the_rest(docs: Docs) -> None:
@@ -408,3 +437,44 @@ def test_python_block_prints_are_redacted_in_the_report(
     output = result.stdout.str()
     assert "token [REDACTED]" in output
     assert SECRET not in output
+
+
+@pytest.fixture
+def pg_env(pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inner run's shells reach the session server (PG* variables, its psql first)."""
+    for name, value in pg_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PGDATABASE", "postgres")
+    if pg_server.bin_dir is not None:
+        monkeypatch.setenv("PATH", str(pg_server.bin_dir), prepend=os.pathsep)
+
+
+@pytest.mark.usefixtures("pg_env")
+def test_psql_heredoc_error_fails_a_bash_block_that_exits_0(docs: Docs) -> None:
+    docs.sample("psql_error.md")
+    result = docs.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "docs/psql_error.md:3: bash block exited 0 but its output shows a PostgreSQL error: "
+            '*ERROR:  relation "no_such_table" does not exist*',
+        ]
+    )
+    entry = docs.ledger()[("docs/psql_error.md", 3)]
+    assert entry["status"] == "failed"
+    assert "ERROR:  relation" in entry["outputs"][0]
+
+
+@pytest.mark.usefixtures("pg_env")
+def test_console_error_must_be_written_out_not_elided(docs: Docs) -> None:
+    docs.sample("psql_error_shown.md")
+    result = docs.run("-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*psql_error_shown.md::L3?console? PASSED*",
+            "docs/psql_error_shown.md:10: console step output shows a PostgreSQL error its "
+            "transcript does not show",
+            "*ERROR:  division by zero*",
+        ]
+    )

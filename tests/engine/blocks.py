@@ -36,7 +36,7 @@ from markdown_it.token import Token
 
 SHELL_LANGS = frozenset({"bash", "sh", "shell"})
 PYTHON_LANGS = frozenset({"python", "py", "python3"})
-RUNNABLE_LANGS = SHELL_LANGS | PYTHON_LANGS | {"console", "sql"}
+RUNNABLE_LANGS = SHELL_LANGS | PYTHON_LANGS | {"console", "sql"}  # = registry.EVALUATORS
 
 _DIRECTIVE = re.compile(r"\A<!--\s*runbook:(?P<body>.*?)-->\s*\Z", re.DOTALL)
 _HIDDEN = re.compile(

@@ -7,39 +7,22 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pytest_markdown_docs.definitions import FenceTestDefinition
 from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
-from tests.engine.blocks import PYTHON_LANGS, Fence, PageError, parse_page
+from tests.engine.blocks import Fence, PageError, parse_page
 from tests.engine.contract import PageEnv
-from tests.engine.ledger import Ledger
 from tests.engine.page import PageRun
-from tests.engine.runner import Context, Outcome, run_console, run_script
-from tests.engine.transcript import TranscriptError, parse_transcript
-from tests.engine.update import Update
+from tests.engine.registry import Evaluator, evaluator_for
+from tests.engine.runner import Context, Outcome
+from tests.engine.transcript import Step, TranscriptError
 
-
-@dataclass
-class State:
-    """Session-wide engine state, kept in ``config.stash``."""
-
-    docs_dir: Path
-    timeout: float
-    update: bool
-    ledger: Ledger = field(default_factory=Ledger)
-    nodes: dict[str, tuple[str, Fence]] = field(default_factory=dict)  # nodeid -> (file, fence)
-    pages: set[Path] = field(default_factory=set)
-    secrets: set[str] = field(default_factory=set)
-    updates: list[Update] = field(default_factory=list)
-    partial: bool = False
-
-
-STATE = pytest.StashKey[State]()
+if TYPE_CHECKING:
+    from tests.engine.plugin import State
 
 
 class BlockFailed(Exception):
@@ -53,35 +36,52 @@ def display_path(config: pytest.Config, path: Path) -> str:
         return str(path)
 
 
+Parsed = list[tuple[Fence, Evaluator | None, tuple[Step, ...]]]
+
+
+def parse_fences(path: Path, text: str, display: str) -> Parsed:
+    """Every fence of a page with its evaluator and steps (parsed once, here)."""
+    parsed: Parsed = []
+    for fence in parse_page(path, text, display):
+        evaluator = evaluator_for(fence.lang)
+        try:
+            steps = evaluator.parse(fence) if evaluator else ()
+        except TranscriptError as exc:
+            raise PageError(f"{display}:{exc.line}: {exc}") from exc
+        parsed.append((fence, evaluator, steps))
+    return parsed
+
+
 class RunbookPage(pytest.File):
     """A Markdown page under the docs dir; its items share one ``PageRun``."""
 
+    def __init__(self, *, state: State, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+
     def collect(self) -> Iterator[pytest.Item]:
-        state = self.config.stash[STATE]
+        state = self.state
         display = display_path(self.config, self.path)
         text = self.path.read_text()
         try:
-            fences = parse_page(self.path, text, display)
-            for fence in fences:
-                if fence.lang == "console":
-                    parse_transcript(fence.source, fence.first_code_line)
-        except TranscriptError as exc:
-            raise self.CollectError(f"{display}:{exc.line}: {exc}") from exc
+            parsed = parse_fences(self.path, text, display)
         except PageError as exc:
             raise self.CollectError(str(exc)) from exc
         state.pages.add(self.path)
         self.lines = text.splitlines()
         self.run = PageRun(display, self._make_env)
-        for fence in fences:
-            state.ledger.add(display, fence)
-            if not fence.runnable:
+        for fence, evaluator, steps in parsed:
+            state.ledger.add(display, fence, evaluator.checked if evaluator else None, steps)
+            if evaluator is None:
                 continue
             name = f"L{fence.line}[{'hidden:' if fence.hidden else ''}{fence.lang}]"
             item: pytest.Item
-            if fence.lang in PYTHON_LANGS:
+            if evaluator.run is None:
                 item = PythonFenceItem.from_parent(self, name=name, fence=fence)
             else:
-                item = RunbookItem.from_parent(self, name=name, fence=fence)
+                item = RunbookItem.from_parent(
+                    self, name=name, fence=fence, evaluator=evaluator, steps=steps
+                )
             state.nodes[item.nodeid] = (display, fence)
             yield item
 
@@ -93,7 +93,7 @@ class RunbookPage(pytest.File):
 
     def teardown(self) -> None:
         if hasattr(self, "run"):
-            self.config.stash[STATE].secrets.update(self.run.secrets)
+            self.state.secrets.update(self.run.secrets)
             self.run.close()
 
 
@@ -113,18 +113,22 @@ def _prepare(item: pytest.Item, fence: Fence) -> PageRun:
 
 
 class RunbookItem(pytest.Item):
-    """A bash/sh/shell, sql or console fence, run in the page's shell."""
+    """A bash/sh/shell, sql or console fence, run in the page's shell by its evaluator."""
 
-    def __init__(self, *, fence: Fence, **kwargs: Any) -> None:
+    def __init__(
+        self, *, fence: Fence, evaluator: Evaluator, steps: tuple[Step, ...], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.fence = fence
+        self.evaluator = evaluator
+        self.steps = steps
 
     def setup(self) -> None:
         self.page = _prepare(self, self.fence)
 
     def runtest(self) -> None:
-        state = self.config.stash[STATE]
         assert isinstance(self.parent, RunbookPage)
+        state = self.parent.state
         env = self.page.start()
         ctx = Context(
             location=self.page.display,
@@ -135,8 +139,9 @@ class RunbookItem(pytest.Item):
             update=state.update,
         )
         shell = self.page.get_shell()
-        evaluate = run_console if self.fence.lang == "console" else run_script
-        outcome: Outcome = evaluate(self.fence, shell, ctx)
+        assert self.evaluator.run is not None
+        outcome: Outcome = self.evaluator.run(self.fence, self.steps, shell, ctx)
+        state.ledger.record_outputs(self.page.display, self.fence.line, outcome.outputs)
         state.updates.extend(outcome.updates)
         if not outcome.ok:
             self.page.blocked_by = f"{self.page.display}:{self.fence.line}"
@@ -233,7 +238,8 @@ class PythonFenceItem(MarkdownInlinePythonItem):
         env = self.page.start()
         snapshot = self.page.shell.snapshot() if self.page.shell else None
         variables, cwd = snapshot or (env.env, env.cwd)
-        timeout = self.fence.directive.timeout or self.config.stash[STATE].timeout
+        assert isinstance(self.parent, RunbookPage)
+        timeout = self.fence.directive.timeout or self.parent.state.timeout
         try:
             with (
                 _environment(variables, cwd),

@@ -3,16 +3,24 @@
 Statuses: passed, failed, skipped (with a reason), blocked (an earlier block of the page
 failed), hidden (a hidden setup block that passed), not-runnable (a language the engine does
 not run), not-run (runnable but never executed in this run: deselected, or a bug).
+
+Per entry, ``checked`` says what a pass proves ("output": every step's output was compared
+with the page; "status": only exit codes and the server-error check; null: not runnable),
+``commands`` holds the exact command text of each step (a console ``$`` command with its
+``> `` lines joined by newlines; a bash/sql/python block's whole text) and ``outputs`` the
+redacted output each executed step printed (empty when the block did not run).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tests.engine.blocks import Fence
+from tests.engine.transcript import Step
 
 NOT_RUN = "not-run"
 NOT_RUNNABLE = "not-runnable"
@@ -28,6 +36,9 @@ class Entry:
     status: str
     reason: str = ""
     seconds: float = 0.0
+    checked: str | None = None  # "output" | "status" | None (not runnable)
+    commands: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
 
 
 class Ledger:
@@ -36,9 +47,16 @@ class Ledger:
     def __init__(self) -> None:
         self.entries: dict[tuple[str, int], Entry] = {}
 
-    def add(self, file: str, fence: Fence) -> None:
-        status = NOT_RUN if fence.runnable else NOT_RUNNABLE
-        self.entries.setdefault((file, fence.line), Entry(file, fence.line, fence.lang, status))
+    def add(
+        self, file: str, fence: Fence, checked: str | None = None, steps: Sequence[Step] = ()
+    ) -> None:
+        status = NOT_RUN if checked else NOT_RUNNABLE
+        commands = [step.command for step in steps]
+        entry = Entry(file, fence.line, fence.lang, status, checked=checked, commands=commands)
+        self.entries.setdefault((file, fence.line), entry)
+
+    def record_outputs(self, file: str, line: int, outputs: Sequence[str]) -> None:
+        self.entries[(file, line)].outputs = list(outputs)
 
     def record(
         self, file: str, line: int, status: str, reason: str = "", seconds: float = 0.0
@@ -61,9 +79,19 @@ class Ledger:
     def summary(self) -> str:
         """``docs: N blocks, X executed, Y skipped`` plus the other non-zero counts."""
         counts = Counter(e.status for e in self.entries.values())
-        executed = counts["passed"] + counts["failed"] + counts["hidden"]
+        executed = sum(counts[s] for s in _EXECUTED)
         text = f"docs: {len(self.entries)} blocks, {executed} executed, {counts['skipped']} skipped"
         for status in ("failed", "blocked", "hidden", NOT_RUNNABLE, NOT_RUN):
             if counts[status]:
                 text += f", {counts[status]} {status}"
         return text
+
+    def checked_summary(self) -> str:
+        """``docs: N of M executed blocks output-checked (P%)``."""
+        executed = [e for e in self.entries.values() if e.status in _EXECUTED]
+        output = sum(e.checked == "output" for e in executed)
+        share = 100 * output / len(executed) if executed else 100.0
+        return f"docs: {output} of {len(executed)} executed blocks output-checked ({share:.0f}%)"
+
+
+_EXECUTED = frozenset({"passed", "failed", "hidden"})

@@ -151,3 +151,25 @@ def compare(
     )
     updated = [substitute_placeholders(line, placeholders) for line in rewritten]
     return "\n".join(diff), updated
+
+
+# psql and libpq print a server message as "ERROR:  text" (two spaces), alone on its line or
+# after a prefix such as "psql:file.sql:3: " or "connection to server ... failed: ".
+_SERVER_ERROR = re.compile(r"(?:^|: )(?:ERROR|FATAL|PANIC):  \S")
+
+
+def server_errors(text: str) -> list[str]:
+    """The lines of ``text`` that show a PostgreSQL ERROR, FATAL or PANIC message."""
+    return [line for line in normalize(text) if _SERVER_ERROR.search(line)]
+
+
+def unshown_errors(
+    actual_text: str, expected: Sequence[str], placeholders: Mapping[str, str]
+) -> list[str]:
+    """Server-error lines of the output that no expected line (other than ``...``) shows."""
+    shown = [line for line in expected if line != ELIDE]
+    return [
+        line
+        for line in server_errors(actual_text)
+        if not any(line_matches(line, pattern, placeholders) for pattern in shown)
+    ]

@@ -9,16 +9,36 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Generator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import pytest_markdown_docs.hooks
 
 from runbook_helpers.redact import redact_text
-from tests.engine.blocks import PageError, parse_page
+from tests.engine.blocks import Fence, PageError
 from tests.engine.contract import RunbookHookSpecs
-from tests.engine.items import STATE, RunbookPage, State, display_path
+from tests.engine.items import PythonFenceItem, RunbookPage, display_path, parse_fences
+from tests.engine.ledger import Ledger
 from tests.engine.update import Update, apply_updates
+
+
+@dataclass
+class State:
+    """Session-wide engine state, kept in ``config.stash`` and handed to each page."""
+
+    docs_dir: Path
+    timeout: float
+    update: bool
+    ledger: Ledger = field(default_factory=Ledger)
+    nodes: dict[str, tuple[str, Fence]] = field(default_factory=dict)  # nodeid -> (file, fence)
+    pages: set[Path] = field(default_factory=set)
+    secrets: set[str] = field(default_factory=set)
+    updates: list[Update] = field(default_factory=list)
+    partial: bool = False
+
+
+STATE = pytest.StashKey[State]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -61,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> RunbookPage | None:
     state = parent.config.stash[STATE]
     if file_path.suffix == ".md" and file_path.resolve().is_relative_to(state.docs_dir):
-        page: RunbookPage = RunbookPage.from_parent(parent, path=file_path)
+        page: RunbookPage = RunbookPage.from_parent(parent, path=file_path, state=state)
         return page
     return None
 
@@ -84,6 +104,9 @@ def pytest_runtest_makereport(
         secrets = [*state.secrets, *(page.secrets if page is not None else [])]
         report.sections = [(k, redact_text(v, secrets)) for k, v in report.sections]
         _record(state, report)
+        if isinstance(item, PythonFenceItem) and report.when == "call":
+            file, fence = state.nodes[report.nodeid]
+            state.ledger.record_outputs(file, fence.line, [report.capstdout + report.capstderr])
     return report
 
 
@@ -115,11 +138,11 @@ def _register_uncollected(config: pytest.Config, state: State) -> None:
         state.partial = True
         display = display_path(config, path)
         try:
-            fences = parse_page(path, path.read_text(), display)
+            parsed = parse_fences(path, path.read_text(), display)
         except PageError:
             continue
-        for fence in fences:
-            state.ledger.add(display, fence)
+        for fence, evaluator, steps in parsed:
+            state.ledger.add(display, fence, evaluator.checked if evaluator else None, steps)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -135,6 +158,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         apply_updates(path, updates)
     for entry in state.ledger.entries.values():
         entry.reason = redact_text(entry.reason, state.secrets)
+        entry.outputs = [redact_text(o, state.secrets) for o in entry.outputs]
+        entry.commands = [redact_text(c, state.secrets) for c in entry.commands]
     state.ledger.write(config.rootpath / str(config.getini("runbook_ledger")))
     state.partial = bool(
         state.partial or config.option.collectonly or session.shouldstop or session.shouldfail
@@ -163,3 +188,4 @@ def pytest_terminal_summary(
     if state.updates:
         write(f"docs: updated {len(state.updates)} console step(s) in place", yellow=True)
     write(state.ledger.summary())
+    write(state.ledger.checked_summary())

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from tests.engine import report
 from tests.engine.blocks import SHELL_LANGS, Fence
-from tests.engine.matching import UnknownPlaceholder, compare
+from tests.engine.matching import UnknownPlaceholder, compare, server_errors, unshown_errors
 from tests.engine.shell import PageShell, RunResult
-from tests.engine.transcript import Step, parse_transcript
+from tests.engine.transcript import Step
 from tests.engine.update import Update
 
 Redact = Callable[[str], str]
@@ -28,6 +28,7 @@ class Outcome:
     seconds: float
     text: str = ""
     updates: tuple[Update, ...] = field(default_factory=tuple)
+    outputs: tuple[str, ...] = ()  # each executed step's redacted output, for the ledger
 
 
 @dataclass(frozen=True)
@@ -56,30 +57,42 @@ def _status_text(result: RunResult, timeout: float) -> str:
     return f"exit status {result.status}"
 
 
-def run_script(fence: Fence, shell: PageShell, ctx: Context) -> Outcome:
-    """A bash/sh/shell block is sourced as is; a sql block goes through psql."""
-    code = fence.source if fence.lang in SHELL_LANGS else sql_command(shell, fence.source)
+def run_script(fence: Fence, steps: Sequence[Step], shell: PageShell, ctx: Context) -> Outcome:
+    """A bash/sh/shell block is sourced as is; a sql block goes through psql.
+
+    Only the exit status is compared, plus one output check: a psql ``ERROR:``/``FATAL:``/
+    ``PANIC:`` line fails the block even when the block exited 0 (a heredoc without
+    ``ON_ERROR_STOP`` does).
+    """
+    (step,) = steps
+    code = step.command if fence.lang in SHELL_LANGS else sql_command(shell, step.command)
     result = shell.run(code, ctx.timeout)
-    if result.status == 0 and not result.shell_ended:
-        return Outcome(ok=True, seconds=result.seconds)
-    block = report.excerpt(fence, ctx.page_lines)
-    output = report.tail(result.output) if result.output.strip() else "(no output)"
-    text = report.failure_text(
-        f"{ctx.location}:{fence.line}",
-        f"{fence.lang} block failed: {_status_text(result, ctx.timeout)}",
-        block,
-        [f"output:\n{output}"],
+    output = ctx.redact(result.output)
+    errors = server_errors(output)
+    if result.status == 0 and not result.shell_ended and not errors:
+        return Outcome(ok=True, seconds=result.seconds, outputs=(output,))
+    headline = (
+        f"{fence.lang} block failed: {_status_text(result, ctx.timeout)}"
+        if result.status != 0 or result.shell_ended
+        else f"{fence.lang} block exited 0 but its output shows a PostgreSQL error: {errors[0]}"
     )
-    return Outcome(ok=False, seconds=result.seconds, text=ctx.redact(text))
+    block = report.excerpt(fence, ctx.page_lines)
+    shown = report.tail(output) if output.strip() else "(no output)"
+    text = report.failure_text(
+        f"{ctx.location}:{fence.line}", headline, block, [f"output:\n{shown}"]
+    )
+    return Outcome(ok=False, seconds=result.seconds, text=ctx.redact(text), outputs=(output,))
 
 
-def run_console(fence: Fence, shell: PageShell, ctx: Context) -> Outcome:
+def run_console(fence: Fence, steps: Sequence[Step], shell: PageShell, ctx: Context) -> Outcome:
     """Run each ``$`` step and compare its status and output with the transcript."""
     started = time.monotonic()
     deadline = started + ctx.timeout
     updates: list[Update] = []
-    for step in parse_transcript(fence.source, fence.first_code_line):
+    outputs: list[str] = []
+    for step in steps:
         result = shell.run(step.command, max(deadline - time.monotonic(), 0.001), fatal=False)
+        outputs.append(ctx.redact(result.output))
         problem, update = _judge(fence, step, result, ctx)
         if update is not None:
             updates.append(update)
@@ -88,8 +101,18 @@ def run_console(fence: Fence, shell: PageShell, ctx: Context) -> Outcome:
             text = report.failure_text(
                 f"{ctx.location}:{step.line}", problem[0], block, problem[1:]
             )
-            return Outcome(ok=False, seconds=time.monotonic() - started, text=ctx.redact(text))
-    return Outcome(ok=True, seconds=time.monotonic() - started, updates=tuple(updates))
+            return Outcome(
+                ok=False,
+                seconds=time.monotonic() - started,
+                text=ctx.redact(text),
+                outputs=tuple(outputs),
+            )
+    return Outcome(
+        ok=True,
+        seconds=time.monotonic() - started,
+        updates=tuple(updates),
+        outputs=tuple(outputs),
+    )
 
 
 def _judge(
@@ -120,6 +143,14 @@ def _judge(
             f"console step failed: exit status {result.status}, expected {expected}",
             f"command:\n{command}",
             f"output:\n{report.tail(output) or '(no output)'}",
+        ], None
+    unshown = unshown_errors(output, step.expected_output, ctx.placeholders)
+    if diff is None and unshown:
+        return [
+            "console step output shows a PostgreSQL error its transcript does not show",
+            f"command:\n{command}",
+            "not in the transcript (write each error line out, '...' does not cover it):\n"
+            + "\n".join(unshown),
         ], None
     if diff is None:
         return None, None
