@@ -43,13 +43,10 @@ def stamp(file: str, record: Record) -> str:
     failed = sum(b.status == "failed" for b in blocks)
     skipped = sum(b.status == "skipped" for b in blocks)
     other = len(blocks) - tested - failed - skipped
-    if blocks and tested + failed == 0 and skipped < len(blocks):
+    if not blocks:
+        return _stamp_html("tested", f"No commands on this page · site tested {run_line(record)}")
+    if tested + failed == 0 and skipped < len(blocks):
         return _stamp_html("not-run", "Not verified: this page was not run in the last test run.")
-    run = record.run
-    parts = [f"Tested {run.get('date', 'at an unknown date')}"]
-    if run.get("commit"):
-        parts.append(f"commit {run['commit']}")
-    parts += [f"{name} {version}" for name, version in run.get("versions", {}).items()]
     counts = f"{tested} of {len(blocks)} blocks tested"
     if skipped:
         counts += f", {skipped} not tested here"
@@ -58,7 +55,17 @@ def stamp(file: str, record: Record) -> str:
     if other:
         counts += f", {other} not run"
     status = "failed" if failed else "tested"
-    return _stamp_html(status, " · ".join(parts) + f" · {counts}")
+    return _stamp_html(status, f"Tested {run_line(record)} · {counts}")
+
+
+def run_line(record: Record) -> str:
+    """``DATE · commit C · PostgreSQL V · tool V ...`` of the last docs run."""
+    run = record.run
+    parts = [str(run.get("date", "at an unknown date"))]
+    if run.get("commit"):
+        parts.append(f"commit {run['commit']}")
+    parts += [f"{name} {version}" for name, version in run.get("versions", {}).items()]
+    return " · ".join(parts)
 
 
 def _stamp_html(status: str, text: str) -> str:

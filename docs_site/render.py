@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from docs_site.ledger import Block, Record
@@ -34,13 +34,25 @@ SHOWN_AS = {
     "PGPORT": "5432",
     "REDACTED": "[REDACTED]",
 }
-# Sandbox values that vary from run to run, as they appear in recorded output.
-_VARYING = [
-    (re.compile(r"https?://(?:127\.0\.0\.1|localhost):\d+"), SHOWN_AS["ENDPOINT"]),
-    (re.compile(r"/tmp/runbook-sandbox-[^/\s]+/page-[^/\s]+/work"), "~/vlvt-restore"),
-    (re.compile(r"/tmp/runbook-sandbox-[^/\s]+/page-[^/\s]+/home"), "~"),
-    (re.compile(r"/tmp/runbook-sandbox-[^\s'\"]*"), "/tmp/…"),
-]
+# Sandbox values (recorded by docs_site.runinfo) that vary from run to run, as shown instead.
+_GENERIC = [(re.compile(r"http://(?:127\.0\.0\.1|localhost):\d+"), SHOWN_AS["ENDPOINT"])]
+
+
+def _sandbox_patterns(sandbox: Mapping[str, str]) -> list[tuple[re.Pattern[str], str]]:
+    found: list[tuple[re.Pattern[str], str]] = []
+    if sandbox.get("TMP"):
+        tmp = re.escape(sandbox["TMP"])
+        found += [
+            (re.compile(tmp + r"/page-[^/\s]+/home"), "~"),
+            (re.compile(tmp + r"/page-[^/\s]+/work"), "~/work"),
+            (re.compile(tmp + r"[^\s'\"]*"), "/tmp/…"),
+        ]
+    if sandbox.get("ENDPOINT"):
+        found.append((re.compile(re.escape(sandbox["ENDPOINT"])), SHOWN_AS["ENDPOINT"]))
+    if sandbox.get("PGPORT"):
+        port = re.escape(sandbox["PGPORT"])
+        found.append((re.compile(rf"(?<=port )\b{port}\b|(?<=:){port}\b"), SHOWN_AS["PGPORT"]))
+    return found + _GENERIC
 
 
 @dataclass(frozen=True)
@@ -85,14 +97,15 @@ def fences(lines: list[str]) -> Iterator[Fence]:
         j = i + 1
         while j < len(lines) and not close.match(lines[j]):
             j += 1
-        body = [ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in lines[i + 1 : j]]
+        inner = lines[i + 1 : j]
+        body = [ln[len(indent) :] if ln.startswith(indent) else ln.lstrip() for ln in inner]
         yield Fence(i, j, indent, ticks, match["info"].strip(), body)
         i = j + 1
 
 
-def stabilize(text: str) -> str:
+def stabilize(text: str, sandbox: Mapping[str, str] | None = None) -> str:
     """Recorded output as shown: sandbox values replaced by stable, reader-facing ones."""
-    for pattern, shown in _VARYING:
+    for pattern, shown in _sandbox_patterns(sandbox or {}):
         text = pattern.sub(shown, text)
     return _PLACEHOLDER.sub(lambda m: SHOWN_AS.get(m["name"], m[0]), text)
 
@@ -109,14 +122,16 @@ def _command_lines(command: str) -> list[str]:
     return [f"$ {first}", *(f"> {line}" for line in rest)]
 
 
-def transcript_lines(steps: list[Step], block: Block | None) -> list[str]:
+def transcript_lines(
+    steps: list[Step], block: Block | None, sandbox: Mapping[str, str] | None = None
+) -> list[str]:
     """The transcript as published: commands, then the recorded output (else the expectation)."""
     recorded = block is not None and block.executed and len(block.outputs) == len(steps)
     out: list[str] = []
     for i, step in enumerate(steps):
         out += _command_lines(step.command)
         if recorded and block is not None:
-            text = stabilize(block.outputs[i]).rstrip("\n")
+            text = stabilize(block.outputs[i], sandbox).rstrip("\n")
             out += text.split("\n") if text else []
         else:
             out += [_unwildcard(line) for line in step.expected_output]
@@ -150,7 +165,7 @@ def _attr(value: str) -> str:
 
 def copy_text(fence: Fence, steps: list[Step] | None, block: Block | None) -> str:
     """What the copy button copies: the executed commands, else the commands of the source."""
-    if block is not None and block.executed and block.commands:
+    if block is not None and block.commands:  # the engine's own parse; executed unless skipped
         return "\n".join(block.commands)
     if steps is not None:
         return "\n".join(s.command for s in steps)
@@ -161,8 +176,11 @@ def rewrite_fence(fence: Fence, file: str, line: int, record: Record) -> list[st
     """The fence as published (same indent; info string with data attributes)."""
     lang = fence.lang
     if lang not in RUNNABLE:
-        return [fence.indent + fence.ticks + fence.info, *_indent(fence.body, fence.indent),
-                fence.indent + fence.ticks]
+        return [
+            fence.indent + fence.ticks + fence.info,
+            *_indent(fence.body, fence.indent),
+            fence.indent + fence.ticks,
+        ]
     block = record.blocks.get((file, line))
     steps: list[Step] | None = None
     body = fence.body
@@ -172,10 +190,15 @@ def rewrite_fence(fence: Fence, file: str, line: int, record: Record) -> list[st
         except TranscriptError:
             steps = None
         else:
-            body = transcript_lines(steps, block)
+            body = transcript_lines(steps, block, record.run.get("sandbox"))
     status, text = label(block, record.present)
-    attrs = [f".{lang}", ".rb-block", f"data-rb-file={_attr(file)}", f"data-rb-line=\"{line}\"",
-             f"data-rb-status=\"{status}\""]
+    attrs = [
+        f".{lang}",
+        ".rb-block",
+        f"data-rb-file={_attr(file)}",
+        f'data-rb-line="{line}"',
+        f'data-rb-status="{status}"',
+    ]
     if steps is not None and is_refusal(steps):
         codes = sorted({str(s.expected_status) for s in steps})
         text = f"example of a refusal (exit {', '.join(codes)}), {text}"
