@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "tests", "docs", "site"]
@@ -61,9 +63,9 @@ def lock(session: nox.Session) -> None:
     session.install("-e", ".[test,docs,site,bench,lint]")
     frozen = session.run("python", "-m", "pip", "freeze", "--exclude-editable", silent=True)
     lines = [ln for ln in str(frozen).splitlines() if ln and not ln.startswith("#")]
-    header = [ln for ln in open("constraints.txt").read().splitlines() if ln.startswith("#")]
-    with open("constraints.txt", "w") as out:
-        out.write("\n".join([*header, *lines]) + "\n")
+    lock_file = Path("constraints.txt")
+    header = [ln for ln in lock_file.read_text().splitlines() if ln.startswith("#")]
+    lock_file.write_text("\n".join([*header, *lines]) + "\n")
 
 
 @nox.session(python=PYTHON)

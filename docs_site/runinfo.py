@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook_helpers.sandbox import SandboxError
 from tests.engine.plugin import STATE
 from tests.fixtures.registry import sandbox_of
 
@@ -70,12 +71,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     info = collect(config.rootpath)
     versions: dict[str, str] = {}
     sandbox_values: dict[str, str] = {}
+    sandbox = sandbox_of(config)
     try:
-        sandbox = sandbox_of(config)
         pg, r2 = sandbox.pg(), sandbox.r2()  # already started by the pages
-    except Exception:  # a failed backend: the stamp then shows no server version
-        pg = r2 = None
-    if pg is not None and r2 is not None:
+    except SandboxError:  # a failed backend: the stamp then shows no server version
+        pass
+    else:
         with pg.connect() as conn:
             row = conn.execute("show server_version").fetchone()
         versions["PostgreSQL"] = str(row[0]).split()[0] if row else "?"

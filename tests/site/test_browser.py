@@ -47,13 +47,10 @@ def _open(browser: Any, url: str) -> None:
 
 
 def _clipboard(browser: Any, write: str | None = None) -> str:
-    script = (
-        "const done = arguments[arguments.length - 1];"
-        + (
-            "navigator.clipboard.writeText(arguments[0]).then(() => done(''), e => done('!' + e));"
-            if write is not None
-            else "navigator.clipboard.readText().then(done, e => done('!' + e));"
-        )
+    script = "const done = arguments[arguments.length - 1];" + (
+        "navigator.clipboard.writeText(arguments[0]).then(() => done(''), e => done('!' + e));"
+        if write is not None
+        else "navigator.clipboard.readText().then(done, e => done('!' + e));"
     )
     result: str = browser.execute_async_script(script, *([write] if write is not None else []))
     assert not result.startswith("!"), f"clipboard access failed: {result}"
@@ -105,7 +102,10 @@ def test_every_copy_button_copies_the_executed_commands(
             WebDriverWait(browser, 5).until(lambda d: _clipboard(d) != SENTINEL)
             copied = _clipboard(browser)
             if "rb-block" in classes:
-                key = (block.get_attribute("data-rb-file"), int(block.get_attribute("data-rb-line")))
+                key = (
+                    block.get_attribute("data-rb-file"),
+                    int(block.get_attribute("data-rb-line")),
+                )
                 entry = ledger.get(key)
                 if entry is None or not entry.get("commands"):
                     problems.append(f"{where}: no commands in the ledger for this block")
@@ -194,7 +194,9 @@ def test_every_internal_link_resolves(base_url: str, pages: list[str]) -> None:
     assert not broken, "\n".join(broken)
 
 
-@pytest.mark.parametrize(("name", "width", "height"), [("desktop", 1280, 900), ("mobile", 390, 844)])
+@pytest.mark.parametrize(
+    ("name", "width", "height"), [("desktop", 1280, 900), ("mobile", 390, 844)]
+)
 def test_screenshots(browser: Any, base_url: str, name: str, width: int, height: int) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(width, height)
