@@ -48,7 +48,13 @@ def ledger() -> dict[tuple[str, int], dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def site(ledger: dict[tuple[str, int], dict[str, Any]]) -> Path:
-    """``mkdocs build --strict`` into build/site, with the ledger of the last docs run."""
+    """``mkdocs build --strict`` into build/site, with the ledger of the last docs run.
+
+    ``RUNBOOK_SITE_DIR`` names a site built elsewhere instead (e.g. with another theme version,
+    from the same ledger), to run the same checks on it.
+    """
+    if os.environ.get("RUNBOOK_SITE_DIR"):
+        return Path(os.environ["RUNBOOK_SITE_DIR"]).resolve()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(SITE)],

@@ -221,6 +221,10 @@ def test_screenshots(browser: Any, base_url: str, name: str, width: int, height:
             # every part of a command is visible (wrapped); only recorded output may scroll
             hidden = browser.execute_script(_COMMAND_OUTSIDE_BLOCK)
             assert not hidden, f"{path or 'index'} ({name}): commands cut off: {hidden}"
+            if path == "restore/":  # a transcript with its marker and recorded output
+                browser.execute_script(
+                    "document.querySelector('.language-console').scrollIntoView()"
+                )
             file = SCREENSHOTS / f"{name}-{path.strip('/') or 'index'}.png"
             assert browser.save_screenshot(str(file)), file
     finally:
