@@ -58,6 +58,25 @@ def site(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@nox.parametrize("theme", ["9.5.50"])
+def site_theme(session: nox.Session, theme: str) -> None:
+    """The browser checks on a site built with another mkdocs-material (9.5 had other copy-button
+    markup): `nox -s site_theme` after `tests`, before changing the pinned theme version."""
+    session.install("-e", ".[test,site]", *PINNED)
+    session.install(f"mkdocs-material=={theme}")
+    out = f"build/site-material-{theme}"
+    session.run("mkdocs", "build", "--strict", "--site-dir", out)
+    session.run(
+        "pytest",
+        "tests/site/test_browser.py",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={"RUNBOOK_SITE_DIR": out},
+    )
+
+
+@nox.session(python=PYTHON)
 def lock(session: nox.Session) -> None:
     """Rewrite constraints.txt from a fresh, unpinned install of every extra (then review)."""
     session.install("-e", ".[test,docs,site,bench,lint]")
