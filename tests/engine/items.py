@@ -14,12 +14,12 @@ import pytest
 from pytest_markdown_docs.definitions import FenceTestDefinition
 from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
-from tests.engine.blocks import Fence, PageError, parse_page
+from tests.engine.blocks import Fence, PageError
 from tests.engine.contract import PageEnv
 from tests.engine.page import PageRun
-from tests.engine.registry import Evaluator, evaluator_for
+from tests.engine.registry import Evaluator, parse_fences
 from tests.engine.runner import Context, Outcome
-from tests.engine.transcript import Step, TranscriptError
+from tests.engine.transcript import Step
 
 if TYPE_CHECKING:
     from tests.engine.plugin import State
@@ -34,22 +34,6 @@ def display_path(config: pytest.Config, path: Path) -> str:
         return path.relative_to(config.rootpath).as_posix()
     except ValueError:
         return str(path)
-
-
-Parsed = list[tuple[Fence, Evaluator | None, tuple[Step, ...]]]
-
-
-def parse_fences(path: Path, text: str, display: str) -> Parsed:
-    """Every fence of a page with its evaluator and steps (parsed once, here)."""
-    parsed: Parsed = []
-    for fence in parse_page(path, text, display):
-        evaluator = evaluator_for(fence.lang)
-        try:
-            steps = evaluator.parse(fence) if evaluator else ()
-        except TranscriptError as exc:
-            raise PageError(f"{display}:{exc.line}: {exc}") from exc
-        parsed.append((fence, evaluator, steps))
-    return parsed
 
 
 class RunbookPage(pytest.File):

@@ -18,8 +18,9 @@ import pytest_markdown_docs.hooks
 from runbook_helpers.redact import redact_text
 from tests.engine.blocks import Fence, PageError
 from tests.engine.contract import RunbookHookSpecs
-from tests.engine.items import PythonFenceItem, RunbookPage, display_path, parse_fences
+from tests.engine.items import PythonFenceItem, RunbookPage, display_path
 from tests.engine.ledger import Ledger
+from tests.engine.registry import parse_fences
 from tests.engine.update import Update, apply_updates
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-from tests.engine.blocks import PYTHON_LANGS, SHELL_LANGS, Fence
+from tests.engine.blocks import PYTHON_LANGS, SHELL_LANGS, Fence, PageError, parse_page
 from tests.engine.runner import Context, Outcome, run_console, run_script
 from tests.engine.shell import PageShell
-from tests.engine.transcript import Step, parse_transcript
+from tests.engine.transcript import Step, TranscriptError, parse_transcript
 
 Checked = Literal["output", "status"]
 Run = Callable[[Fence, tuple[Step, ...], PageShell, Context], Outcome]
@@ -56,3 +57,19 @@ EVALUATORS: dict[str, Evaluator] = {
 def evaluator_for(lang: str) -> Evaluator | None:
     """The evaluator for a fence language, or None when the language is only shown."""
     return EVALUATORS.get(lang)
+
+
+Parsed = list[tuple[Fence, Evaluator | None, tuple[Step, ...]]]
+
+
+def parse_fences(path: Path, text: str, display: str) -> Parsed:
+    """Every fence of a page with its evaluator and steps (parsed once, here)."""
+    parsed: Parsed = []
+    for fence in parse_page(path, text, display):
+        evaluator = evaluator_for(fence.lang)
+        try:
+            steps = evaluator.parse(fence) if evaluator else ()
+        except TranscriptError as exc:
+            raise PageError(f"{display}:{exc.line}: {exc}") from exc
+        parsed.append((fence, evaluator, steps))
+    return parsed

@@ -1,9 +1,14 @@
-"""One persistent ``bash`` per page, like the terminal a person pastes the runbook into.
+"""One persistent shell per page, like the terminal a person pastes the runbook into.
 
-Exports, ``cd`` and shell functions carry over between blocks. The shell runs with
-``set -euo pipefail``: each block is written to a file and sourced; its status comes back on a
-control pipe (fd 3). A failing command ends the shell, and the block fails with that status.
-Console commands run with ``set +e`` around them, so their status is compared, not fatal.
+Exports, ``cd`` and shell functions carry over between blocks. Each block is written to a file
+and sourced; its status comes back on a control pipe (fd 3). Flavors (``SHELLS``):
+
+- ``strict`` (the suite's default): ``bash`` with ``set -euo pipefail``. A failing command
+  ends the shell, and the block fails with that status. Console commands run with ``set +e``
+  around them, so their status is compared, not fatal.
+- ``bash`` and ``zsh``: a reader's shell, options left at their defaults (no ``-e``), no
+  startup files; a failing command does not end the shell.
+
 Commands get ``/dev/null`` as stdin; stdout and stderr go to one file per run. A timeout kills
 the shell's whole process group (TERM, then KILL) and keeps the partial output.
 """
@@ -24,6 +29,13 @@ from pathlib import Path
 
 _KILL_GRACE = 2.0
 
+# flavor -> (argv, first lines sent to it)
+SHELLS: dict[str, tuple[list[str], str]] = {
+    "strict": (["bash", "--noprofile", "--norc"], "set -euo pipefail\n"),
+    "bash": (["bash", "--noprofile", "--norc"], ""),
+    "zsh": (["zsh", "-f"], ""),
+}
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -40,16 +52,18 @@ class RunResult:
 
 
 class PageShell:
-    """A ``bash --noprofile --norc`` process that runs a page's blocks in order."""
+    """A shell process (``SHELLS[flavor]``) that runs a page's blocks in order."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, flavor: str = "strict") -> None:
+        argv, prelude = SHELLS[flavor]
+        self.flavor = flavor
         self.workdir = Path(tempfile.mkdtemp(prefix="runbook-shell-"))
         self._count = 0
         read_fd, write_fd = os.pipe()
         self._control = read_fd
         self._log = open(self.workdir / "shell.log", "wb")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            ["bash", "--noprofile", "--norc"],
+            argv,
             stdin=subprocess.PIPE,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -59,7 +73,7 @@ class PageShell:
             pass_fds=(write_fd,),
         )
         os.close(write_fd)
-        self._send(f"exec 3>&{write_fd} {write_fd}>&-\nset -euo pipefail\n")
+        self._send(f"exec 3>&{write_fd} {write_fd}>&-\n{prelude}")
 
     @property
     def alive(self) -> bool:
@@ -83,7 +97,7 @@ class PageShell:
         out = self.new_file(".out")
         quoted_script, quoted_out = shlex.quote(str(script)), shlex.quote(str(out))
         body = f"{{ source {quoted_script}; }} </dev/null >{quoted_out} 2>&1 3>&-"
-        if fatal:
+        if fatal or self.flavor != "strict":
             line = f'{body}; printf "%s\\n" "$?" >&3\n'
         else:
             line = f'set +e; {body}; __runbook_rc=$?; set -e; printf "%s\\n" "$__runbook_rc" >&3\n'
