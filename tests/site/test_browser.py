@@ -26,7 +26,10 @@ from tests.site.pages import page_paths
 
 COPY_BUTTONS = 'button.md-clipboard, button.md-code__button[data-md-type="copy"]'
 SENTINEL = "<clipboard not written>"
-TEST_SYNTAX = re.compile(r"\[\.\.\]|^\? (\d+|failed)\s*$|^\.\.\.$", re.MULTILINE)
+# [..], a "? N" status line, a lone "..." line, or a test placeholder such as [ENDPOINT]
+TEST_SYNTAX = re.compile(
+    r"\[\.\.\]|^\? (\d+|failed)\s*$|^\.\.\.$|\[(?!REDACTED\])[A-Z][A-Z0-9_]*\]", re.MULTILINE
+)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 Ledger = dict[tuple[str, int], dict[str, Any]]
