@@ -35,7 +35,8 @@ def _run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = 
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else ""
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return lines[0] if done.returncode == 0 and lines else ""
 
 
 def _version_word(line: str) -> str:
