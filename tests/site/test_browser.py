@@ -226,7 +226,7 @@ def test_screenshots(browser: Any, base_url: str, name: str, width: int, height:
             assert not hidden, f"{path or 'index'} ({name}): commands cut off: {hidden}"
             if path == "restore/":  # a transcript with its marker and recorded output
                 browser.execute_script(
-                    "document.querySelector('.language-console').scrollIntoView()"
+                    "document.querySelector('.language-console').scrollIntoView({block: 'center'})"
                 )
             file = SCREENSHOTS / f"{name}-{path.strip('/') or 'index'}.png"
             assert browser.save_screenshot(str(file)), file
