@@ -9,6 +9,7 @@ internal link resolves; desktop and mobile screenshots go to ``build/screenshots
 from __future__ import annotations
 
 import re
+import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -228,6 +229,7 @@ def test_screenshots(browser: Any, base_url: str, name: str, width: int, height:
                 browser.execute_script(
                     "document.querySelector('.language-console').scrollIntoView({block: 'center'})"
                 )
+                time.sleep(0.5)  # let the sticky header finish its title transition
             file = SCREENSHOTS / f"{name}-{path.strip('/') or 'index'}.png"
             assert browser.save_screenshot(str(file)), file
     finally:
