@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["lint", "tests", "docs"]
+nox.options.sessions = ["lint", "tests", "docs", "site"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = None  # the interpreter nox runs with
+# Every install is pinned by the lock file (nox -s lock rewrites it; review the diff).
+PINNED = ("-c", "constraints.txt")
+# The browser test needs the ledger of a finished docs run: it runs in `site`, after `tests`.
+NO_BROWSER = "--ignore=tests/site/test_browser.py"
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Whole suite: the docs engine runs every fence in docs/ against real Postgres + moto R2."""
-    session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs)
+    session.install("-e", ".[test]", *PINNED)
+    session.run("pytest", NO_BROWSER, *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -24,8 +30,8 @@ def tests_pg16(session: nox.Session) -> None:
     A second major version: archive versions, client/server matching and cross-version restores
     are exercised for real. The docs pages run on PostgreSQL 16 in every session anyway.
     """
-    session.install("-e", ".[test]")
-    session.run("pytest", "tests", *session.posargs, env={"RUNBOOK_PG": "pgserver"})
+    session.install("-e", ".[test]", *PINNED)
+    session.run("pytest", "tests", NO_BROWSER, *session.posargs, env={"RUNBOOK_PG": "pgserver"})
 
 
 @nox.session(python=PYTHON)
@@ -38,7 +44,7 @@ def tests_pg18(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def drill(session: nox.Session) -> None:
     """The restore drill on the embedded default (local PostgreSQL + moto R2)."""
-    session.install("-e", ".[sandbox]")
+    session.install("-e", ".[sandbox]", *PINNED)
     args = session.posargs or ["--scale", "2", "--report", "build/drill-report.json"]
     session.run("runbook", "drill", *args)
 
@@ -46,21 +52,59 @@ def drill(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the mkdocs-material site with --strict."""
-    session.install("-e", ".[docs]")
+    session.install("-e", ".[docs]", *PINNED)
     session.run("mkdocs", "build", "--strict", "--site-dir", "build/site")
+
+
+@nox.session(python=PYTHON)
+def site(session: nox.Session) -> None:
+    """Build the site from the last docs run's ledger (run `tests` first) and test it in Debian's
+    headless Chromium: copy buttons against the executed commands, stamps, search, links."""
+    session.install("-e", ".[test,site]", *PINNED)
+    session.run("pytest", "tests/site", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("theme", ["9.5.50"])
+def site_theme(session: nox.Session, theme: str) -> None:
+    """The browser checks on a site built with another mkdocs-material (9.5 had other copy-button
+    markup): `nox -s site_theme` after `tests`, before changing the pinned theme version."""
+    session.install("-e", ".[test,site]", *PINNED)
+    session.install(f"mkdocs-material=={theme}")
+    out = f"build/site-material-{theme}"
+    session.run("mkdocs", "build", "--strict", "--site-dir", out)
+    session.run(
+        "pytest",
+        "tests/site/test_browser.py",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={"RUNBOOK_SITE_DIR": out},
+    )
+
+
+@nox.session(python=PYTHON)
+def lock(session: nox.Session) -> None:
+    """Rewrite constraints.txt from a fresh, unpinned install of every extra (then review)."""
+    session.install("-e", ".[test,docs,site,bench,lint]")
+    frozen = session.run("python", "-m", "pip", "freeze", "--exclude-editable", silent=True)
+    lines = [ln for ln in str(frozen).splitlines() if ln and not ln.startswith("#")]
+    lock_file = Path("constraints.txt")
+    header = [ln for ln in lock_file.read_text().splitlines() if ln.startswith("#")]
+    lock_file.write_text("\n".join([*header, *lines]) + "\n")
 
 
 @nox.session(python=PYTHON)
 def serve(session: nox.Session) -> None:
     """Serve the site locally with live reload."""
-    session.install("-e", ".[docs]")
+    session.install("-e", ".[docs]", *PINNED)
     session.run("mkdocs", "serve", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff on everything, mypy --strict on the library and the test engine."""
-    session.install("-e", ".[lint,test]")
+    session.install("-e", ".[lint,test]", *PINNED)
     session.run("ruff", "check", ".")
     session.run("mypy", "--strict", "runbook_helpers", "tests/engine")
 
@@ -68,7 +112,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Speed targets: restore throughput and drill time (pytest-benchmark), never timed tests."""
-    session.install("-e", ".[bench]")
+    session.install("-e", ".[bench]", *PINNED)
     # RUNBOOK_BENCH_SCALE (default 20, ~200 MB database) sets the size; see benchmarks/README.md.
     session.run(
         "pytest",

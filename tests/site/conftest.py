@@ -1,0 +1,114 @@
+"""Fixtures for the site tests: the built site (with the docs run's ledger), a local HTTP
+server on 127.0.0.1, and Debian's headless Chromium driven by Selenium (never downloaded).
+
+A missing browser is a failure, not a skip: CI installs ``chromium`` and ``chromium-driver``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "build" / "site"
+LEDGER = ROOT / "build" / "docs-ledger.json"
+CHROMIUM = os.environ.get("RUNBOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("RUNBOOK_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROME_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def ledger() -> dict[tuple[str, int], dict[str, Any]]:
+    """The docs run's ledger (``nox -s tests`` writes it); the site is built from it."""
+    if not LEDGER.is_file():
+        pytest.fail(f"no {LEDGER.relative_to(ROOT)}: run the docs tests first (nox -s tests)")
+    blocks = json.loads(LEDGER.read_text())["blocks"]
+    return {(b["file"], b["line"]): b for b in blocks}
+
+
+@pytest.fixture(scope="session")
+def site(ledger: dict[tuple[str, int], dict[str, Any]]) -> Path:
+    """``mkdocs build --strict`` into build/site, with the ledger of the last docs run.
+
+    ``RUNBOOK_SITE_DIR`` names a site built elsewhere instead (e.g. with another theme version,
+    from the same ledger), to run the same checks on it.
+    """
+    if os.environ.get("RUNBOOK_SITE_DIR"):
+        return Path(os.environ["RUNBOOK_SITE_DIR"]).resolve()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(SITE)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return SITE
+
+
+@pytest.fixture(scope="session")
+def base_url(site: Path) -> Iterator[str]:
+    """The built site served on 127.0.0.1 (a free port) for the session."""
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium with clipboard access granted (fails when not installed)."""
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not shutil.which(p)]
+    if missing:
+        pytest.fail(
+            f"no browser for the site test: {', '.join(missing)} not found; "
+            "install Debian's chromium and chromium-driver (apt-get install chromium "
+            "chromium-driver) or set RUNBOOK_CHROMIUM / RUNBOOK_CHROMEDRIVER"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="runbook-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROME_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
