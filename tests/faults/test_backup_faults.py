@@ -13,7 +13,7 @@ from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import seed_small
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.tcp_servers import misbehaving_server
-from tests.test_storage_support import auth_checking_moto, free_port, run_cli, write_profile
+from tests.test_storage_support import free_port, run_cli, write_profile
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 PASSWORD = "Backup-Db-Pw-5521"
@@ -40,17 +40,24 @@ def test_r2_endpoint_stalls_or_closes(
     assert result.stdout == ""
 
 
-def test_r2_wrong_credentials(source: str, sandbox_env: dict[str, str], tmp_path: Path) -> None:
-    with auth_checking_moto(tmp_path) as endpoint:
-        env = dict(sandbox_env, **write_profile(tmp_path, "r2-vlvt", endpoint, "AKIDBAD", SECRET))
-        argv = ["backup", "--source", source]
-        result = run_cli(argv, env)
+def test_r2_wrong_credentials(
+    source: str, sandbox_env: dict[str, str], r2: R2Mock, tmp_path: Path
+) -> None:
+    # the R2 stand-in checks credentials: an unknown key is InvalidAccessKeyId
+    env = dict(sandbox_env, **write_profile(tmp_path, "r2-vlvt", r2.endpoint, "AKIDBAD", SECRET))
+    argv = ["backup", "--source", source]
+    result = run_cli(argv, env)
     assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET], argv=argv)
 
 
-def test_missing_bucket(source: str, sandbox_env: dict[str, str], r2_clean: R2Mock) -> None:
-    argv = ["backup", "--source", source, "--bucket", "vlvt-backupz"]
-    result = run_cli(argv, sandbox_env)
+def test_missing_bucket(
+    source: str, sandbox_env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
+) -> None:
+    # a token scoped to a bucket gets AccessDenied for a mistyped name; NoSuchBucket is a bucket
+    # that is gone (the next r2_clean creates it again)
+    r2_clean.client().delete_bucket(Bucket=r2_clean.bucket)
+    argv = ["backup", "--source", source]
+    result = run_cli(argv, {**sandbox_env, **r2_clean.writer_env(tmp_path)})
     assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
 
 

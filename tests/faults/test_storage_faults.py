@@ -20,7 +20,7 @@ from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.tcp_servers import misbehaving_server
-from tests.test_storage_support import CliResult, auth_checking_moto, run_cli, write_profile
+from tests.test_storage_support import CliResult, run_cli, write_profile
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
@@ -88,17 +88,19 @@ def test_bad_timeout_setting_is_a_usage_error(env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
-def test_wrong_credentials_exit_4(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
-    with auth_checking_moto(tmp_path) as endpoint:
-        result = run_cli(argv, _with_endpoint(env, tmp_path, endpoint))
+def test_wrong_credentials_exit_4(
+    argv: list[str], env: dict[str, str], r2: R2Mock, tmp_path: Path
+) -> None:
+    # the R2 stand-in checks credentials: an unknown key is InvalidAccessKeyId
+    result = run_cli(argv, _with_endpoint(env, tmp_path, r2.endpoint))
     assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET], argv=argv)
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_missing_bucket_exit_3(argv: list[str], env: dict[str, str], r2_clean: R2Mock) -> None:
-    argv = [a.replace("vlvt-backups", "vlvt-backupz") for a in argv]
-    if not any(a.startswith("s3://") for a in argv):
-        argv = [*argv, "--bucket", "vlvt-backupz"]
+    # a gone bucket (a mistyped one is AccessDenied for a bucket-scoped token); the next
+    # r2_clean creates it again
+    r2_clean.client().delete_bucket(Bucket=r2_clean.bucket)
     result = run_cli(argv, env, secrets=[r2_clean.secret_access_key])
     assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
 
