@@ -31,8 +31,6 @@ from runbook_helpers.seed import seed
 from runbook_helpers.tar_check import check_tar_complete
 from tests.test_storage_support import CliResult, run_cli
 
-NOW = datetime.now(UTC).replace(microsecond=0)
-
 
 @pytest.fixture
 def source_url(pg_server: PostgresServer) -> Iterator[str]:
@@ -48,7 +46,7 @@ def source_url(pg_server: PostgresServer) -> Iterator[str]:
 
 def _backup(url: str, r2: R2Mock, tmp: Path, hours_ago: float) -> str:
     """A backup as the template writes it (no sidecars), taken ``hours_ago``."""
-    at = NOW - timedelta(hours=hours_ago)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours_ago)  # not at import
     result = create_backup(url, r2.client(), r2.bucket, tmp_dir=tmp, at=at)
     for suffix in (".sha256", ".manifest.json"):
         r2.client().delete_object(Bucket=r2.bucket, Key=result.key + suffix)
@@ -95,7 +93,8 @@ def test_a_good_backup_passes_and_the_scratch_database_is_dropped(
     assert summary.splitlines()[0] == "## Restore test: PASS (exit 0)"
     header, row = timings.read_text().splitlines()
     assert header.startswith("date,backup,archive_bytes,scratch,freshness,integrity,list,")
-    assert row.startswith(f"{NOW:%Y-%m-%d},{key.rsplit('/', 1)[-1]},") and row.endswith(",PASS")
+    assert row.startswith(f"{datetime.now(UTC):%Y-%m-%d},{key.rsplit('/', 1)[-1]},")
+    assert row.endswith(",PASS")
     assert data["verdict"] == "PASS" and data["ok"] is True and data["flags"] == []
     steps = _steps(data)
     assert list(steps) == [
@@ -130,7 +129,7 @@ def test_a_truncated_dump_in_a_valid_gzip_fails_at_restore(
     dump = _pg_dump_tar(source_url, sandbox_env)
     cut = gzip.compress(dump[: len(dump) // 2])
     gzip.decompress(cut)  # a complete, valid gzip stream
-    key = backup_key(NOW - timedelta(hours=1))
+    key = backup_key(datetime.now(UTC) - timedelta(hours=1))
     r2_clean.client().put_object(Bucket=r2_clean.bucket, Key=key, Body=cut)
     res, data, summary = _restore_test(sandbox_env, r2_clean, pg_url, tmp_path)
     assert res.status == 6, res.stdout + res.stderr

@@ -45,10 +45,24 @@ def _is_hint_name(name: str) -> bool:
     return "hint" in name.lower() or "MEANINGS" in name
 
 
+SERVES = {"restore_history": "restore-test", "restore_summary": "restore-test"}
+
+
 def module_command(where: str, options: dict[str, set[str]]) -> str | None:
-    """The command a module serves (``restore_stream.py`` -> ``restore``); None when shared."""
-    stem = Path(where.split(":")[0]).stem.split("_")[0]
-    return stem if stem in options else None
+    """The command a module serves (``restore_stream.py`` -> ``restore``); None when shared.
+
+    The longest command whose name starts the module's (``restore_test.py`` -> ``restore-test``),
+    or the command named in :data:`SERVES` for a module whose name says another.
+    """
+    stem = Path(where.split(":")[0]).stem
+    if stem in SERVES:
+        return SERVES[stem]
+    words = stem.split("_")
+    for n in range(len(words), 0, -1):
+        command = "-".join(words[:n])
+        if command in options:
+            return command
+    return None
 
 
 def hint_texts() -> list[tuple[str, str]]:
@@ -91,6 +105,8 @@ def test_checker_catches_an_invented_option() -> None:
     assert module_command("runbook_helpers/restore_stream.py:3", options) == "restore"
     assert module_command("runbook_helpers/cli/verify.py:3", options) == "verify"
     assert module_command("runbook_helpers/storage.py:3", options) is None
+    assert module_command("runbook_helpers/cli/restore_test.py:3", options) == "restore-test"
+    assert module_command("runbook_helpers/restore_history.py:3", options) == "restore-test"
 
 
 @pytest.mark.parametrize(("where", "text"), hint_texts(), ids=lambda v: str(v)[:60])

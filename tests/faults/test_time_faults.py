@@ -128,11 +128,11 @@ def test_verify_notices_a_changed_infinite_timestamp(
 
 
 def test_backup_of_a_database_with_infinity(
-    odd_db: str, env: dict[str, str], r2_clean: R2Mock
+    odd_db: str, env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
 ) -> None:
     result = run_cli(
         ["backup", "--source", odd_db, "--at", "2026-01-25T03:00:00Z"],
-        env,
+        {**env, **r2_clean.writer_env(tmp_path)},
         secrets=[r2_clean.secret_access_key],
     )
     assert result.status == 0, result.stderr
