@@ -20,13 +20,13 @@ from runbook_helpers.errors import ExitStatus, Incompatible
 from runbook_helpers.pgtools import candidate_bin_dirs, tool_version
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_archive_support import (
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import (
     DUMP_FORMATS,
     pg_dump,
     seed_database,
     written_archive_version,
 )
-from tests.test_storage_support import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from tests.fixtures.dev_snapshots import (
     add_profile,
     reset_dev_bucket,
 )
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 POLICY = Path(__file__).resolve().parents[1] / "scrub" / "vlvt.yml"
 SOURCE = "t_snapshot_source"

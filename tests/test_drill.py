@@ -14,8 +14,8 @@ from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.seed import seed
-from tests.test_archive_support import written_archive_version
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import written_archive_version
 
 
 def test_drill_end_to_end(tmp_path: Path) -> None:

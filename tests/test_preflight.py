@@ -20,10 +20,11 @@ from runbook_helpers.preflight import (
     check_space,
     estimated_restored_bytes,
 )
+from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Key, R2Mock, write_profiles
 from runbook_helpers.seed import seed
-from tests.test_storage_support import CliResult, free_port, run_cli
+from tests.support.cli_runs import CliResult, run_cli
 
 TEMPLATE_DUMP = 'pg_dump --dbname="$URL" --format=tar | gzip > "$OUT"'
 

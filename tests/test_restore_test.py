@@ -29,7 +29,7 @@ from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.seed import seed
 from runbook_helpers.tar_check import check_tar_complete
-from tests.test_storage_support import CliResult, run_cli
+from tests.support.cli_runs import CliResult, run_cli
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

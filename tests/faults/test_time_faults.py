@@ -19,7 +19,7 @@ from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import dump_tar_gz, seed_small
 from tests.support.cli_checks import assert_clean_failure
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 FUTURE_KEY = "vlvt_backup_-2099-01-01T03-00-00-000Z.tar.gz"
 ODD_TIMES = """
