@@ -7,10 +7,10 @@ old to open the file; ``ARCHIVE_MIN_MAJOR`` says which pg_restore is needed.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from runbook_helpers.archive_stream import gunzip_prefix, is_tar_header
 from runbook_helpers.errors import Incompatible, IntegrityError, NotFound
 
 FORMATS = ("tar.gz", "tar", "custom", "custom.gz", "directory", "plain", "plain.gz")
@@ -87,27 +87,15 @@ def _classify_plain_bytes(head: bytes) -> str:
     """Format of decompressed leading bytes: tar | custom | plain."""
     if head.startswith(PGDMP):
         return "custom"
-    if len(head) >= 512 and head[257:262] == b"ustar":
+    if is_tar_header(head):
         return "tar"
     return "plain"
-
-
-def _gunzip_head(data: bytes, limit: int = HEAD_BYTES) -> bytes:
-    """Decompress as much of a gzip prefix as possible (up to ``limit`` bytes)."""
-    dec = zlib.decompressobj(wbits=31)
-    try:
-        return dec.decompress(data, limit)
-    except zlib.error as exc:
-        raise IntegrityError(
-            f"the gzip stream is corrupted at its start ({exc})",
-            hint="fetch the backup again; if it persists, use an older backup",
-        ) from exc
 
 
 def detect_format_bytes(head: bytes) -> str:
     """Format of a file starting with ``head`` (raw, possibly gzip'd bytes)."""
     if head.startswith(GZIP_MAGIC):
-        inner = _gunzip_head(head)
+        inner = gunzip_prefix(head, HEAD_BYTES)
         return _classify_plain_bytes(inner) + ".gz" if inner else "plain.gz"
     return _classify_plain_bytes(head)
 
