@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from runbook_helpers import storage
-from runbook_helpers.archive_format import (
+from runbook_helpers.archive_stream import GzipDecoder, GzipError, iter_file
+from runbook_helpers.errors import Incompatible, IntegrityError
+from runbook_helpers.format_detect import (
     HEAD_BYTES,
     detect_format,
     detect_format_bytes,
     looks_like_text,
 )
-from runbook_helpers.archive_stream import GzipDecoder, GzipError, iter_file
-from runbook_helpers.errors import Incompatible, IntegrityError
 
 
 @dataclass

@@ -11,12 +11,12 @@ import pytest
 
 from runbook_helpers.archive import inspect
 from runbook_helpers.archive_format import (
-    detect_format,
     max_archive_version,
     parse_header,
     required_pg_restore_major,
 )
 from runbook_helpers.errors import ExitStatus, Incompatible
+from runbook_helpers.format_detect import detect_format
 from runbook_helpers.pgtools import candidate_bin_dirs, tool_version
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Mock

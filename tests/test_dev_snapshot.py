@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.backup import create_backup
+from runbook_helpers.backup_producer import create_backup
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from runbook_helpers.backup import create_backup
+from runbook_helpers.backup_producer import create_backup
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock

@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.backup import create_backup
+from runbook_helpers.backup_producer import create_backup
 from runbook_helpers.errors import IntegrityError
 from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.postgres import PostgresServer
