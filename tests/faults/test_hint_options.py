@@ -45,10 +45,18 @@ def _is_hint_name(name: str) -> bool:
     return "hint" in name.lower() or "MEANINGS" in name
 
 
+# Modules whose name does not start with the command they serve.
+SERVES = {"restore_history": "restore-test", "restore_summary": "restore-test"}
+
+
 def module_command(where: str, options: dict[str, set[str]]) -> str | None:
-    """The command a module serves (``restore_stream.py`` -> ``restore``); None when shared."""
-    stem = Path(where.split(":")[0]).stem.split("_")[0]
-    return stem if stem in options else None
+    """The command a module serves (``restore_stream.py`` -> ``restore``, ``restore_test.py`` ->
+    ``restore-test``); None when shared."""
+    stem = Path(where.split(":")[0]).stem
+    for command in (SERVES.get(stem), stem.replace("_", "-"), stem.split("_")[0]):
+        if command in options:
+            return command
+    return None
 
 
 def hint_texts() -> list[tuple[str, str]]:
