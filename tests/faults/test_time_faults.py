@@ -128,12 +128,13 @@ def test_verify_notices_a_changed_infinite_timestamp(
 
 
 def test_backup_of_a_database_with_infinity(
-    odd_db: str, env: dict[str, str], r2_clean: R2Mock
+    odd_db: str, env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
 ) -> None:
+    writer = {**env, **r2_clean.writer_env(tmp_path / "aws")}  # a backup needs the writer token
     result = run_cli(
         ["backup", "--source", odd_db, "--at", "2026-01-25T03:00:00Z"],
-        env,
-        secrets=[r2_clean.secret_access_key],
+        writer,
+        secrets=r2_clean.secrets,
     )
     assert result.status == 0, result.stderr
     key = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz.manifest.json"
