@@ -193,16 +193,3 @@ def test_archive_newer_than_local_pg_restore(
     assert f"postgresql-client-{need}" in res.stderr
     if need == 16:
         assert "pip install pgserver" in res.stderr
-
-
-def test_iter_gunzip_bounds_chunks_and_joins_members() -> None:
-    """Highly compressible data never comes out in one huge piece; members are concatenated."""
-    import gzip as _gzip
-
-    from runbook_helpers.archive import CHUNK, iter_gunzip
-
-    raw = b"a" * (40 * CHUNK)
-    stream = _gzip.compress(raw) + _gzip.compress(b"tail")
-    pieces = list(iter_gunzip(iter([stream[: len(stream) // 2], stream[len(stream) // 2 :]])))
-    assert max(len(p) for p in pieces) <= CHUNK
-    assert b"".join(pieces) == raw + b"tail"
