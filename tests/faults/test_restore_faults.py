@@ -23,6 +23,7 @@ from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support import faults
+from tests.support.backup_files import truncated
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.cli_runs import run_cli
 from tests.support.pg_dumps import pg_dump, seed_database
@@ -59,7 +60,7 @@ def test_truncated_at_several_offsets(
     sandbox_env: dict[str, str],
     pg_server: PostgresServer,
 ) -> None:
-    bad = faults.write(tmp_path / KEY, faults.truncate(dumps["tar.gz"].read_bytes(), fraction))
+    bad = faults.write(tmp_path / KEY, truncated(dumps["tar.gz"].read_bytes(), fraction))
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
     error = assert_clean_failure(res, ExitStatus.INTEGRITY, secret_of(pg_server))
     assert "truncated" in error or "corrupted" in error or "damaged" in error, error

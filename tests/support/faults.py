@@ -45,11 +45,6 @@ def after_copy_data(sql: bytes, canary: Path) -> bytes:
     return sql[:at] + f"\\! touch {canary}\n".encode() + sql[at:]
 
 
-def truncate(data: bytes, fraction: float) -> bytes:
-    """The first ``fraction`` of ``data`` (an upload or download cut short)."""
-    return data[: int(len(data) * fraction)]
-
-
 def flip_bytes(data: bytes, fraction: float, count: int = 64) -> bytes:
     """``data`` with ``count`` bytes XOR-ed from ``fraction`` of the way in."""
     out = bytearray(data)
