@@ -62,3 +62,35 @@ def test_no_private_name_crosses_a_module() -> None:
         for path in sorted((ROOT / package).rglob("*.py")):
             found += crossings(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
     assert found == []
+
+
+READER = "runbook_helpers/archive_stream.py"
+DECODERS = {
+    "zlib": {"decompressobj", "decompress"},
+    "gzip": {"decompress", "open", "GzipFile"},
+    "tarfile": {"open", "TarFile", "TarInfo"},
+}
+
+
+def decoders(source: str) -> list[int]:
+    """Lines of ``source`` that decompress gzip or read tar themselves."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.attr in DECODERS.get(node.value.id, set())
+    ]
+
+
+def test_one_gzip_and_tar_reader() -> None:
+    """Every gzip decompression and tar walk of the library is archive_stream's."""
+    assert decoders("import zlib\nzlib.compressobj(6)\nzlib.decompressobj(wbits=31)\n") == [3]
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "runbook_helpers").rglob("*.py"))
+        if str(path.relative_to(ROOT)) != READER
+        for line in decoders(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+    assert decoders((ROOT / READER).read_text(encoding="utf-8"))  # the reader is still there
