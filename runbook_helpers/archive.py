@@ -1,9 +1,9 @@
-"""Reading a dump (local file, directory or ``s3://`` object) and describing it for ``inspect``.
+"""Describing a dump for ``inspect``: its format, header, TOC and the pg_restore it needs.
 
-Sources are streamed: :func:`open_source` classifies the first bytes (see
-:mod:`runbook_helpers.archive_format`), :func:`iter_gunzip` decompresses on the fly.
-``pg_restore --list`` adds the TOC entry and table counts when the local client can read the
-archive, and :func:`inspect` / :func:`check_compatible` say which pg_restore is needed.
+The bytes come from :mod:`runbook_helpers.archive_source` (files, directories, ``s3://``) and
+:mod:`runbook_helpers.archive_stream` (the one gzip/tar reader). ``pg_restore --list`` adds the
+TOC entry and table counts when the local client can read the archive, and :func:`inspect` /
+:func:`check_compatible` say which pg_restore is needed.
 
 Formats: ``tar.gz`` (what the Railway template writes: ``pg_dump --format=tar | gzip``), ``tar``,
 ``custom``, ``custom.gz``, ``directory``, ``plain`` and ``plain.gz``.
@@ -15,35 +15,34 @@ import re
 import shutil
 import subprocess
 import tempfile
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
-from runbook_helpers import storage
 from runbook_helpers.archive_format import (
-    HEAD_BYTES,
     ArchiveHeader,
-    detect_format,
-    detect_format_bytes,
     header_from_head,
     install_hint,
-    looks_like_text,
     max_archive_version,
     required_pg_restore_major,
 )
+
+# Old homes of the byte-source names: restore.py, restore_tools.py and archive_counts.py still
+# import them from here (switch them to archive_source / archive_stream, then delete these).
+from runbook_helpers.archive_source import OpenedSource as OpenedSource
+from runbook_helpers.archive_source import decompressed_head as decompressed_head
+from runbook_helpers.archive_source import open_source as open_source
+from runbook_helpers.archive_stream import CHUNK as CHUNK
+from runbook_helpers.archive_stream import Truncated as Truncated
+from runbook_helpers.archive_stream import iter_file as iter_file
+from runbook_helpers.archive_stream import iter_gunzip as iter_gunzip
 from runbook_helpers.errors import Incompatible, IntegrityError, NotFound, RunbookError
 from runbook_helpers.pgtools import find_tool, tool_version
 
 # Formats pg_restore can restore in parallel (-j) - only from a regular file or directory.
 PARALLEL_FORMATS = frozenset({"custom", "directory"})
-CHUNK = 1024 * 1024
-
-
-class Truncated(IntegrityError):
-    """The gzip stream ends before its trailer (an upload or download cut short)."""
 
 
 @dataclass
@@ -72,155 +71,6 @@ class ArchiveInfo:
         data = asdict(self)
         data.pop("header")
         return data
-
-
-# --- reading sources ----------------------------------------------------------------------------
-
-
-def iter_gunzip(
-    chunks: Iterator[bytes], *, on_raw: Callable[[bytes], None] | None = None
-) -> Iterator[bytes]:
-    """Decompress a gzip stream chunk by chunk; IntegrityError on truncation or corruption.
-
-    ``on_raw`` sees every compressed chunk (for a sha256 of the bytes as stored).
-    """
-    dec = zlib.decompressobj(wbits=31)
-    for chunk in chunks:
-        if on_raw:
-            on_raw(chunk)
-        data = chunk
-        while data:
-            try:  # bounded output: memory stays flat however well the data compresses
-                out = dec.decompress(data, CHUNK)
-            except zlib.error as exc:
-                raise IntegrityError(
-                    f"the gzip stream is corrupted ({exc})",
-                    hint="fetch the backup again and compare its sha256; else use an older backup",
-                ) from exc
-            if out:
-                yield out
-            if dec.eof:
-                # concatenated gzip members are valid gzip: continue with a new decoder
-                data = dec.unused_data
-                dec = zlib.decompressobj(wbits=31) if data else dec
-            else:
-                data = dec.unconsumed_tail
-    tail = dec.flush()
-    if tail:
-        yield tail
-    if not dec.eof:
-        raise Truncated(
-            "the gzip stream ended early: the archive is truncated",
-            hint="the upload or download was cut short; use another backup or fetch it again",
-        )
-
-
-def iter_file(f: IO[bytes], *, chunk: int = CHUNK) -> Iterator[bytes]:
-    while True:
-        data = f.read(chunk)
-        if not data:
-            return
-        yield data
-
-
-@dataclass
-class OpenedSource:
-    """A source opened for streaming: raw chunks plus what its first bytes say."""
-
-    source: str
-    format: str
-    size: int | None
-    head: bytes  # first raw bytes (already consumed from ``rest``)
-    rest: Iterator[bytes]
-    close: Callable[[], None]
-
-    def raw_chunks(self) -> Iterator[bytes]:
-        """Every raw byte from the start (only before :func:`decompressed_head` is used)."""
-        if self.head:
-            yield self.head
-        yield from self.rest
-
-
-@contextmanager
-def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
-    """Open a local file or an ``s3://`` object and classify it from its first bytes.
-
-    Only the first bytes are read here; the rest is streamed on demand.
-    """
-    if storage.is_s3_uri(source):
-        loc = storage.S3Location.parse(source)
-        client = client or storage.s3_client()
-        body, length = storage.open_stream(client, loc)
-        try:
-            with storage.translate_errors(loc):
-                head = _read_at_least(body, 4096)
-            rest = _translated(iter_file(body), loc)
-            if not head:
-                raise IntegrityError(f"{source} is empty (0 bytes)", hint="use another backup")
-            fmt = detect_format_bytes(head)
-            if fmt == "plain" and not looks_like_text(head[:4096]):
-                raise Incompatible(f"{source} is not a PostgreSQL dump")
-            yield OpenedSource(source, fmt, length, head, rest, body.close)
-        finally:
-            body.close()
-        return
-    path = Path(source)
-    fmt = detect_format(path)
-    if fmt == "directory":
-        yield OpenedSource(source, fmt, None, b"", iter(()), lambda: None)
-        return
-    with path.open("rb") as f:
-        head = f.read(4096)
-        yield OpenedSource(source, fmt, path.stat().st_size, head, iter_file(f), f.close)
-
-
-def _translated(chunks: Iterator[bytes], loc: storage.S3Location) -> Iterator[bytes]:
-    """Network errors while streaming an S3 body as typed errors."""
-    while True:
-        with storage.translate_errors(loc):
-            chunk = next(chunks, b"")
-        if not chunk:
-            return
-        yield chunk
-
-
-def _read_at_least(body: BinaryIO, n: int) -> bytes:
-    parts: list[bytes] = []
-    got = 0
-    while got < n:
-        data = body.read(n - got)
-        if not data:
-            break
-        parts.append(data)
-        got += len(data)
-    return b"".join(parts)
-
-
-def decompressed_head(opened: OpenedSource) -> tuple[bytes, list[bytes]]:
-    """First decompressed bytes (>= HEAD_BYTES when available) and the raw chunks consumed."""
-    consumed: list[bytes] = []
-    if opened.format == "directory":
-        return (Path(opened.source) / "toc.dat").read_bytes()[:HEAD_BYTES], consumed
-    gz = opened.format.endswith(".gz")
-    dec = zlib.decompressobj(wbits=31) if gz else None
-    out = b""
-    # no generator wrapping ``rest`` here: closing one early would close ``rest`` too
-    pending = [opened.head] if opened.head else []
-    while True:
-        chunk = pending.pop() if pending else next(opened.rest, b"")
-        if not chunk:
-            break
-        consumed.append(chunk)
-        if dec is None:
-            out += chunk
-        else:
-            try:
-                out += dec.decompress(chunk)
-            except zlib.error as exc:
-                raise IntegrityError(f"the gzip stream is corrupted ({exc})") from exc
-        if len(out) >= HEAD_BYTES or (dec is not None and dec.eof):
-            break
-    return out, consumed
 
 
 # --- pg_restore --list ----------------------------------------------------------------------------

@@ -1,22 +1,21 @@
-"""What a dump is, from its first bytes: its format (by magic bytes) and its archive header.
+"""A pg_dump archive header, the pg_restore versions that read it, and what content to refuse.
 
-The header is parsed here (the same fields ``pg_restore`` reads in ``ReadHead``), so the archive
-version, pg_dump version and server version are known even when the local ``pg_restore`` is too
-old to open the file; ``ARCHIVE_MIN_MAJOR`` says which pg_restore is needed.
+The format itself comes from :mod:`runbook_helpers.format_detect` (magic bytes). The header is
+parsed here (the same fields ``pg_restore`` reads in ``ReadHead``), so the archive version,
+pg_dump version and server version are known even when the local ``pg_restore`` is too old to
+open the file; ``ARCHIVE_MIN_MAJOR`` says which pg_restore is needed.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 
-from runbook_helpers.errors import Incompatible, IntegrityError, NotFound
+from runbook_helpers.errors import Incompatible, IntegrityError
+from runbook_helpers.format_detect import PGDMP
 
-FORMATS = ("tar.gz", "tar", "custom", "custom.gz", "directory", "plain", "plain.gz")
-GZIP_MAGIC = b"\x1f\x8b"
-PGDMP = b"PGDMP"
-HEAD_BYTES = 64 * 1024  # enough decompressed bytes for the tar header + archive header
+# Detection moved to format_detect; archive_counts.py still imports looks_like_text from here
+# (switch it to format_detect, then delete this alias).
+from runbook_helpers.format_detect import looks_like_text as looks_like_text
 
 # Archive version -> first PostgreSQL major whose pg_restore reads it.
 ARCHIVE_MIN_MAJOR: dict[str, int] = {
@@ -78,77 +77,6 @@ def install_hint(major: int | None) -> str:
             "site-packages/pgserver/pginstall/bin)"
         )
     return hint
-
-
-# --- format detection -------------------------------------------------------------------------
-
-
-def _classify_plain_bytes(head: bytes) -> str:
-    """Format of decompressed leading bytes: tar | custom | plain."""
-    if head.startswith(PGDMP):
-        return "custom"
-    if len(head) >= 512 and head[257:262] == b"ustar":
-        return "tar"
-    return "plain"
-
-
-def _gunzip_head(data: bytes, limit: int = HEAD_BYTES) -> bytes:
-    """Decompress as much of a gzip prefix as possible (up to ``limit`` bytes)."""
-    dec = zlib.decompressobj(wbits=31)
-    try:
-        return dec.decompress(data, limit)
-    except zlib.error as exc:
-        raise IntegrityError(
-            f"the gzip stream is corrupted at its start ({exc})",
-            hint="fetch the backup again; if it persists, use an older backup",
-        ) from exc
-
-
-def detect_format_bytes(head: bytes) -> str:
-    """Format of a file starting with ``head`` (raw, possibly gzip'd bytes)."""
-    if head.startswith(GZIP_MAGIC):
-        inner = _gunzip_head(head)
-        return _classify_plain_bytes(inner) + ".gz" if inner else "plain.gz"
-    return _classify_plain_bytes(head)
-
-
-def looks_like_text(data: bytes) -> bool:
-    """True when ``data`` reads as UTF-8 text without NUL bytes."""
-    if not data:
-        return False
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        # a multi-byte character cut at the end of the sample is fine
-        try:
-            data[:-4].decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return b"\x00" not in data
-
-
-def detect_format(path: Path) -> str:
-    """Format of a local file or directory, by its magic bytes (never by its name)."""
-    if path.is_dir():
-        if (path / "toc.dat").exists():
-            return "directory"
-        raise Incompatible(
-            f"{path} is a directory without toc.dat: not a pg_dump directory archive",
-            hint="point at the directory pg_dump --format=directory wrote, or at a dump file",
-        )
-    if not path.exists():
-        raise NotFound(f"{path} does not exist", hint="check the path, or give an s3:// URI")
-    with path.open("rb") as f:
-        head = f.read(HEAD_BYTES)
-    if not head:
-        raise IntegrityError(f"{path} is empty (0 bytes)", hint="the backup failed; use another")
-    fmt = detect_format_bytes(head)
-    if fmt == "plain" and not looks_like_text(head[:4096]):
-        raise Incompatible(
-            f"{path} is not a PostgreSQL dump (not gzip, tar, custom archive or SQL text)",
-            hint="give a file written by pg_dump (the template writes .tar.gz)",
-        )
-    return fmt
 
 
 # --- header parsing ----------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from typing import NamedTuple
 
 from boto3.s3.transfer import TransferConfig
 
-from runbook_helpers.archive import Truncated, iter_file, iter_gunzip
+# archive_counts.py imports TarEnd from here (switch it to archive_stream, then delete this).
+from runbook_helpers.archive_stream import TarEnd as TarEnd
+from runbook_helpers.archive_stream import Truncated, iter_file, iter_gunzip
 from runbook_helpers.errors import IntegrityError, NoSpace, NotFound
 from runbook_helpers.storage import S3Client, S3Location, head, read_text, translate_errors
 
@@ -92,10 +94,6 @@ def check_free_space(directory: Path, size: int, disk_usage: DiskUsageFn | None 
         )
 
 
-TAR_BLOCK = 512
-TAR_END = 2 * TAR_BLOCK
-
-
 def parse_sha256_sidecar(text: str) -> str:
     """The hex digest from ``sha256sum`` output (``<hex>  <name>``)."""
     token = text.strip().split()[0] if text.strip() else ""
@@ -164,38 +162,6 @@ def verify_file(
             ) from exc
     tar_end.check()
     return digest.hexdigest(), total_out
-
-
-class TarEnd:
-    """Checks that a tar archive (what pg_dump --format=tar writes) ends with two zero blocks.
-
-    The template runs ``pg_dump | gzip``: when pg_dump dies midway, gzip still ends its
-    stream cleanly, so only the tar layer shows the backup is cut short. Feed it the
-    decompressed bytes in order, then call :meth:`check`; anything not tar passes.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.first = b""
-        self.tail = b""
-        self.size = 0
-
-    def feed(self, data: bytes) -> None:
-        self.size += len(data)
-        if len(self.first) < TAR_BLOCK:
-            self.first += data[: TAR_BLOCK - len(self.first)]
-        self.tail = (self.tail + data[-TAR_END:])[-TAR_END:]
-
-    def check(self) -> None:
-        if self.first[257:262] != b"ustar":  # not tar: plain SQL or a custom archive
-            return
-        if self.size % TAR_BLOCK or self.tail != bytes(TAR_END):
-            raise IntegrityError(
-                f"{self.name} is truncated: the gzip stream is complete but the tar archive "
-                f"inside ({self.size:,} bytes) has no end-of-archive blocks (pg_dump stopped "
-                "midway)",
-                hint="use another backup (`runbook backups list`); check the backup service's logs",
-            )
 
 
 def _check_sidecar(name: str, actual: str, sidecar_text: str | None) -> bool:

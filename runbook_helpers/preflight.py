@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from runbook_helpers.archive import ArchiveInfo, inspect
-from runbook_helpers.backups import BackupObject, latest_backup
+from runbook_helpers.archive import inspect
+from runbook_helpers.backups import latest_backup
 from runbook_helpers.cli.common import human_age, human_size
 from runbook_helpers.errors import ExitStatus, NoSpace, RunbookError
 from runbook_helpers.pgtools import tool_version
+from runbook_helpers.preflight_checklist import Check, Report, State, failed
 from runbook_helpers.storage import S3Client, S3Location
 from runbook_helpers.target import (
     Target,
@@ -46,53 +46,6 @@ PROBE_KEY = "runbook-preflight-write-probe"
 TYPED_TOOLS = ("psql", "createdb", "gzip")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 
-Status = Literal["OK", "WARN", "FAIL"]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the checklist."""
-
-    name: str
-    status: Status
-    detail: str
-    hint: str = ""
-    exit_status: ExitStatus = ExitStatus.OK
-
-
-@dataclass
-class Report:
-    """Every check, in order; failed when any check failed."""
-
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.status == "FAIL"]
-
-    @property
-    def exit_status(self) -> int:
-        """The typed status of the first failure (0 when none failed)."""
-        failures = self.failures
-        return int(failures[0].exit_status) if failures else int(ExitStatus.OK)
-
-
-@dataclass
-class _State:
-    """What earlier checks found, for the later ones."""
-
-    backup: BackupObject | None = None
-    info: ArchiveInfo | None = None
-    existing_bytes: int | None = None
-    max_wal_bytes: int | None = None  # None: the server was not reached
-    free_bytes: int | None = None
-
-
-def failed(name: str, exc: RunbookError) -> Check:
-    """A FAIL line from a typed error (its message and hint, its exit status)."""
-    return Check(name, "FAIL", str(exc), exc.hint, exc.status)
-
-
 def estimated_restored_bytes(backup_bytes: int, existing_bytes: int | None = None) -> int:
     """Restored size: SIZE_RATIO x the backup, or the existing database if that is larger."""
     return max(SIZE_RATIO * backup_bytes, existing_bytes or 0)
@@ -103,7 +56,7 @@ def estimated_seconds(database_bytes: int) -> float:
     return SECONDS_PER_GB * database_bytes / 1e9
 
 
-def check_r2_list(client: S3Client, bucket: str, subfolder: str, st: _State) -> Check:
+def check_r2_list(client: S3Client, bucket: str, subfolder: str, st: State) -> Check:
     try:
         st.backup = latest_backup(client, bucket, subfolder)
     except RunbookError as exc:
@@ -116,7 +69,7 @@ def check_r2_list(client: S3Client, bucket: str, subfolder: str, st: _State) -> 
     )
 
 
-def check_r2_read(client: S3Client, st: _State) -> Check:
+def check_r2_read(client: S3Client, st: State) -> Check:
     assert st.backup is not None, "check_r2_list first"
     try:
         st.info = inspect(st.backup.uri, client=client, with_toc=False)
@@ -155,7 +108,7 @@ def check_token_scope(client: S3Client, bucket: str) -> Check:
     )
 
 
-def check_tools(st: _State) -> Check:
+def check_tools(st: State) -> Check:
     missing = [name for name in TYPED_TOOLS if shutil.which(name) is None]
     if missing:
         return Check(
@@ -186,7 +139,7 @@ def check_tools(st: _State) -> Check:
     )
 
 
-def check_target(target: Target, *, production: bool, st: _State) -> Check:
+def check_target(target: Target, *, production: bool, st: State) -> Check:
     try:
         check_not_production(target, production=production)
         with maintenance_connection(target) as conn:
@@ -253,7 +206,7 @@ def _local_free_bytes(conn: Any, target: Target) -> int | None:
     return shutil.disk_usage(path).free
 
 
-def check_space(st: _State, free_override: int | None) -> Check:
+def check_space(st: State, free_override: int | None) -> Check:
     if st.backup is None:
         return Check("space", "WARN", "not estimated: no backup listed")
     need = estimated_restored_bytes(st.backup.size, st.existing_bytes) + (st.max_wal_bytes or 0)
@@ -287,7 +240,7 @@ def check_space(st: _State, free_override: int | None) -> Check:
     return Check("space", "OK", detail)
 
 
-def check_duration(st: _State) -> Check:
+def check_duration(st: State) -> Check:
     if st.backup is None:
         return Check("duration", "WARN", "not estimated: no backup listed")
     size = estimated_restored_bytes(st.backup.size, st.existing_bytes)
@@ -311,7 +264,7 @@ def run_preflight(
     free_bytes: int | None = None,
 ) -> Report:
     """Run every check, in the order the checklist prints them."""
-    st = _State()
+    st = State()
     report = Report()
     try:
         client = client_factory()

@@ -6,7 +6,8 @@ reachable and not production; a new database ``vlvt_restore_test_<stamp>`` is cr
 :func:`runbook_helpers.backups.check_freshness`), ``integrity`` (the tar inside the gzip is
 whole: :mod:`runbook_helpers.tar_check`), then the drill's incident path on the real
 backup (``list``, ``inspect``, ``restore``, ``verify`` against the archive's own row counts:
-:mod:`runbook_helpers.drill`, the same library calls as ``runbook restore`` and ``runbook verify``).
+:mod:`runbook_helpers.drill_steps`, the same library calls as ``runbook restore`` and
+``runbook verify``).
 The scratch database is always dropped at the end (unless ``keep``).
 
 A backup much smaller (or older) than the previous ones in the bucket fails the test (exit 11,
@@ -29,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from runbook_helpers import drill
+from runbook_helpers import drill_steps
 from runbook_helpers.backups import DEFAULT_MAX_AGE, DEFAULT_MIN_RATIO, check_freshness
 from runbook_helpers.errors import ExitStatus, RunbookError, UnsafeTarget
 from runbook_helpers.redact import redact_text
@@ -75,7 +76,7 @@ class Settings:
 class RestoreTestReport:
     """The drill's step report plus what the restore test adds (flags, history, scratch)."""
 
-    run: drill.DrillReport
+    run: drill_steps.DrillReport
     stamp: str
     flags: list[Flag] = field(default_factory=list)
     history: dict[str, Any] = field(default_factory=dict)
@@ -114,14 +115,15 @@ def run_restore_test(
     settings: Settings,
     history: list[dict[str, Any]],
     *,
-    on_step: Callable[[drill.Step], None] | None = None,
+    on_step: Callable[[drill_steps.Step], None] | None = None,
     now: datetime | None = None,
 ) -> RestoreTestReport:
     """Run every step, drop the scratch database, compare with ``history`` (oldest first)."""
     started = now or datetime.now(UTC)
-    run = drill.DrillReport(mode="restore-test", started_at=started.isoformat(timespec="seconds"))
+    stamp = started.isoformat(timespec="seconds")
+    run = drill_steps.DrillReport(mode="restore-test", started_at=stamp)
     report = RestoreTestReport(run, started.strftime("%Y%m%dT%H%M%S.%fZ"))
-    runner = drill._Runner(run, on_step)
+    runner = drill_steps.StepRunner(run, on_step)
     server = Target.parse(settings.scratch_url)
     name = SCRATCH_PREFIX + started.strftime("%Y%m%d%H%M%S%f")
     scratch_url = server.conninfo(name)
@@ -135,7 +137,7 @@ def run_restore_test(
     latest: list[str] = []
     ctx: dict[str, Any] = {}  # the drill's list step checks that it finds ctx["backup"] too
 
-    def make_scratch(step: drill.Step) -> None:
+    def make_scratch(step: drill_steps.Step) -> None:
         try:
             check_not_production(server, production=False)
         except UnsafeTarget as exc:  # its hint names restore's --production: not an option here
@@ -153,7 +155,7 @@ def run_restore_test(
         report.scratch["created"] = True
         step.detail = f"created {name} on {server.display}"
 
-    def freshness(step: drill.Step) -> None:
+    def freshness(step: drill_steps.Step) -> None:
         fresh = check_freshness(
             settings.client,
             settings.bucket,
@@ -176,7 +178,7 @@ def run_restore_test(
             f"{fresh.latest.size:,} bytes, {ratio} the median of the previous backups"
         )
 
-    def integrity(step: drill.Step) -> None:
+    def integrity(step: drill_steps.Step) -> None:
         tar = check_tar_complete(latest[0], client=settings.client)
         step.detail = (
             f"tar complete: {tar.members} members, {tar.data_bytes:,} bytes, ends with restore.sql"
@@ -187,10 +189,10 @@ def run_restore_test(
     with ExitStack() as stack:
         workdir = settings.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         stack.callback(lambda: _cleanup(server, name, created, settings.keep, report))
-        drill._run(runner, "scratch", make_scratch)
-        drill._run(runner, "freshness", freshness)
-        drill._run(runner, "integrity", integrity)
-        drill._incident_steps(
+        runner.run("scratch", make_scratch)
+        runner.run("freshness", freshness)
+        runner.run("integrity", integrity)
+        drill_steps.incident_steps(
             runner,
             run,
             ctx,

@@ -1,42 +1,30 @@
-"""Cloudflare R2 (S3 API) access: locations, a configured client, and error translation.
+"""Cloudflare R2 (S3 API) access: locations, a configured client, and small object operations.
 
 Everything that talks to the bucket goes through :func:`s3_client` (retries, timeouts and the
 R2 checksum workaround configured once) and :func:`translate_errors` (botocore exceptions turned
-into the typed errors of :mod:`runbook_helpers.errors`, never showing a secret).
+into the typed errors of :mod:`runbook_helpers.errors`, never showing a secret; it lives in
+:mod:`runbook_helpers.r2_errors` and is re-exported here).
 """
 
 from __future__ import annotations
 
 import configparser
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 import boto3
-from boto3.exceptions import RetriesExceededError as Boto3RetriesExceededError
-from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import (
-    BotoCoreError,
     ClientError,
-    ConnectTimeoutError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
     ProfileNotFound,
-    ReadTimeoutError,
 )
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
-from s3transfer.exceptions import RetriesExceededError
 
-from runbook_helpers.errors import AccessDenied, NotFound, RunbookError, Unreachable, UsageError
-from runbook_helpers.r2_timeouts import TIMEOUT_HINT, client_config, retry_notice, timeouts
-from runbook_helpers.redact import redact_text
+from runbook_helpers.errors import AccessDenied, NotFound, UsageError
+from runbook_helpers.r2_errors import translate_error
+from runbook_helpers.r2_errors import translate_errors as translate_errors
+from runbook_helpers.r2_timeouts import client_config, retry_notice, timeouts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client as S3Client
@@ -44,19 +32,7 @@ else:
     S3Client = object
 
 DEFAULT_PROFILE = "r2-vlvt"
-_ACCESS_CODES = frozenset(
-    {
-        "AccessDenied",
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "Unauthorized",
-        "InvalidToken",
-        "ExpiredToken",
-        "401",
-        "403",
-    }
-)
-_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
 
 
 @dataclass(frozen=True)
@@ -173,94 +149,6 @@ def s3_client(profile: str | None = None) -> S3Client:
     return client
 
 
-def _known_secrets() -> list[str]:
-    return [os.environ[name] for name in _SECRET_ENV if os.environ.get(name)]
-
-
-def _safe(text: str) -> str:
-    return redact_text(text, _known_secrets())
-
-
-def _error_code(exc: ClientError) -> str:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    if not code:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = str(status or "")
-    return code
-
-
-def _translate(exc: Exception, what: str, endpoint: str | None) -> RunbookError:
-    where = f" at {endpoint}" if endpoint else ""
-    if isinstance(exc, ClientError):
-        code = _error_code(exc)
-        message = str(exc.response.get("Error", {}).get("Message", "") or code)
-        if code == "NoSuchBucket":
-            return NotFound(
-                f"bucket not found{where} while accessing {what} (NoSuchBucket)",
-                hint="check --bucket / $RUNBOOK_BUCKET; a jurisdiction bucket needs its own "
-                "endpoint (https://<ACCOUNT_ID>.eu.r2.cloudflarestorage.com)",
-            )
-        if code in {"NoSuchKey", "404", "NotFound"}:
-            return NotFound(
-                f"no such object: {what}",
-                hint="see what exists with `runbook backups list`",
-            )
-        if code in _ACCESS_CODES:
-            return AccessDenied(
-                f"access denied{where} for {what} ({code}: {message})",
-                hint="check the R2 API token of the profile (`aws configure --profile r2-vlvt`, "
-                "--profile / $AWS_PROFILE); it needs Object Read (and Write for backup)",
-            )
-        return RunbookError(f"R2 request for {what} failed{where}: {code}: {message}")
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return AccessDenied(
-            f"no R2 credentials found for {what}",
-            hint="run `aws configure --profile r2-vlvt` or pass --profile / set $AWS_PROFILE",
-        )
-    if isinstance(exc, ProfileNotFound):
-        return AccessDenied(str(exc), hint="run `aws configure --profile NAME` or pass --profile")
-    if isinstance(exc, (BotoConnectionError, HTTPClientError)):  # timeouts, closed sockets
-        raw_url = getattr(exc, "kwargs", {}).get("endpoint_url") or ""
-        url = endpoint or str(raw_url).split("?")[0] or "the endpoint"
-        if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
-            attempts, _, read = timeouts()
-            return Unreachable(
-                f"no answer from {url} within {attempts} x {read:.3g} s while accessing {what}",
-                hint="check the network and the profile's endpoint_url; " + TIMEOUT_HINT,
-            )
-        return Unreachable(
-            f"cannot reach {url} ({type(exc).__name__}) while accessing {what}",
-            hint="check the network and the profile's endpoint_url "
-            "(https://<ACCOUNT_ID>.r2.cloudflarestorage.com)",
-        )
-    return RunbookError(f"R2 request for {what} failed: {type(exc).__name__}: {exc}")
-
-
-@contextmanager
-def translate_errors(
-    what: S3Location | str | None = None, *, endpoint: str | None = None
-) -> Iterator[None]:
-    """Turn botocore/s3transfer exceptions raised inside into typed :class:`RunbookError`."""
-    try:
-        yield
-    except (ClientError, BotoCoreError, *_WRAPPERS) as exc:
-        cause = _botocore_cause(exc)
-        err = _translate(cause, str(what) if what is not None else "the bucket", endpoint)
-        raise type(err)(_safe(str(err)), _safe(err.hint)) from exc
-
-
-_WRAPPERS = (RetriesExceededError, Boto3RetriesExceededError, S3UploadFailedError)
-
-
-def _botocore_cause(exc: Exception) -> Exception:
-    """The botocore error inside s3transfer's and boto3's wrappers (retries, uploads)."""
-    inner = getattr(exc, "last_exception", None) or exc.__cause__ or exc.__context__
-    if isinstance(exc, _WRAPPERS) and isinstance(inner, (ClientError, BotoCoreError)):
-        return inner
-    return exc
-
-
 def _endpoint(client: S3Client) -> str:
     return str(client.meta.endpoint_url)
 
@@ -282,7 +170,7 @@ def head(client: S3Client, loc: S3Location) -> ObjectInfo:
             meta = client.head_object(Bucket=loc.bucket, Key=loc.key)
     except NotFound:
         if not bucket_exists(client, loc.bucket):
-            raise _translate(
+            raise translate_error(
                 ClientError({"Error": {"Code": "NoSuchBucket"}}, "HeadObject"),
                 loc.uri,
                 _endpoint(client),

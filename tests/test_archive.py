@@ -11,22 +11,22 @@ import pytest
 
 from runbook_helpers.archive import inspect
 from runbook_helpers.archive_format import (
-    detect_format,
     max_archive_version,
     parse_header,
     required_pg_restore_major,
 )
 from runbook_helpers.errors import ExitStatus, Incompatible
+from runbook_helpers.format_detect import detect_format
 from runbook_helpers.pgtools import candidate_bin_dirs, tool_version
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_archive_support import (
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import (
     DUMP_FORMATS,
     pg_dump,
     seed_database,
     written_archive_version,
 )
-from tests.test_storage_support import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -193,16 +193,3 @@ def test_archive_newer_than_local_pg_restore(
     assert f"postgresql-client-{need}" in res.stderr
     if need == 16:
         assert "pip install pgserver" in res.stderr
-
-
-def test_iter_gunzip_bounds_chunks_and_joins_members() -> None:
-    """Highly compressible data never comes out in one huge piece; members are concatenated."""
-    import gzip as _gzip
-
-    from runbook_helpers.archive import CHUNK, iter_gunzip
-
-    raw = b"a" * (40 * CHUNK)
-    stream = _gzip.compress(raw) + _gzip.compress(b"tail")
-    pieces = list(iter_gunzip(iter([stream[: len(stream) // 2], stream[len(stream) // 2 :]])))
-    assert max(len(p) for p in pieces) <= CHUNK
-    assert b"".join(pieces) == raw + b"tail"

@@ -13,8 +13,8 @@ from runbook_helpers.errors import ExitStatus
 from runbook_helpers.manifest import TableStats, table_stats
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_archive_support import DUMP_FORMATS, pg_dump, seed_database
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import DUMP_FORMATS, pg_dump, seed_database
 
 SCRIPT = """\
 SET statement_timeout = 0;

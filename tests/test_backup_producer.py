@@ -15,8 +15,9 @@ import pytest
 
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.manifest import Manifest
+from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_storage_support import free_port, run_cli
+from tests.support.cli_runs import run_cli
 
 AT = "2026-01-25T03:00:00.123Z"
 KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"

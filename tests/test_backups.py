@@ -13,7 +13,7 @@ from runbook_helpers.backups import latest_backup, list_backups
 from runbook_helpers.errors import ExitStatus, NotFound
 from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 
 def now() -> datetime:

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.backup import create_backup
+from runbook_helpers.backup_producer import create_backup
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
@@ -24,7 +24,7 @@ from tests.fixtures.dev_snapshots import (
     add_profile,
     reset_dev_bucket,
 )
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 POLICY = Path(__file__).resolve().parents[1] / "scrub" / "vlvt.yml"
 SOURCE = "t_snapshot_source"

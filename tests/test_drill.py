@@ -9,13 +9,37 @@ from pathlib import Path
 
 import psycopg
 
-from runbook_helpers.backup import create_backup
+from runbook_helpers.backup_producer import BackupResult, create_backup
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
-from runbook_helpers.seed import seed
-from tests.test_archive_support import written_archive_version
-from tests.test_storage_support import run_cli
+from runbook_helpers.seed import SeedResult, seed
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import written_archive_version
+
+
+def _seeded_backup(
+    pg_server: PostgresServer, r2: R2Mock, tmp_path: Path
+) -> tuple[BackupResult, SeedResult]:
+    """A backup in the bucket of a small seeded database that no longer exists on the server."""
+    name = f"drill_src_{uuid.uuid4().hex[:8]}"
+    src_url = pg_server.create_database(name)
+    try:
+        seeded = seed(src_url, scale=0.05, seed=3)
+        backup = create_backup(src_url, r2.client(), r2.bucket, tmp_dir=tmp_path)
+    finally:
+        pg_server.drop_database(name)
+    return backup, seeded
+
+
+def _real_mode_env(sandbox_env: dict[str, str], target_url: str, r2: R2Mock) -> dict[str, str]:
+    """The drill's real mode pointed at ``target_url`` and the sandbox bucket."""
+    return {
+        **sandbox_env,
+        "RUNBOOK_DRILL_TARGET_URL": target_url,
+        "AWS_PROFILE": r2.profile,
+        "RUNBOOK_BUCKET": r2.bucket,
+    }
 
 
 def test_drill_end_to_end(tmp_path: Path) -> None:
@@ -61,22 +85,11 @@ def test_drill_real_mode_refuses_a_non_empty_target_before_downloading(
     r2_clean: R2Mock,
 ) -> None:
     """A target holding a table is refused with exit 8 before the backup is listed or read."""
-    name = f"drill_src_{uuid.uuid4().hex[:8]}"
-    src_url = pg_server.create_database(name)
-    try:
-        seed(src_url, scale=0.05, seed=3)
-        backup = create_backup(src_url, r2_clean.client(), r2_clean.bucket, tmp_dir=tmp_path)
-    finally:
-        pg_server.drop_database(name)
+    backup, _ = _seeded_backup(pg_server, r2_clean, tmp_path)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("create table public.keep_me (id int)")
         conn.execute("insert into public.keep_me values (1)")
-    env = {
-        **sandbox_env,
-        "RUNBOOK_DRILL_TARGET_URL": pg_url,
-        "AWS_PROFILE": r2_clean.profile,
-        "RUNBOOK_BUCKET": r2_clean.bucket,
-    }
+    env = _real_mode_env(sandbox_env, pg_url, r2_clean)
     workdir = tmp_path / "w"
     res = run_cli(["drill", "--report", str(tmp_path / "r.json"), "--workdir", str(workdir)], env)
     assert res.status == 8, res.stdout + res.stderr
@@ -106,21 +119,10 @@ def test_drill_real_mode_verifies_a_template_backup_by_its_archive(
     r2_clean: R2Mock,
 ) -> None:
     """A template backup has no manifest: the drill verifies against the archive's own rows."""
-    name = f"drill_src_{uuid.uuid4().hex[:8]}"
-    src_url = pg_server.create_database(name)
-    try:
-        seeded = seed(src_url, scale=0.05, seed=3)
-        backup = create_backup(src_url, r2_clean.client(), r2_clean.bucket, tmp_dir=tmp_path)
-    finally:
-        pg_server.drop_database(name)
+    backup, seeded = _seeded_backup(pg_server, r2_clean, tmp_path)
     for suffix in (".sha256", ".manifest.json"):  # as the Railway template writes it
         r2_clean.client().delete_object(Bucket=r2_clean.bucket, Key=backup.key + suffix)
-    env = {
-        **sandbox_env,
-        "RUNBOOK_DRILL_TARGET_URL": pg_url,
-        "AWS_PROFILE": r2_clean.profile,
-        "RUNBOOK_BUCKET": r2_clean.bucket,
-    }
+    env = _real_mode_env(sandbox_env, pg_url, r2_clean)
     res = run_cli(["drill", "--report", str(tmp_path / "r.json")], env)
     assert res.status == 0, res.stdout + res.stderr
     data = json.loads((tmp_path / "r.json").read_text())

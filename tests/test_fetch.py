@@ -13,7 +13,8 @@ from runbook_helpers.fetch import DiskUsage, fetch, verify_local
 from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.storage import S3Location
-from tests.test_storage_support import gz_bytes, run_cli
+from tests.support.backup_files import gz_bytes
+from tests.support.cli_runs import run_cli
 
 KEY = backup_key(datetime(2026, 1, 25, 3, tzinfo=UTC))
 NAME = KEY

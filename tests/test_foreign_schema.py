@@ -28,7 +28,7 @@ from tests.fixtures.foreign_schema import (
 )
 from tests.fixtures.page_data import PRODUCTION_MAJOR, template_backup
 from tests.fixtures.registry import Sandbox, server_of_major
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 MAJORS = (15, 16, 18)
 

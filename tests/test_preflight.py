@@ -13,17 +13,13 @@ import pytest
 from runbook_helpers.backups import BackupObject
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.naming import backup_key
-from runbook_helpers.preflight import (
-    SIZE_RATIO,
-    Check,
-    _State,
-    check_space,
-    estimated_restored_bytes,
-)
+from runbook_helpers.preflight import SIZE_RATIO, check_space, estimated_restored_bytes
+from runbook_helpers.preflight_checklist import Check, State
+from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Key, R2Mock, write_profiles
 from runbook_helpers.seed import seed
-from tests.test_storage_support import CliResult, free_port, run_cli
+from tests.support.cli_runs import CliResult, run_cli
 
 TEMPLATE_DUMP = 'pg_dump --dbname="$URL" --format=tar | gzip > "$OUT"'
 
@@ -215,7 +211,7 @@ def test_not_enough_space(ready: dict[str, str], pg_server: PostgresServer) -> N
 
 def test_free_space_unknown_is_a_warning_not_a_guess() -> None:
     backup = BackupObject("k", datetime.now(UTC), 10 * 1024**2, datetime.now(UTC))
-    check = check_space(_State(backup=backup, max_wal_bytes=1024**3), None)
+    check = check_space(State(backup=backup, max_wal_bytes=1024**3), None)
     assert check == Check(
         "space",
         "WARN",

@@ -10,7 +10,7 @@ import pytest
 from runbook_helpers.errors import ExitStatus, UsageError
 from runbook_helpers.presign import check_expiry, parse_duration
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 KEY = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz"
 

@@ -16,8 +16,8 @@ from runbook_helpers.manifest import Manifest, table_stats
 from runbook_helpers.restore import RestoreOptions, restore
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_archive_support import DUMP_FORMATS, pg_dump, seed_database
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import DUMP_FORMATS, pg_dump, seed_database
 
 KEY = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz"
 

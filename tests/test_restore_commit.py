@@ -33,9 +33,9 @@ from runbook_helpers.restore_stream import split_commit, stream_restore
 from runbook_helpers.restore_tools import raise_for
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.test_archive_support import pg_dump, seed_database
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import pg_dump, seed_database
 from tests.test_restore import count_tables, marker
-from tests.test_storage_support import run_cli
 
 KEY = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz"
 SOURCE_DB = "commit_src"

@@ -18,8 +18,9 @@ import pytest
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from tests.support import faults
-from tests.test_archive_support import DUMP_FORMATS, pg_dump, seed_database
-from tests.test_storage_support import run_cli
+from tests.support.cli_checks import assert_clean_failure
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import DUMP_FORMATS, pg_dump, seed_database
 
 KEY = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz"
 
@@ -44,7 +45,7 @@ def test_plain_sql_named_tar_gz_is_refused_without_running_anything(
     canary = tmp_path / "pwned"
     bad = faults.write(tmp_path / "m.tar.gz", gzip.compress(faults.hostile_sql(kind, canary)))
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
-    error = faults.assert_one_error(res, ExitStatus.INCOMPATIBLE)
+    error = assert_clean_failure(res, ExitStatus.INCOMPATIBLE)
     assert "plain SQL" in error and "not a pg_dump archive" in error
     assert "--format plain" in res.stderr
     assert not canary.exists()
@@ -61,7 +62,7 @@ def test_plain_sql_asked_for_runs_restricted(
         tmp_path / "m.sql.gz", gzip.compress(faults.hostile_sql(kind, canary, complete=True))
     )
     res = run_cli(["restore", str(bad), "--target", pg_url, "--format", "plain"], sandbox_env)
-    error = faults.assert_one_error(res, ExitStatus.INTEGRITY)
+    error = assert_clean_failure(res, ExitStatus.INTEGRITY)
     assert "meta-command" in error and "nothing was restored" in error
     assert not canary.exists()
     assert faults.target_state(pg_url) in ("untouched", "empty (FAILED)")
@@ -74,7 +75,7 @@ def test_meta_command_after_copy_data_is_refused(
     sql = faults.after_copy_data(dumps["plain"].read_bytes(), canary)
     bad = faults.write(tmp_path / "x.sql", sql)
     res = run_cli(["restore", str(bad), "--target", pg_url, "--format", "plain"], sandbox_env)
-    faults.assert_one_error(res, ExitStatus.INTEGRITY)
+    assert_clean_failure(res, ExitStatus.INTEGRITY)
     assert not canary.exists()
     assert faults.target_state(pg_url) == "empty (FAILED)"
 
@@ -95,7 +96,7 @@ def test_real_plain_dump_without_format_plain_is_refused(
     dumps: dict[str, Path], pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     res = run_cli(["restore", str(dumps["plain.gz"]), "--target", pg_url], sandbox_env)
-    error = faults.assert_one_error(res, ExitStatus.INCOMPATIBLE)
+    error = assert_clean_failure(res, ExitStatus.INCOMPATIBLE)
     assert "plain SQL" in error
     assert faults.target_state(pg_url) == "untouched"
 
@@ -125,7 +126,7 @@ def test_content_not_matching_its_name_is_refused_before_any_write(
     res = run_cli(
         ["restore", str(wrong), "--target", pg_server.url(missing), "--create"], sandbox_env
     )
-    error = faults.assert_one_error(res, ExitStatus.INCOMPATIBLE)
+    error = assert_clean_failure(res, ExitStatus.INCOMPATIBLE)
     assert f"is a {what}" in error or f"is {what}" in error, error
     assert "--format" in res.stderr
     assert missing not in pg_server.list_databases()  # --create did not even create it
@@ -136,10 +137,10 @@ def test_garbage_gzip_is_refused_as_not_a_dump(
 ) -> None:
     bad = faults.write(tmp_path / KEY, faults.garbage_gz())
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
-    error = faults.assert_one_error(res, ExitStatus.INCOMPATIBLE)
+    error = assert_clean_failure(res, ExitStatus.INCOMPATIBLE)
     assert "not a PostgreSQL dump" in error and "gzip" in error
     res = run_cli(["restore", str(bad), "--target", pg_url, "--format", "plain"], sandbox_env)
-    faults.assert_one_error(res, ExitStatus.INCOMPATIBLE)
+    assert_clean_failure(res, ExitStatus.INCOMPATIBLE)
     assert faults.target_state(pg_url) == "untouched"
 
 
@@ -149,7 +150,7 @@ def test_format_option_must_match_content(
     res = run_cli(
         ["restore", str(dumps["tar.gz"]), "--target", pg_url, "--format", "custom"], sandbox_env
     )
-    error = faults.assert_one_error(res, ExitStatus.INCOMPATIBLE)
+    error = assert_clean_failure(res, ExitStatus.INCOMPATIBLE)
     assert "gzip'd tar archive" in error and "--format custom" in error
     # a renamed archive is accepted when --format says what it is
     renamed = dumps["custom"].with_name("renamed.tar.gz")
@@ -164,7 +165,7 @@ def hostile_tar_restore(
     canary = tmp_path / "pwned"
     bad = faults.write(tmp_path / KEY, faults.hostile_tar_gz(dumps["tar.gz"].read_bytes(), canary))
     res = run_cli(["restore", str(bad), "--target", pg_url], env)
-    error = faults.assert_one_error(res, ExitStatus.INTEGRITY)
+    error = assert_clean_failure(res, ExitStatus.INTEGRITY)
     assert "meta-command" in error and "rolled back" in error
     assert not canary.exists()
     assert faults.target_state(pg_url) == "empty (FAILED)"

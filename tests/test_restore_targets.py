@@ -22,8 +22,9 @@ from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.target import Target, derived_name, is_production
 from tests.support import faults
-from tests.test_archive_support import pg_dump, seed_database
-from tests.test_storage_support import run_cli
+from tests.support.cli_checks import assert_clean_failure
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import pg_dump, seed_database
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOK = (sys.executable, "-m", "runbook_helpers")
@@ -85,7 +86,7 @@ def test_pghost_production_is_refused_without_connecting(
     """
     env = {**sandbox_env, "PGHOST": "db.proxy.rlwy.net", "PGPORT": "1"}
     res = run_cli(["restore", str(tar_gz), "--target", "postgresql:///x"], env)
-    error = faults.assert_one_error(res, ExitStatus.UNSAFE_TARGET)
+    error = assert_clean_failure(res, ExitStatus.UNSAFE_TARGET)
     assert "db.proxy.rlwy.net looks like production" in error
 
 
@@ -100,7 +101,7 @@ def test_maintenance_and_template_databases_are_refused(
     else:
         env = sandbox_env
     res = run_cli(["restore", str(tar_gz), "--target", url, "--allow-non-empty"], env)
-    error = faults.assert_one_error(res, ExitStatus.UNSAFE_TARGET)
+    error = assert_clean_failure(res, ExitStatus.UNSAFE_TARGET)
     assert "never writes into postgres, template0 or template1" in error
     with psycopg.connect(pg_server.url("template1")) as conn:
         rows = conn.execute("select count(*) from pg_tables where schemaname = 'public'")
@@ -146,7 +147,7 @@ def test_too_long_target_name_is_refused(
     tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
 ) -> None:
     res = run_cli(["restore", str(tar_gz), "--target", pg_server.url("n" * 70)], sandbox_env)
-    error = faults.assert_one_error(res, ExitStatus.USAGE)
+    error = assert_clean_failure(res, ExitStatus.USAGE)
     assert "63" in error
 
 

@@ -22,14 +22,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.backup import create_backup
+from runbook_helpers.backup_producer import create_backup
 from runbook_helpers.errors import IntegrityError
 from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.seed import seed
 from runbook_helpers.tar_check import check_tar_complete
-from tests.test_storage_support import CliResult, run_cli
+from tests.support.cli_runs import CliResult, run_cli
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.scrub.policy import Policy
 from runbook_helpers.scrub.run import scrub
 from runbook_helpers.seed import seed
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 POLICY = Path(__file__).resolve().parents[1] / "scrub" / "vlvt.yml"
 TEMPLATE = "scrub_seed_template"

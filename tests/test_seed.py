@@ -7,7 +7,7 @@ import psycopg
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.seed import default_anchor, seed
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 
 def _fingerprint(url: str) -> list[object]:

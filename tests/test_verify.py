@@ -11,7 +11,7 @@ from runbook_helpers.manifest import Manifest, TableStats, table_stats
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.seed import seed
 from runbook_helpers.verify import compare
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 
 def test_compare_table() -> None:

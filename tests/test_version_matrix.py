@@ -27,7 +27,7 @@ from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.bin_dirs import client_bin_dir
 from tests.fixtures.page_data import template_backup
 from tests.fixtures.registry import Sandbox, server_of_major
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 MAJORS = (15, 16, 18)
 ARCHIVE_VERSION = {15: "1.14", 16: "1.15", 18: "1.16"}

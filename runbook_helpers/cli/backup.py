@@ -6,7 +6,7 @@ import argparse
 import os
 from datetime import UTC, datetime
 
-from runbook_helpers.backup import create_backup
+from runbook_helpers.backup_producer import create_backup
 from runbook_helpers.cli.common import add_s3_options, client_from_args, human_size
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, UsageError

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from runbook_helpers.backup import BackupResult, create_backup
+from runbook_helpers.backup_producer import BackupResult, create_backup
 from runbook_helpers.errors import UnsafeTarget
 from runbook_helpers.restore import RestoreOptions, restore
 from runbook_helpers.scrub.policy import Policy

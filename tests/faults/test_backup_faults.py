@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.r2 import R2Mock
+from tests.support.aws_profiles import write_profile
 from tests.support.backup_files import seed_small
 from tests.support.cli_checks import assert_clean_failure
+from tests.support.cli_runs import run_cli
 from tests.support.tcp_servers import misbehaving_server
-from tests.test_storage_support import free_port, run_cli, write_profile
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 PASSWORD = "Backup-Db-Pw-5521"
@@ -41,10 +43,10 @@ def test_r2_endpoint_stalls_or_closes(
 
 
 def test_r2_wrong_credentials(
-    source: str, sandbox_env: dict[str, str], r2: R2Mock, tmp_path: Path
+    source: str, sandbox_env: dict[str, str], tmp_path: Path, r2_clean: R2Mock
 ) -> None:
-    # the R2 stand-in checks credentials: an unknown key is InvalidAccessKeyId
-    env = dict(sandbox_env, **write_profile(tmp_path, "r2-vlvt", r2.endpoint, "AKIDBAD", SECRET))
+    endpoint = r2_clean.endpoint  # the session R2 stand-in checks credentials
+    env = dict(sandbox_env, **write_profile(tmp_path, "r2-vlvt", endpoint, "AKIDBAD", SECRET))
     argv = ["backup", "--source", source]
     result = run_cli(argv, env)
     assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET], argv=argv)

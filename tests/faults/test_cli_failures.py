@@ -18,7 +18,7 @@ from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, RunbookError
 from runbook_helpers.storage import S3Location, translate_errors
 from tests.support.cli_checks import assert_clean_failure
-from tests.test_storage_support import CliResult
+from tests.support.cli_runs import CliResult
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import seed_small
 from tests.support.cli_checks import assert_clean_failure
-from tests.support.small_disk import run_runbook, small_disk
+from tests.support.cli_runs import run_runbook
+from tests.support.small_disk import small_disk
 
 PASSWORD = "Disk-Full-Pw-91"
 REPETITIVE = "create table blobs (id int, body text);" + (

@@ -17,8 +17,8 @@ from runbook_helpers.marker import MARKER_IN_PROGRESS, set_marker
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import dump_tar_gz, seed_small
 from tests.support.cli_checks import assert_clean_failure
+from tests.support.cli_runs import run_cli
 from tests.test_backup_producer import fake_pg_dump
-from tests.test_storage_support import run_cli
 
 HERE = Path(__file__).parent
 

@@ -45,21 +45,15 @@ def _is_hint_name(name: str) -> bool:
     return "hint" in name.lower() or "MEANINGS" in name
 
 
+# Modules whose name does not start with the command they serve.
 SERVES = {"restore_history": "restore-test", "restore_summary": "restore-test"}
 
 
 def module_command(where: str, options: dict[str, set[str]]) -> str | None:
-    """The command a module serves (``restore_stream.py`` -> ``restore``); None when shared.
-
-    The longest command whose name starts the module's (``restore_test.py`` -> ``restore-test``),
-    or the command named in :data:`SERVES` for a module whose name says another.
-    """
+    """The command a module serves (``restore_stream.py`` -> ``restore``, ``restore_test.py`` ->
+    ``restore-test``); None when shared."""
     stem = Path(where.split(":")[0]).stem
-    if stem in SERVES:
-        return SERVES[stem]
-    words = stem.split("_")
-    for n in range(len(words), 0, -1):
-        command = "-".join(words[:n])
+    for command in (SERVES.get(stem), stem.replace("_", "-"), stem.split("_")[0]):
         if command in options:
             return command
     return None
@@ -105,8 +99,6 @@ def test_checker_catches_an_invented_option() -> None:
     assert module_command("runbook_helpers/restore_stream.py:3", options) == "restore"
     assert module_command("runbook_helpers/cli/verify.py:3", options) == "verify"
     assert module_command("runbook_helpers/storage.py:3", options) is None
-    assert module_command("runbook_helpers/cli/restore_test.py:3", options) == "restore-test"
-    assert module_command("runbook_helpers/restore_history.py:3", options) == "restore-test"
 
 
 @pytest.mark.parametrize(("where", "text"), hint_texts(), ids=lambda v: str(v)[:60])

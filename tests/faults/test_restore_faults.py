@@ -23,8 +23,10 @@ from runbook_helpers.errors import ExitStatus
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support import faults
-from tests.test_archive_support import pg_dump, seed_database
-from tests.test_storage_support import run_cli
+from tests.support.backup_files import truncated
+from tests.support.cli_checks import assert_clean_failure
+from tests.support.cli_runs import run_cli
+from tests.support.pg_dumps import pg_dump, seed_database
 
 KEY = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz"
 # what a failed restore may leave: nothing, or an empty database saying so
@@ -58,9 +60,9 @@ def test_truncated_at_several_offsets(
     sandbox_env: dict[str, str],
     pg_server: PostgresServer,
 ) -> None:
-    bad = faults.write(tmp_path / KEY, faults.truncate(dumps["tar.gz"].read_bytes(), fraction))
+    bad = faults.write(tmp_path / KEY, truncated(dumps["tar.gz"].read_bytes(), fraction))
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
-    error = faults.assert_one_error(res, ExitStatus.INTEGRITY, secret_of(pg_server))
+    error = assert_clean_failure(res, ExitStatus.INTEGRITY, secret_of(pg_server))
     assert "truncated" in error or "corrupted" in error or "damaged" in error, error
     assert faults.target_state(pg_url) in CLEAN_STATES
 
@@ -77,7 +79,7 @@ def test_flipped_bytes(
         tmp_path / KEY, faults.flip_bytes(dumps["tar.gz"].read_bytes(), fraction, 16)
     )
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
-    faults.assert_one_error(res, ExitStatus.INTEGRITY)
+    assert_clean_failure(res, ExitStatus.INTEGRITY)
     assert faults.target_state(pg_url) in CLEAN_STATES
 
 
@@ -92,7 +94,7 @@ def test_wrong_gzip_trailer(
     assert callable(damage)
     bad = faults.write(tmp_path / KEY, damage(dumps["tar.gz"].read_bytes()))
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
-    faults.assert_one_error(res, ExitStatus.INTEGRITY)
+    assert_clean_failure(res, ExitStatus.INTEGRITY)
     assert faults.target_state(pg_url) in CLEAN_STATES
 
 
@@ -117,7 +119,7 @@ def test_wrong_sidecar_on_s3(
         sandbox_env,
         secrets=[r2_clean.secret_access_key],
     )
-    error = faults.assert_one_error(res, ExitStatus.INTEGRITY, [r2_clean.secret_access_key])
+    error = assert_clean_failure(res, ExitStatus.INTEGRITY, [r2_clean.secret_access_key])
     assert "sha256 mismatch" in error
     assert faults.target_state(pg_url) == "empty (FAILED)"
 
@@ -137,7 +139,7 @@ def test_empty_and_non_dump_content(
 ) -> None:
     bad = faults.write(tmp_path / "x.dump", content)
     res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
-    faults.assert_one_error(res, status)
+    assert_clean_failure(res, status)
     assert faults.target_state(pg_url) == "untouched"
 
 
@@ -154,7 +156,7 @@ def test_hostile_plain_sql(
         (["--format", "plain"], ExitStatus.INTEGRITY),
     ):
         res = run_cli(["restore", str(bad), "--target", pg_url, *extra], sandbox_env)
-        faults.assert_one_error(res, status)
+        assert_clean_failure(res, status)
         assert not canary.exists()
     assert faults.target_state(pg_url) in CLEAN_STATES
 
@@ -169,7 +171,7 @@ def test_plain_dump_committing_itself_says_what_it_left(
     )
     bad = faults.write(tmp_path / "x.sql", sql.encode())
     res = run_cli(["restore", str(bad), "--target", pg_url, "--format", "plain"], sandbox_env)
-    error = faults.assert_one_error(res, ExitStatus.RESTORE_FAILED)
+    error = assert_clean_failure(res, ExitStatus.RESTORE_FAILED)
     assert "committed part of it" in error and "INCOMPLETE (partially restored)" in error
     assert faults.target_state(pg_url).endswith("(FAILED)")
 
@@ -212,7 +214,7 @@ def test_plain_dump_with_large_objects_is_one_transaction(
     pg_server.create_database(other.rsplit("/", 1)[1].split("?")[0])
     try:
         res = run_cli(["restore", str(broken), "--target", other, "--format", "plain"], sandbox_env)
-        error = faults.assert_one_error(res, ExitStatus.RESTORE_FAILED)
+        error = assert_clean_failure(res, ExitStatus.RESTORE_FAILED)
         assert "rolled back: nothing was restored" in error
         assert faults.target_state(other) == "empty (FAILED)"
         with psycopg.connect(other) as conn:
@@ -305,5 +307,5 @@ def test_maintenance_target_with_password_in_url(
     secret = "hunter2-Sekr1t"
     url = f"postgresql://postgres:{secret}@127.0.0.1:{pg_server.port}/{dbname}"
     res = run_cli(["restore", str(dumps["tar.gz"]), "--target", url], sandbox_env, secrets=[secret])
-    error = faults.assert_one_error(res, ExitStatus.UNSAFE_TARGET, [secret])
+    error = assert_clean_failure(res, ExitStatus.UNSAFE_TARGET, [secret])
     assert "never writes into postgres" in error

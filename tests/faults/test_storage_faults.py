@@ -18,9 +18,10 @@ import pytest
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
+from tests.support.aws_profiles import write_profile
 from tests.support.cli_checks import assert_clean_failure
+from tests.support.cli_runs import CliResult, run_cli
 from tests.support.tcp_servers import misbehaving_server
-from tests.test_storage_support import CliResult, run_cli, write_profile
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
@@ -89,10 +90,10 @@ def test_bad_timeout_setting_is_a_usage_error(env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_wrong_credentials_exit_4(
-    argv: list[str], env: dict[str, str], r2: R2Mock, tmp_path: Path
+    argv: list[str], env: dict[str, str], tmp_path: Path, r2_clean: R2Mock
 ) -> None:
-    # the R2 stand-in checks credentials: an unknown key is InvalidAccessKeyId
-    result = run_cli(argv, _with_endpoint(env, tmp_path, r2.endpoint))
+    # the session R2 stand-in checks credentials
+    result = run_cli(argv, _with_endpoint(env, tmp_path, r2_clean.endpoint))
     assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET], argv=argv)
 
 

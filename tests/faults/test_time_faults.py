@@ -19,7 +19,7 @@ from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import dump_tar_gz, seed_small
 from tests.support.cli_checks import assert_clean_failure
-from tests.test_storage_support import run_cli
+from tests.support.cli_runs import run_cli
 
 FUTURE_KEY = "vlvt_backup_-2099-01-01T03-00-00-000Z.tar.gz"
 ODD_TIMES = """
@@ -130,10 +130,11 @@ def test_verify_notices_a_changed_infinite_timestamp(
 def test_backup_of_a_database_with_infinity(
     odd_db: str, env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
 ) -> None:
+    writer = {**env, **r2_clean.writer_env(tmp_path / "aws")}  # a backup needs the writer token
     result = run_cli(
         ["backup", "--source", odd_db, "--at", "2026-01-25T03:00:00Z"],
-        {**env, **r2_clean.writer_env(tmp_path)},
-        secrets=[r2_clean.secret_access_key],
+        writer,
+        secrets=r2_clean.secrets,
     )
     assert result.status == 0, result.stderr
     key = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz.manifest.json"

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import dump_tar_gz, flipped, seed_small, truncated
 from tests.support.cli_checks import assert_clean_failure
-from tests.test_storage_support import free_port, run_cli
+from tests.support.cli_runs import run_cli
 
 
 @pytest.fixture(scope="module")

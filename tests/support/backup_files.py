@@ -50,3 +50,11 @@ def truncated(data: bytes, fraction: float) -> bytes:
 def flipped(data: bytes, offset: int) -> bytes:
     """``data`` with every bit of the byte at ``offset`` inverted."""
     return data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :]
+
+
+def gz_bytes(size: int, seed: int = 1) -> bytes:
+    """A gzip stream of ``size`` pseudo-random (poorly compressible) bytes."""
+    import random
+
+    rnd = random.Random(seed)
+    return gzip.compress(rnd.randbytes(size), compresslevel=1)

@@ -21,9 +21,10 @@ class Printed(Protocol):
 
 def assert_clean_failure(
     result: Printed, status: int, secrets: Iterable[str] = (), *, argv: list[str] | None = None
-) -> None:
-    """Exit ``status``; exactly one error line then one hint line; no secret; and, given the
-    ``argv`` that ran, a hint naming only options that command (or another named one) has."""
+) -> str:
+    """Exit ``status``; exactly one error line then one hint line; no secret, no traceback; and,
+    given the ``argv`` that ran, a hint naming only options that command (or another named one)
+    has. Returns the error line."""
     assert result.status == status, f"exit {result.status}, expected {status}:\n{result.stderr}"
     lines = result.stderr.splitlines()
     errors = [ln for ln in lines if ln.startswith("runbook: error: ")]
@@ -40,3 +41,4 @@ def assert_clean_failure(
         hint = hints[0].removeprefix("runbook: hint: ")
         command = command_of(argv)
         assert unknown_options(hint, runbook_options(), command) == [], (command, hint)
+    return errors[0]

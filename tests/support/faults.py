@@ -1,8 +1,8 @@
 """Fault makers for restore-side (and other) fault-injection tests; no tests here.
 
 Each function takes good bytes (or nothing) and returns the damaged or hostile bytes a test
-writes to a file or an object; :func:`target_state` says what a fault left in a database, and
-:func:`assert_one_error` checks the promise every failing command makes.
+writes to a file or an object; :func:`target_state` says what a fault left in a database.
+What a failing command must print is checked by ``tests.support.cli_checks``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ import hashlib
 import io
 import os
 import tarfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import psycopg
-
-from tests.test_storage_support import CliResult
 
 # Commands a hostile "backup" tries to run on the operator's machine; {canary} is a file path
 # whose existence afterwards proves the command ran.
@@ -46,11 +43,6 @@ def after_copy_data(sql: bytes, canary: Path) -> bytes:
     marker = b"\n\\.\n"
     at = sql.index(marker) + len(marker)
     return sql[:at] + f"\\! touch {canary}\n".encode() + sql[at:]
-
-
-def truncate(data: bytes, fraction: float) -> bytes:
-    """The first ``fraction`` of ``data`` (an upload or download cut short)."""
-    return data[: int(len(data) * fraction)]
 
 
 def flip_bytes(data: bytes, fraction: float, count: int = 64) -> bytes:
@@ -162,23 +154,6 @@ def wait_for_no_sessions(url: str, timeout: float = 60) -> None:
             return
         assert time.monotonic() < deadline, f"{row[0]} session(s) still connected"
         time.sleep(0.05)
-
-
-def assert_one_error(result: CliResult, status: int, secrets: Iterable[str] = ()) -> str:
-    """Exit ``status``, exactly one error line followed by one hint line, no secret, no
-    traceback; returns the error line."""
-    assert result.status == status, f"exit {result.status}, expected {status}:\n{result.stderr}"
-    lines = result.stderr.splitlines()
-    errors = [ln for ln in lines if ln.startswith("runbook: error: ")]
-    hints = [ln for ln in lines if ln.startswith("runbook: hint: ")]
-    assert len(errors) == 1 and len(hints) == 1, result.stderr
-    assert lines.index(hints[0]) == lines.index(errors[0]) + 1, result.stderr
-    printed = result.stdout + result.stderr
-    assert "Traceback" not in printed, printed
-    for secret in secrets:
-        if secret:
-            assert secret not in printed, f"secret leaked:\n{printed}"
-    return errors[0]
 
 
 def env_without(env: dict[str, str], *names: str) -> dict[str, str]:

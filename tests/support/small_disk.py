@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,23 +26,3 @@ def small_disk(where: Path, kib: int) -> Iterator[Path]:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
-
-
-@dataclass(frozen=True)
-class Run:
-    status: int
-    stdout: str
-    stderr: str
-
-
-def run_runbook(argv: list[str], env: Mapping[str, str], timeout: float = 120) -> Run:
-    """``runbook ARGV`` in a fresh interpreter (so $TMPDIR is read anew), bounded in time."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "runbook_helpers", *argv],
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        timeout=timeout,
-        check=False,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr)

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import psycopg
 
+from runbook_helpers.archive_stream import TAR_BLOCK, gunzip_prefix, is_tar_header
 from runbook_helpers.errors import BackupFailed, NoSpace, NotFound, RunbookError
 from runbook_helpers.fetch import ProgressCallback, transfer_config, verify_file
 from runbook_helpers.manifest import Manifest, table_stats
@@ -171,8 +172,8 @@ def _check_archive(path: Path, size: int) -> None:
     except RunbookError as exc:
         raise BackupFailed(f"the backup did not verify: {exc}; nothing was uploaded") from exc
     with path.open("rb") as fh:
-        first = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(fh.read(64 * 1024), 512)
-    if (uncompressed or 0) < MIN_TAR_BYTES or first[257:262] != b"ustar":
+        first = gunzip_prefix(fh.read(64 * 1024), TAR_BLOCK)
+    if (uncompressed or 0) < MIN_TAR_BYTES or not is_tar_header(first):
         raise BackupFailed(
             f"pg_dump's output is not a tar archive ({uncompressed} bytes); nothing was uploaded",
             hint="check that `pg_dump --format=tar` works and matches the server version",

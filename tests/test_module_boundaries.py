@@ -1,0 +1,96 @@
+"""No private name crosses a module boundary in the library or the engine.
+
+``from runbook_helpers.x import _helper`` or ``x._helper(...)`` from another module means the
+helper is part of an API without saying so: make it public (and small) instead.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("runbook_helpers", "tests/engine")
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def crossings(source: str, where: str) -> list[str]:
+    """Every private name ``source`` takes from another project module."""
+    tree = ast.parse(source)
+    modules: set[str] = set()  # local names bound to project modules
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            ("runbook_helpers", "tests.")
+        ):
+            for alias in node.names:
+                if _private(alias.name):
+                    found.append(f"{where}:{node.lineno}: {node.module}.{alias.name}")
+                else:
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("runbook_helpers") and alias.asname:
+                    modules.add(alias.asname)
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and _private(node.attr)
+        ):
+            found.append(f"{where}:{node.lineno}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_the_check_sees_both_forms() -> None:
+    assert crossings("from runbook_helpers.drill import _run\n", "x.py") == [
+        "x.py:1: runbook_helpers.drill._run"
+    ]
+    assert crossings("from runbook_helpers import drill\ndrill._Runner()\n", "x.py") == [
+        "x.py:2: drill._Runner"
+    ]
+    assert crossings("from runbook_helpers.storage import translate_errors as _t\n", "x") == []
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    found: list[str] = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found += crossings(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+    assert found == []
+
+
+READER = "runbook_helpers/archive_stream.py"
+DECODERS = {
+    "zlib": {"decompressobj", "decompress"},
+    "gzip": {"decompress", "open", "GzipFile"},
+    "tarfile": {"open", "TarFile", "TarInfo"},
+}
+
+
+def decoders(source: str) -> list[int]:
+    """Lines of ``source`` that decompress gzip or read tar themselves."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.attr in DECODERS.get(node.value.id, set())
+    ]
+
+
+def test_one_gzip_and_tar_reader() -> None:
+    """Every gzip decompression and tar walk of the library is archive_stream's."""
+    assert decoders("import zlib\nzlib.compressobj(6)\nzlib.decompressobj(wbits=31)\n") == [3]
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "runbook_helpers").rglob("*.py"))
+        if str(path.relative_to(ROOT)) != READER
+        for line in decoders(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+    assert decoders((ROOT / READER).read_text(encoding="utf-8"))  # the reader is still there
