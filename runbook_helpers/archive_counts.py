@@ -14,15 +14,20 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
-from runbook_helpers.manifest import TableStats, normalize_timestamp
+from runbook_helpers.archive_format import looks_like_text
+from runbook_helpers.errors import Incompatible, IntegrityError
+from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
 
 _COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
 _IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
-_OFFSET_HOURS = re.compile(r"([+-]\d\d)$")
+PLAIN_MARK = b"-- PostgreSQL database dump"
+PLAIN_HEAD_BYTES = 4096
+#: How long pg_restore may take to end once its whole input was written to it.
+EOF_GRACE_SECONDS = 15.0
 
 
 def _unquote(ident: str) -> str:
@@ -36,12 +41,31 @@ def _table_name(qualified: str) -> str:
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """A COPY-text timestamp, e.g. ``2026-11-20 03:00:00.123+00``, as an aware datetime."""
+    """A COPY-text timestamp, e.g. ``2026-11-20 03:00:00.123+00``, as an aware datetime.
+
+    None for NULL (``\\N``); ValueError for values Python cannot represent (see
+    :func:`timestamp_order`).
+    """
     if text == r"\N":
         return None
-    value = _OFFSET_HOURS.sub(r"\1:00", text)
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_pg_timestamp(text)
+
+
+def timestamp_order(text: str) -> tuple[Any, ...]:
+    """Sort key for PostgreSQL timestamp text: ``-infinity`` < BC < AD < ``infinity``."""
+    value = text.strip()
+    if value == "-infinity":
+        return (0,)
+    if value == "infinity":
+        return (4,)
+    if value.endswith(" BC"):  # larger years are older
+        year, _, rest = value.removesuffix(" BC").partition("-")
+        return (1, -int(year) if year.isdigit() else 0, rest)
+    try:
+        return (2, parse_pg_timestamp(value).timestamp())
+    except (ValueError, OverflowError):  # year 10000 and later
+        year = value.split("-", 1)[0]
+        return (3, len(year), value)
 
 
 def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
@@ -55,15 +79,18 @@ def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
         columns = [_unquote(c) for c in _IDENT.findall(match.group("columns") or "")]
         created = columns.index("created_at") if "created_at" in columns else None
         rows = 0
-        newest: datetime | None = None
+        newest: str | None = None
+        newest_key: tuple[Any, ...] = ()
         for row in it:
             if row.rstrip("\n") == "\\.":
                 break
             rows += 1
             if created is not None:
-                value = parse_timestamp(row.rstrip("\n").split("\t")[created])
-                if value is not None and (newest is None or value > newest):
-                    newest = value
+                value = row.rstrip("\n").split("\t")[created]
+                if value != r"\N":
+                    key = timestamp_order(value)
+                    if newest is None or key > newest_key:
+                        newest, newest_key = value, key
         table = _table_name(match.group("table"))
         stats[table] = TableStats(rows=rows, newest_created_at=normalize_timestamp(newest))
     return stats
@@ -80,6 +107,27 @@ def _text_lines(chunks: Iterator[bytes]) -> Iterator[str]:
         yield pending.decode("utf-8", errors="replace")
 
 
+def _pg_dump_sql(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
+    """``chunks`` if they start like pg_dump's plain SQL; Incompatible for anything else.
+
+    Counting COPY blocks of text that pg_dump did not write would report an empty database
+    (every table "extra") instead of saying the file is not a backup.
+    """
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= PLAIN_HEAD_BYTES:
+            break
+    if not (looks_like_text(head[:PLAIN_HEAD_BYTES]) and PLAIN_MARK in head[:PLAIN_HEAD_BYTES]):
+        raise Incompatible(
+            f"{source} is not a backup: neither a pg_dump archive nor pg_dump's plain SQL "
+            f"(it starts with {head[:12]!r})",
+            hint="give the .tar.gz the backup service wrote (see `runbook backups list`)",
+        )
+    yield head
+    yield from chunks
+
+
 def _feed(chunks: Iterator[bytes], sink: IO[bytes], errors: list[BaseException]) -> None:
     try:
         for chunk in chunks:
@@ -93,13 +141,47 @@ def _feed(chunks: Iterator[bytes], sink: IO[bytes], errors: list[BaseException])
             sink.close()
 
 
-def archive_table_stats(source: str, *, client: Any = None) -> dict[str, TableStats]:
-    """Exact rows per table (and newest ``created_at``) stored in the archive at ``source``."""
+def _watch(
+    proc: subprocess.Popen[bytes],
+    feeder: threading.Thread,
+    errors: list[BaseException],
+    grace: float,
+) -> None:
+    """Stop pg_restore when its input failed, or when it has not ended ``grace`` s after EOF.
+
+    pg_restore reading a truncated tar archive from a pipe spins forever at end of input; it
+    has at most a pipe buffer left to process once its input is closed, so a few seconds is
+    plenty for an intact archive.
+    """
+    feeder.join()
+    if errors:
+        proc.kill()
+        return
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        errors.append(
+            IntegrityError(
+                f"pg_restore did not finish within {grace:g} s after the end of the archive: "
+                "the archive is truncated or corrupted",
+                hint="fetch the backup again and compare its sha256; else use an older backup",
+            )
+        )
+        proc.kill()
+
+
+def archive_table_stats(
+    source: str, *, client: Any = None, eof_grace: float = EOF_GRACE_SECONDS
+) -> dict[str, TableStats]:
+    """Exact rows per table (and newest ``created_at``) stored in the archive at ``source``.
+
+    Ends with :class:`IntegrityError` (never hangs) on a truncated or corrupted archive.
+    """
     with open_source(source, client=client) as opened:
         raw = opened.raw_chunks()
         data = iter_gunzip(raw) if opened.format.endswith(".gz") else raw
         if opened.format.startswith("plain"):
-            return count_copy_blocks(_text_lines(data))
+            return count_copy_blocks(_text_lines(_pg_dump_sql(data, source)))
         pg_restore, _ = local_pg_restore()
         if opened.format == "directory":
             cmd = [str(pg_restore), "--data-only", "-f", "-", opened.source]
@@ -108,27 +190,53 @@ def archive_table_stats(source: str, *, client: Any = None) -> dict[str, TableSt
             cmd = [str(pg_restore), "--data-only", "-f", "-"]
             stdin = subprocess.PIPE
         proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        errors: list[BaseException] = []
-        feeder = None
-        if proc.stdin is not None:
-            feeder = threading.Thread(target=_feed, args=(data, proc.stdin, errors), daemon=True)
-            feeder.start()
-        assert proc.stdout is not None and proc.stderr is not None
-        stderr_chunks: list[bytes] = []
-        drain = threading.Thread(
-            target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""),
-            daemon=True,
+        try:
+            return _count_from(proc, data, eof_grace)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _count_from(
+    proc: subprocess.Popen[bytes], data: Iterator[bytes], eof_grace: float
+) -> dict[str, TableStats]:
+    errors: list[BaseException] = []
+    feeder = watcher = None
+    if proc.stdin is not None:
+        feeder = threading.Thread(target=_feed, args=(data, proc.stdin, errors), daemon=True)
+        feeder.start()
+        watcher = threading.Thread(
+            target=_watch, args=(proc, feeder, errors, eof_grace), daemon=True
         )
-        drain.start()
+        watcher.start()
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr_chunks: list[bytes] = []
+    drain = threading.Thread(
+        target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""),
+        daemon=True,
+    )
+    drain.start()
+    stats: dict[str, TableStats] = {}
+    unreadable: Exception | None = None
+    try:
         stats = count_copy_blocks(
             line.decode("utf-8", errors="replace") for line in iter(proc.stdout.readline, b"")
         )
-        status = proc.wait()
-        if feeder is not None:
-            feeder.join()
-        drain.join()
-        if errors:
-            raise errors[0]
-        if status != 0:
-            raise pg_restore_error(b"".join(stderr_chunks).decode("utf-8", errors="replace"))
-        return stats
+    except (IndexError, ValueError) as exc:  # a row cut short or garbled
+        unreadable = exc
+        proc.kill()
+    status = proc.wait()
+    if watcher is not None:
+        watcher.join()
+    drain.join()
+    if errors:  # the input's own fault (truncated gzip, network) explains the rest
+        raise errors[0]
+    if status != 0 and unreadable is None:
+        raise pg_restore_error(b"".join(stderr_chunks).decode("utf-8", errors="replace"))
+    if unreadable is not None:
+        raise IntegrityError(
+            f"the archive's table data is unreadable ({type(unreadable).__name__}: {unreadable})",
+            hint="fetch the backup again and compare its sha256; else use an older backup",
+        )
+    return stats

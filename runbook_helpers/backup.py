@@ -11,6 +11,7 @@ something that looks like a tar archive (the template once uploaded 20-byte back
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import shutil
 import subprocess
@@ -27,11 +28,7 @@ from typing import IO, Any
 
 import psycopg
 
-from runbook_helpers.errors import (
-    BackupFailed,
-    NotFound,
-    RunbookError,
-)
+from runbook_helpers.errors import BackupFailed, NoSpace, NotFound, RunbookError
 from runbook_helpers.fetch import ProgressCallback, transfer_config, verify_file
 from runbook_helpers.manifest import Manifest, table_stats
 from runbook_helpers.naming import DEFAULT_FILE_PREFIX, backup_key, iso_timestamp
@@ -91,6 +88,12 @@ def _drain(stream: IO[bytes], sink: list[bytes]) -> None:
     sink.append(stream.read())
 
 
+def _stop(*procs: subprocess.Popen[bytes] | None) -> None:
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
+
 def _dump_to_file(pg_dump: Path, source: Target, snapshot: str, out: IO[bytes]) -> tuple[str, int]:
     """Run ``pg_dump --format=tar | gzip`` into ``out``; return (sha256, compressed size)."""
     conninfo = source.conninfo(with_password=False)  # the password goes in PGPASSWORD
@@ -126,6 +129,17 @@ def _dump_to_file(pg_dump: Path, source: Target, snapshot: str, out: IO[bytes]) 
             digest.update(chunk)
             out.write(chunk)
             size += len(chunk)
+    except OSError as exc:
+        _stop(dump, gz)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise NoSpace(
+                f"the disk filled up while writing the backup to {out.name}; nothing was uploaded",
+                hint="free space, or set TMPDIR to a directory on a bigger disk",
+            ) from None
+        raise
+    except BaseException:
+        _stop(dump, gz)  # else pg_dump and gzip block on full pipes and wait() never returns
+        raise
     finally:
         dump_rc = dump.wait()
         gz_rc = gz.wait() if gz is not None else 0
@@ -161,7 +175,7 @@ def _check_archive(path: Path, size: int) -> None:
     if (uncompressed or 0) < MIN_TAR_BYTES or first[257:262] != b"ustar":
         raise BackupFailed(
             f"pg_dump's output is not a tar archive ({uncompressed} bytes); nothing was uploaded",
-            hint="check that pg_dump supports --format=tar and matches the server version",
+            hint="check that `pg_dump --format=tar` works and matches the server version",
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,12 @@ from runbook_helpers.errors import NotFound
 from runbook_helpers.naming import key_prefix, parse_backup_key
 from runbook_helpers.storage import S3Client, S3Location, translate_errors
 
+log = logging.getLogger("runbook")
+
 DEFAULT_MAX_AGE = timedelta(hours=25)
+#: A key dated this far past our clock is a fault (writer's clock, a hand-made key), never
+#: "the latest backup" nor a fresh one.
+FUTURE_TOLERANCE = timedelta(minutes=15)
 DEFAULT_MIN_RATIO = 0.5
 SIZE_WINDOW = 7
 
@@ -63,6 +69,23 @@ def list_backups(client: S3Client, bucket: str, subfolder: str = "") -> list[Bac
     return found
 
 
+def split_future(
+    backups: list[BackupObject], now: datetime | None = None
+) -> tuple[list[BackupObject], list[BackupObject]]:
+    """(backups dated up to now, backups dated in the future); a warning names each future one."""
+    limit = (now or datetime.now(UTC)) + FUTURE_TOLERANCE
+    past = [b for b in backups if b.taken_at <= limit]
+    future = [b for b in backups if b.taken_at > limit]
+    for backup in future:
+        log.warning(
+            "ignoring %s: its key is dated %s, in the future (a clock or naming fault of its "
+            "writer)",
+            backup.uri,
+            backup.taken_at.isoformat(),
+        )
+    return past, future
+
+
 def _folders(client: S3Client, bucket: str, subfolder: str) -> list[str]:
     """Sub-prefixes next to an empty listing (to suggest the right --subfolder)."""
     with translate_errors(f"s3://{bucket}", endpoint=str(client.meta.endpoint_url)):
@@ -72,9 +95,18 @@ def _folders(client: S3Client, bucket: str, subfolder: str) -> list[str]:
     return [p["Prefix"] for p in resp.get("CommonPrefixes", [])]
 
 
-def no_backups_error(client: S3Client, bucket: str, subfolder: str = "") -> NotFound:
+def no_backups_error(
+    client: S3Client, bucket: str, subfolder: str = "", *, future: int = 0
+) -> NotFound:
     """The NotFound to raise for an empty listing, with the best hint we can give."""
     where = f"s3://{bucket}/{key_prefix(subfolder)}"
+    if future:
+        return NotFound(
+            f"no backup dated before now in {where} ({future} key(s) dated in the future were "
+            "ignored)",
+            hint="check the backup service's clock and BACKUP_FILE_PREFIX; "
+            "`runbook backups list` shows every key",
+        )
     folders = _folders(client, bucket, subfolder)
     if folders:
         hint = "backups may be in a subfolder: try --subfolder " + " or ".join(
@@ -91,10 +123,13 @@ def no_backups_error(client: S3Client, bucket: str, subfolder: str = "") -> NotF
 def latest_backup(
     client: S3Client, bucket: str, subfolder: str = "", *, before: datetime | None = None
 ) -> BackupObject:
-    """The newest backup (taken at or before ``before`` when given); NotFound when none."""
-    backups = list_backups(client, bucket, subfolder)
+    """The newest backup (taken at or before ``before`` when given); NotFound when none.
+
+    Keys dated in the future are reported and skipped (see :func:`split_future`).
+    """
+    backups, future = split_future(list_backups(client, bucket, subfolder))
     if not backups:
-        raise no_backups_error(client, bucket, subfolder)
+        raise no_backups_error(client, bucket, subfolder, future=len(future))
     if before is None:
         return backups[0]
     for backup in backups:
@@ -142,13 +177,15 @@ def check_freshness(
     """Is the newest backup recent enough, and is its size in line with the previous ones?
 
     Size is anomalous when it is under ``min_ratio`` x the median of the previous (up to 7)
-    backups: the template once uploaded 20-byte backups for weeks.
+    backups: the template once uploaded 20-byte backups for weeks. Keys dated in the future
+    are reported and never count as the newest backup.
     """
-    backups = list_backups(client, bucket, subfolder)
+    now = now or datetime.now(UTC)
+    backups, future = split_future(list_backups(client, bucket, subfolder), now)
     if not backups:
-        raise no_backups_error(client, bucket, subfolder)
+        raise no_backups_error(client, bucket, subfolder, future=len(future))
     latest = backups[0]
-    age = (now or datetime.now(UTC)) - latest.taken_at
+    age = now - latest.taken_at
     previous = [b.size for b in backups[1 : 1 + SIZE_WINDOW]]
     median = float(statistics.median(previous)) if previous else None
     problems: list[str] = []

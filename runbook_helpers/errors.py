@@ -11,7 +11,7 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    """Documented exit codes of the ``runbook`` command (see docs/reference/exit-codes)."""
+    """Documented exit codes of the ``runbook`` command (table: :func:`exit_code_table`)."""
 
     OK = 0
     ERROR = 1  # unexpected failure (a bug): traceback shown
@@ -28,6 +28,36 @@ class ExitStatus(IntEnum):
     NO_SPACE = 12  # not enough disk space
     BACKUP_FAILED = 13  # pg_dump failed or produced an empty/invalid archive: nothing uploaded
     INTERRUPTED = 130  # Ctrl-C
+
+
+#: What each exit code tells the reader; docs/troubleshooting.md's table is this, rendered.
+EXIT_MEANINGS: dict[ExitStatus, str] = {
+    ExitStatus.OK: "done",
+    ExitStatus.ERROR: "unexpected failure (a bug): run it again with `RUNBOOK_DEBUG=1` for the "
+    "traceback and report it",
+    ExitStatus.USAGE: "wrong arguments",
+    ExitStatus.NOT_FOUND: "not found: bucket, backup, key or database",
+    ExitStatus.ACCESS_DENIED: "access denied: credentials or permissions",
+    ExitStatus.UNREACHABLE: "endpoint or server unreachable, or no answer within "
+    "`RUNBOOK_TIMEOUT` seconds",
+    ExitStatus.INTEGRITY: "integrity: truncated, corrupted, checksum mismatch",
+    ExitStatus.INCOMPATIBLE: "incompatible: wrong format, or archive newer than your `pg_restore`",
+    ExitStatus.UNSAFE_TARGET: "unsafe target refused: not empty, or production without "
+    "`--production`",
+    ExitStatus.RESTORE_FAILED: "restore failed: the target is incomplete and says so",
+    ExitStatus.VERIFY_MISMATCH: "verification found differences",
+    ExitStatus.STALE: "backups stale or anomalous (`runbook freshness`)",
+    ExitStatus.NO_SPACE: "not enough disk space",
+    ExitStatus.BACKUP_FAILED: "backup failed: `pg_dump` or `gzip` failed, or wrote no valid "
+    "archive; nothing was uploaded",
+    ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+def exit_code_table() -> str:
+    """The Markdown table of exit codes shown in docs/troubleshooting.md (a test compares)."""
+    rows = [f"| {int(status)} | {EXIT_MEANINGS[status]} |" for status in ExitStatus]
+    return "\n".join(["| Exit | Meaning |", "| --- | --- |", *rows])
 
 
 class RunbookError(Exception):

@@ -50,8 +50,13 @@ def system_disk_usage(path: str) -> DiskUsage:
 
 
 def transfer_config() -> TransferConfig:
-    """Multipart threshold/chunk sizes within R2's limits (5 MiB-5 GiB parts), 8 threads."""
+    """Multipart threshold/chunk sizes within R2's limits (5 MiB-5 GiB parts), 8 threads.
+
+    One s3transfer attempt per part on top of botocore's own retries, so a stalled endpoint
+    is given up on within ``$RUNBOOK_TIMEOUT`` (see :func:`storage.timeouts`), not five times it.
+    """
     return TransferConfig(
+        num_download_attempts=1,
         multipart_threshold=16 * MiB,
         multipart_chunksize=16 * MiB,
         max_concurrency=8,
@@ -85,6 +90,10 @@ def check_free_space(directory: Path, size: int, disk_usage: DiskUsageFn | None 
             f"{need / MiB:.1f} MiB needed for a {size / MiB:.1f} MiB backup (plus margin)",
             hint="free some space, or download elsewhere with --to /path/with/space",
         )
+
+
+TAR_BLOCK = 512
+TAR_END = 2 * TAR_BLOCK
 
 
 def parse_sha256_sidecar(text: str) -> str:
@@ -135,9 +144,14 @@ def verify_file(
             for chunk in iter_file(fh, chunk=CHUNK):
                 on_raw(chunk)
             return digest.hexdigest(), None
+        first = b""
+        tail = b""
         try:
             for data in iter_gunzip(iter_file(fh, chunk=CHUNK), on_raw=on_raw):
                 total_out += len(data)
+                if len(first) < TAR_BLOCK:
+                    first += data[: TAR_BLOCK - len(first)]
+                tail = (tail + data[-TAR_END:])[-TAR_END:]
         except Truncated:
             raise IntegrityError(
                 f"{name} is truncated: the gzip stream ends without its trailer after "
@@ -151,7 +165,24 @@ def verify_file(
                 f"({exc.__cause__})",
                 hint="use another backup (`runbook backups list`) or re-fetch",
             ) from exc
+    _check_tar_end(name, first, tail, total_out)
     return digest.hexdigest(), total_out
+
+
+def _check_tar_end(name: str, first: bytes, tail: bytes, size: int) -> None:
+    """A tar archive (what pg_dump --format=tar writes) must end with two zero blocks.
+
+    The template runs ``pg_dump | gzip``: when pg_dump dies midway, gzip still ends its
+    stream cleanly, so only the tar layer shows the backup is cut short.
+    """
+    if first[257:262] != b"ustar":  # not tar: plain SQL or a custom archive
+        return
+    if size % TAR_BLOCK or tail != bytes(TAR_END):
+        raise IntegrityError(
+            f"{name} is truncated: the gzip stream is complete but the tar archive inside "
+            f"({size:,} bytes) has no end-of-archive blocks (pg_dump stopped midway)",
+            hint="use another backup (`runbook backups list`); check the backup service's logs",
+        )
 
 
 def _check_sidecar(name: str, actual: str, sidecar_text: str | None) -> bool:

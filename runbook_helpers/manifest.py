@@ -7,6 +7,7 @@ they describe the archive itself and not the live database a moment later.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,15 +66,38 @@ class Manifest:
         return cls.from_json(path.read_text(encoding="utf-8"))
 
 
+_OFFSET_HOURS = re.compile(r"([+-]\d\d)$")
+
+
+def parse_pg_timestamp(text: str) -> datetime:
+    """PostgreSQL's text form (``2026-11-20 03:00:00.123+00``, a date, ISO) as an aware datetime.
+
+    ValueError for what Python cannot represent: ``infinity``, ``-infinity``, BC dates,
+    years after 9999.
+    """
+    value = _OFFSET_HOURS.sub(r"\1:00", text.strip())
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def normalize_timestamp(value: datetime | str | None) -> str | None:
-    """One spelling for comparing timestamps from databases, manifests and archives (UTC ISO)."""
+    """One spelling for comparing timestamps from databases, manifests and archives (UTC ISO).
+
+    Values outside Python's range (``infinity``, BC, year 10000+) keep PostgreSQL's spelling.
+    """
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        try:
+            value = parse_pg_timestamp(value)
+        except ValueError:
+            return str(value).strip()
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat()
+    try:
+        return value.astimezone(UTC).isoformat()
+    except OverflowError:  # e.g. 0001-01-01 00:00+01 is before year 1 in UTC
+        return value.isoformat()
 
 
 def table_stats(conn: psycopg.Connection[Any]) -> dict[str, TableStats]:
@@ -86,7 +110,8 @@ def table_stats(conn: psycopg.Connection[Any]) -> dict[str, TableStats]:
     for schema, table, has_created_at in conn.execute(_TABLES_QUERY).fetchall():
         ident = sql.Identifier(schema, table)
         if has_created_at:
-            query = sql.SQL("select count(*), max(created_at) from {}").format(ident)
+            # as text: 'infinity', BC and year-10000 values have no Python datetime
+            query = sql.SQL("select count(*), max(created_at)::text from {}").format(ident)
         else:
             query = sql.SQL("select count(*), null from {}").format(ident)
         row = conn.execute(query).fetchone()

@@ -362,7 +362,7 @@ def _download(
     if size * factor * 1.05 > free:
         raise NoSpace(
             f"{dest_dir} has {free:,} bytes free; the archive needs about {size * factor:,}",
-            hint="free space, or pass --workdir on a bigger disk",
+            hint="free space, or set TMPDIR to a directory on a bigger disk",
         )
     path = dest_dir / "archive.dump"
     try:

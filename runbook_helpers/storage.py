@@ -8,26 +8,30 @@ into the typed errors of :mod:`runbook_helpers.errors`, never showing a secret).
 from __future__ import annotations
 
 import configparser
+import logging
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
     ConnectTimeoutError,
-    EndpointConnectionError,
+    HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
 )
 
 from runbook_helpers.errors import AccessDenied, NotFound, RunbookError, Unreachable, UsageError
@@ -39,7 +43,12 @@ else:
     S3Client = object
 
 DEFAULT_PROFILE = "r2-vlvt"
-DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_MAX_ATTEMPTS = 3
+#: Seconds a request may go unanswered, all attempts together (``$RUNBOOK_TIMEOUT``).
+DEFAULT_TIMEOUT = 30.0
+TIMEOUT_ENV = "RUNBOOK_TIMEOUT"
+TIMEOUT_HINT = f"if the endpoint is only slow, allow more time with {TIMEOUT_ENV}=SECONDS"
+log = logging.getLogger("runbook")
 _ACCESS_CODES = frozenset(
     {
         "AccessDenied",
@@ -136,17 +145,61 @@ def resolve_profile(profile: str | None = None) -> str | None:
     return None
 
 
+def _positive_env(name: str, default: float) -> float:
+    text = os.environ.get(name, "")
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise UsageError(f"${name} must be a positive number, not {text!r}", hint=f"unset {name}")
+    return value
+
+
+def timeouts() -> tuple[int, float, float]:
+    """(attempts, connect timeout, read timeout) so all attempts fit in ``$RUNBOOK_TIMEOUT``.
+
+    A read timeout bounds each wait for bytes (not a whole download), so a stalled endpoint
+    ends with :class:`Unreachable` after about ``$RUNBOOK_TIMEOUT`` seconds plus the backoff.
+    """
+    total = _positive_env(TIMEOUT_ENV, DEFAULT_TIMEOUT)
+    attempts = max(1, int(_positive_env("RUNBOOK_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)))
+    per_attempt = total / attempts
+    return attempts, min(10.0, per_attempt), per_attempt
+
+
 def client_config() -> Config:
-    """Retries (standard mode), timeouts, and R2's "checksums only when required"."""
-    attempts = int(os.environ.get("RUNBOOK_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+    """Retries (standard mode), bounded timeouts, and R2's "checksums only when required"."""
+    attempts, connect, read = timeouts()
     return Config(
         retries={"mode": "standard", "max_attempts": attempts},
-        connect_timeout=float(os.environ.get("RUNBOOK_CONNECT_TIMEOUT", 10)),
-        read_timeout=float(os.environ.get("RUNBOOK_READ_TIMEOUT", 60)),
+        connect_timeout=connect,
+        read_timeout=read,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
         s3={"addressing_style": "path"},
     )
+
+
+def _report_retry(attempts: int, read_timeout: float) -> Any:
+    """A ``needs-retry`` hook printing a progress line when a request got no answer."""
+
+    def hook(caught_exception: Exception | None = None, **kwargs: Any) -> None:
+        if caught_exception is None:
+            return
+        attempt = int(kwargs.get("attempts") or 0)
+        if attempt >= attempts:
+            return
+        what = (
+            f"no answer within {read_timeout:g} s"
+            if isinstance(caught_exception, (ReadTimeoutError, ConnectTimeoutError))
+            else f"{type(caught_exception).__name__}"
+        )
+        log.warning("%s from the R2 endpoint (attempt %d of %d); retrying", what, attempt, attempts)
+
+    return hook
 
 
 def s3_client(profile: str | None = None) -> S3Client:
@@ -176,7 +229,10 @@ def s3_client(profile: str | None = None) -> S3Client:
     if not has_endpoint and os.environ.get("R2_ENDPOINT"):
         endpoint = os.environ["R2_ENDPOINT"]
     region = session.region_name or "auto"
-    return session.client("s3", endpoint_url=endpoint, region_name=region, config=client_config())
+    client = session.client("s3", endpoint_url=endpoint, region_name=region, config=client_config())
+    attempts, _, read = timeouts()
+    client.meta.events.register("needs-retry.s3", _report_retry(attempts, read))
+    return client
 
 
 def _known_secrets() -> list[str]:
@@ -226,10 +282,15 @@ def _translate(exc: Exception, what: str, endpoint: str | None) -> RunbookError:
         )
     if isinstance(exc, ProfileNotFound):
         return AccessDenied(str(exc), hint="run `aws configure --profile NAME` or pass --profile")
-    if isinstance(
-        exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
-    ):
-        url = getattr(exc, "kwargs", {}).get("endpoint_url") or endpoint or "the endpoint"
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):  # timeouts, closed sockets
+        raw_url = getattr(exc, "kwargs", {}).get("endpoint_url") or ""
+        url = endpoint or str(raw_url).split("?")[0] or "the endpoint"
+        if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
+            attempts, _, read = timeouts()
+            return Unreachable(
+                f"no answer from {url} within {attempts} x {read:g} s while accessing {what}",
+                hint="check the network and the profile's endpoint_url; " + TIMEOUT_HINT,
+            )
         return Unreachable(
             f"cannot reach {url} ({type(exc).__name__}) while accessing {what}",
             hint="check the network and the profile's endpoint_url "

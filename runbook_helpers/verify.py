@@ -123,7 +123,14 @@ def compare(
 
 def database_stats(url: str) -> tuple[dict[str, TableStats], str | None, str]:
     """(per-table stats, restore marker, database name) of the database at ``url``."""
-    with connect(url, autocommit=False) as conn:
+    try:
+        conn = connect(url, autocommit=False)
+    except NotFound as exc:  # connect's own hint offers restore's --create
+        raise NotFound(
+            str(exc),
+            hint="check the database name in the URL; `runbook restore --create` makes one",
+        ) from None
+    with conn:
         conn.execute("set transaction isolation level repeatable read")
         stats = table_stats(conn)
         marker = read_marker(conn)

@@ -10,12 +10,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import traceback
+from collections.abc import Iterator, Sequence
 
 from runbook_helpers import __version__
+from runbook_helpers.cli.failures import DEBUG_ENV, as_runbook_error, hint_for
 from runbook_helpers.cli.output import Output
-from runbook_helpers.errors import ExitStatus, RunbookError
+from runbook_helpers.errors import ExitStatus
 from runbook_helpers.redact import redact_text
 
 # Sub-command modules, in the order `runbook --help` lists them.
@@ -52,6 +58,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoteFormatter(logging.Formatter):
+    """``runbook: warning: ...`` (lower-case level, like ``runbook: error:``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return super().format(record)
+
+
+@contextlib.contextmanager
+def _library_notes(out: Output) -> Iterator[None]:
+    """The library's ``logging`` warnings (retries, skipped keys) as ``runbook: ...`` lines."""
+    handler = logging.StreamHandler(out.stderr)
+    handler.setFormatter(_NoteFormatter("runbook: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("runbook")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``kill``, a closed terminal, CI's timeout) unwinds like Ctrl-C, so ``finally``
+    blocks remove partial files and stop child processes instead of dying mid-write."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
     """Run the CLI; return the exit status instead of raising for expected failures."""
     out = out or Output.from_system()
@@ -61,13 +108,17 @@ def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
     except SystemExit as exc:
         return int(ExitStatus.USAGE) if exc.code not in (0, None) else int(ExitStatus.OK)
     try:
-        status: int = args.func(args, out)
-    except RunbookError as exc:
-        out.error(redact_text(str(exc)), redact_text(exc.hint))
-        return int(exc.status)
+        with _library_notes(out), _sigterm_interrupts():
+            status: int = args.func(args, out)
     except KeyboardInterrupt:
         out.error("interrupted", "nothing was swapped or deleted; re-run the command")
         return int(ExitStatus.INTERRUPTED)
+    except Exception as exc:  # every failure ends as one typed line + hint, never a traceback
+        err = as_runbook_error(exc)
+        if os.environ.get(DEBUG_ENV) and err is not exc:
+            traceback.print_exception(exc, file=out.stderr)
+        out.error(redact_text(str(err)), redact_text(hint_for(err)))
+        return int(err.status)
     return status
 
 

@@ -42,11 +42,12 @@ def parse_at(text: str | None) -> datetime | None:
         return None
     try:
         at = datetime.fromisoformat(text)
-    except ValueError as exc:
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # not a time, or outside years 1-9999 in UTC
         raise UsageError(
-            f"cannot read --at {text!r}", hint="use ISO-8601, e.g. 2026-01-25T03:00:00Z"
+            f"cannot read --at {text!r} as a time between years 1 and 9999 UTC",
+            hint="use ISO-8601, e.g. 2026-01-25T03:00:00Z",
         ) from exc
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def handle(args: argparse.Namespace, out: Output) -> int:

@@ -6,7 +6,13 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from runbook_helpers.backups import BackupObject, latest_backup, list_backups, no_backups_error
+from runbook_helpers.backups import (
+    BackupObject,
+    latest_backup,
+    list_backups,
+    no_backups_error,
+    split_future,
+)
 from runbook_helpers.cli.common import add_s3_options, client_from_args, human_age, human_size, iso
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, UsageError
@@ -60,6 +66,7 @@ def handle_list(args: argparse.Namespace, out: Output) -> int:
     backups = list_backups(client, args.bucket, args.subfolder)
     if not backups:
         raise no_backups_error(client, args.bucket, args.subfolder)
+    split_future(backups)  # warns about keys dated in the future; they are still listed
     total = len(backups)
     shown = backups[: args.limit] if args.limit else backups
     now = datetime.now(UTC)

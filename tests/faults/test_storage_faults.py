@@ -1,0 +1,147 @@
+"""R2 faults through the CLI: stalled or closing endpoints, bad credentials, missing things.
+
+Each case: the documented exit code, exactly one error line and one hint line, no secret.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from runbook_helpers.errors import ExitStatus
+from runbook_helpers.naming import backup_key
+from runbook_helpers.sandbox.r2 import R2Mock
+from tests.support.cli_checks import assert_clean_failure
+from tests.support.tcp_servers import misbehaving_server
+from tests.test_storage_support import CliResult, auth_checking_moto, run_cli, write_profile
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
+FUTURE_KEY = "vlvt_backup_-2099-01-01T03-00-00-000Z.tar.gz"
+COMMANDS = [
+    ["backups", "list"],
+    ["backups", "latest"],
+    ["freshness"],
+    ["fetch", f"s3://vlvt-backups/{KEY}"],
+    ["inspect", f"s3://vlvt-backups/{KEY}"],
+    ["presign", f"s3://vlvt-backups/{KEY}"],
+]
+
+
+@pytest.fixture
+def env(r2_clean: R2Mock, sandbox_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return dict(sandbox_env, TMPDIR=str(tmp_path))
+
+
+def _with_endpoint(env: dict[str, str], tmp_path: Path, endpoint: str) -> dict[str, str]:
+    return dict(env, **write_profile(tmp_path / "aws", "r2-vlvt", endpoint, "AKIDFAULT", SECRET))
+
+
+def test_stalled_endpoint_ends_within_a_minute_by_default(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with misbehaving_server("stall") as endpoint:
+        started = time.monotonic()
+        result = run_cli(["backups", "latest"], _with_endpoint(env, tmp_path, endpoint))
+        elapsed = time.monotonic() - started
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=["backups", "latest"])
+    assert elapsed < 60, elapsed
+    assert f"no answer from {endpoint}" in result.error_line
+    assert "RUNBOOK_TIMEOUT=SECONDS" in result.stderr  # the hint names the real setting
+    retries = [ln for ln in result.stderr.splitlines() if "retrying" in ln]
+    assert retries and retries[0].startswith("runbook: warning: no answer within"), result.stderr
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_stalled_endpoint_honours_runbook_timeout(
+    argv: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    with misbehaving_server("stall") as endpoint:
+        started = time.monotonic()
+        env = dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="3")
+        result = run_cli(argv, env)
+        elapsed = time.monotonic() - started
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
+    assert elapsed < 15, elapsed
+    assert list(tmp_path.glob("*.part")) == [] and not (tmp_path / KEY).exists()
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_endpoint_closing_connections(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    with misbehaving_server("close") as endpoint:
+        result = run_cli(argv, dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="5"))
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
+    assert endpoint in result.error_line
+
+
+def test_bad_timeout_setting_is_a_usage_error(env: dict[str, str]) -> None:
+    result = run_cli(["backups", "list"], dict(env, RUNBOOK_TIMEOUT="soon"))
+    assert_clean_failure(result, ExitStatus.USAGE, argv=["backups", "list"])
+    assert "RUNBOOK_TIMEOUT" in result.error_line
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_wrong_credentials_exit_4(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
+    with auth_checking_moto(tmp_path) as endpoint:
+        result = run_cli(argv, _with_endpoint(env, tmp_path, endpoint))
+    assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET], argv=argv)
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_missing_bucket_exit_3(argv: list[str], env: dict[str, str], r2_clean: R2Mock) -> None:
+    argv = [a.replace("vlvt-backups", "vlvt-backupz") for a in argv]
+    if not any(a.startswith("s3://") for a in argv):
+        argv = [*argv, "--bucket", "vlvt-backupz"]
+    result = run_cli(argv, env, secrets=[r2_clean.secret_access_key])
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_missing_key_or_empty_bucket_exit_3(
+    argv: list[str], env: dict[str, str], r2_clean: R2Mock
+) -> None:
+    result = run_cli(argv, env)
+    assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
+
+
+def test_latest_among_more_than_1000_keys(env: dict[str, str], r2_clean: R2Mock) -> None:
+    """ListObjectsV2 returns 1,000 keys a page: the newest sits on the second page."""
+    s3 = r2_clean.client()
+    start = datetime.now(UTC) - timedelta(hours=1100)
+    keys = [backup_key(start + timedelta(hours=i)) for i in range(1050)]
+    for key in keys:
+        s3.put_object(Bucket=r2_clean.bucket, Key=key, Body=b"x")
+    s3.put_object(Bucket=r2_clean.bucket, Key=keys[-1] + ".sha256", Body=b"sidecar")
+    s3.put_object(Bucket=r2_clean.bucket, Key=FUTURE_KEY, Body=b"x")
+    result = run_cli(["backups", "latest"], env)
+    assert result.stdout.strip() == f"s3://{r2_clean.bucket}/{keys[-1]}", result.stderr
+    listed = run_cli(["backups", "list", "--json"], env)
+    assert len(json.loads(listed.stdout)) == 1051  # every backup, no sidecar
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path) -> None:
+    """Ctrl-C or ``kill`` while R2 does not answer: exit 130, one line + hint, nothing left."""
+    with misbehaving_server("stall") as endpoint:
+        env = _with_endpoint(env, tmp_path, endpoint)
+        argv = ["fetch", f"s3://vlvt-backups/{KEY}", "--to", str(tmp_path / "dl")]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runbook_helpers", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        time.sleep(3)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=30)
+    result = CliResult(proc.returncode, stdout, stderr)
+    assert_clean_failure(result, ExitStatus.INTERRUPTED, [SECRET], argv=argv)
+    assert not list((tmp_path / "dl").glob("*"))

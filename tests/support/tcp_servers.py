@@ -1,0 +1,52 @@
+"""Misbehaving TCP endpoints on 127.0.0.1 for storage fault tests (bounded, self-stopping)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+LIFETIME = 180.0  # seconds; the server stops by itself after this even if a test hangs
+
+
+@contextmanager
+def misbehaving_server(mode: str) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a server that ``stall``s (accepts, reads, never answers)
+    or ``close``s (accepts, reads the request, closes the connection without a byte)."""
+    assert mode in ("stall", "close")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+    deadline = time.monotonic() + LIFETIME
+
+    def serve() -> None:
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(1.0)
+            with suppress(OSError):
+                conn.recv(65536)
+            if mode == "close":
+                conn.close()
+            else:
+                held.append(conn)  # kept open, never answered
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+        for conn in held:
+            conn.close()
