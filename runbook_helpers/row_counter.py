@@ -87,6 +87,7 @@ class RowCounter:
         tail = self.tail
         at = tail.rfind(b"\\.\n")
         rows = self.newlines
-        if at >= 0 and (at > 0 and tail[at - 1 : at] == b"\n" or at == 0 and self.seen <= _TAIL):
+        at_line_start = tail[at - 1 : at] == b"\n" if at > 0 else self.seen <= _TAIL
+        if at >= 0 and at_line_start:
             rows -= tail[at:].count(b"\n")
         return rows, self.newest
