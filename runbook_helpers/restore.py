@@ -39,15 +39,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_helpers import archive, archive_format, restore_plain, restore_stream, storage
+from runbook_helpers import (
+    archive,
+    archive_format,
+    restore_parallel,
+    restore_plain,
+    restore_stream,
+    storage,
+)
+from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.errors import (
     Incompatible,
     IntegrityError,
     NoSpace,
+    RunbookError,
+    VerifyMismatch,
 )
 from runbook_helpers.fetch import parse_sha256_sidecar
+from runbook_helpers.manifest import table_stats
 from runbook_helpers.marker import (
     MARKER_DONE,
+    MARKER_FAILED,
     MARKER_IN_PROGRESS,
     read_marker,
     set_marker,
@@ -59,6 +71,7 @@ from runbook_helpers.restore_lock import restore_lock
 from runbook_helpers.restore_outcome import Prior, fail
 from runbook_helpers.restore_swap import swap_databases
 from runbook_helpers.restore_tools import PartialCommit, ToolFailed, raise_for, wait
+from runbook_helpers.tar_stream import TarWalker
 from runbook_helpers.target import (
     Target,
     check_not_production,
@@ -71,6 +84,7 @@ from runbook_helpers.target import (
     ensure_empty,
     user_tables,
 )
+from runbook_helpers.verify import TableCheck, compare
 
 NOTHING_RESTORED = "; nothing was restored"
 
@@ -111,6 +125,9 @@ class RestoreResult:
     tables: int = 0
     swapped_old: str | None = None
     marker: str = ""
+    # rows (and newest created_at) per table read from the archive while it was restored,
+    # compared with the restored database; None when the path does not read the tar's bytes
+    checked: list[TableCheck] | None = None
 
     @property
     def seconds(self) -> float:
@@ -173,29 +190,44 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             lock.enter_context(restore_lock(target, target.dbname))
         dbname = target.dbname
         prior = Prior()
-        if opts.side_db:
+        target_exists = opts.side_db or database_exists(target, dbname)
+        if not opts.side_db and target_exists:
+            with connect(target.url, dbname=dbname) as conn:
+                ensure_empty(conn, target.url, allow_non_empty=opts.allow_non_empty)
+                prior.tables = len(user_tables(conn))
+                prior.comment = read_marker(conn)
+        elif not target_exists and not opts.create:
+            raise connect_error(target, dbname, Exception(f'database "{dbname}" does not exist'))
+        plan = None
+        if fmt in ("tar", "tar.gz"):  # the pre-check: parallel or serial, and why
+            sessions = restore_parallel.sessions_on(target) if not opts.side_db else 0
+            plan = restore_parallel.choose(
+                opened,
+                jobs,
+                opts.workdir,
+                target_tables=prior.tables,
+                target_sessions=sessions if target_exists else 0,
+            )
+            stage(plan.reason)
+        hidden = plan is not None and plan.parallel and not opts.side_db
+        if opts.side_db or hidden:
             dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
             if cut:
                 stage(f"side database name shortened to {dbname} (PostgreSQL keeps 63 bytes)")
             create_database(target, dbname)
             prior.created = True
             stage(f"created side database {dbname}")
-        elif not database_exists(target, dbname):
-            if not opts.create:
-                raise connect_error(
-                    target, dbname, Exception(f'database "{dbname}" does not exist')
-                )
+        elif not target_exists:
             create_database(target, dbname)
             prior.created = True
             stage(f"created database {dbname}")
-        with connect(target.url, dbname=dbname) as conn:
-            ensure_empty(conn, target.url, allow_non_empty=opts.allow_non_empty)
-            prior.tables = len(user_tables(conn))
-            prior.comment = read_marker(conn)
 
         method, local_file = _plan(fmt, opened, jobs)
+        if plan is not None and plan.parallel:
+            method = "parallel"
         hasher = hashlib.sha256()
         counter = _Counter(opts.on_bytes)
+        tar_stats = TarStats() if fmt.startswith("tar") and method != "file" else None
         tmpdir: tempfile.TemporaryDirectory[str] | None = None
         try:
             if method == "file" and local_file is None:
@@ -222,7 +254,20 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             conninfo = target.conninfo(dbname, with_password=False)
             t0 = time.perf_counter()
             try:
-                if method == "file":
+                if method == "parallel":
+                    assert plan is not None
+                    with restore_parallel.workspace(plan.workdir) as directory:
+                        chunks = _archive_bytes(opened, consumed, hasher, counter)
+                        tar_stats = restore_parallel.extract(chunks, directory)
+                        stages["read+extract"] = time.perf_counter() - t0
+                        stage(f"read and extracted in {stages['read+extract']:.1f}s")
+                        _check_sha(expected_sha, hasher.hexdigest(), source, where="")
+                        t0 = time.perf_counter()
+                        restore_parallel.run_pg_restore(
+                            tool, directory, conninfo, target.tool_env(), jobs
+                        )
+                    desc = f"pg_restore -j {jobs} from the extracted archive (into {dbname})"
+                elif method == "file":
                     assert local_file is not None
                     desc = _run_file(
                         tool, fmt.removesuffix(".gz"), local_file, conninfo, target, jobs, opts
@@ -233,31 +278,50 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         _check_sha(expected_sha, hasher.hexdigest(), source, where="")
 
                     desc = _run_stream(
-                        tool, fmt, opened, consumed, conninfo, target, hasher, counter, opts, checks
+                        tool,
+                        fmt,
+                        opened,
+                        consumed,
+                        conninfo,
+                        target,
+                        hasher,
+                        counter,
+                        opts,
+                        checks,
+                        tar_stats,
                     )
-            except (ToolFailed, IntegrityError, KeyboardInterrupt) as exc:
+            except (ToolFailed, RunbookError, KeyboardInterrupt) as exc:
+                if hidden:
+                    restore_parallel.fail_hidden(target, dbname, exc)
+                if not isinstance(exc, (ToolFailed, IntegrityError, KeyboardInterrupt)):
+                    raise
                 partial = (method == "file" and _parallel(fmt, jobs)) or isinstance(
                     exc, PartialCommit
                 )
                 fail(target, dbname, safe_source, partial, prior, exc)
-            stages["restore" if method == "file" else "stream+restore"] = time.perf_counter() - t0
+            stages["restore" if method != "stream" else "stream+restore"] = time.perf_counter() - t0
             stage(f"restored with {desc} in {time.perf_counter() - t0:.1f}s")
         finally:
             if tmpdir is not None:
                 tmpdir.cleanup()
 
-    with connect(target.url, dbname=dbname) as conn:
-        if opts.analyze:
-            t0 = time.perf_counter()
-            conn.execute("analyze")
-            stages["analyze"] = time.perf_counter() - t0
-            stage(f"analyze took {stages['analyze']:.1f}s")
-        tables = len(user_tables(conn))
-        marker = MARKER_DONE.format(source=safe_source, at=utc_now())
-        set_marker(conn, dbname, marker)
+        try:
+            checked, marker, tables = _finish(
+                target, dbname, safe_source, tar_stats, prior, opts, stages, stage
+            )
+        except BaseException as exc:
+            if hidden:
+                restore_parallel.fail_hidden(target, dbname, exc)
+            raise
+        swapped_old = None
+        final_db = dbname
+        if hidden:  # every check has passed: the restored copy takes the target's name
+            replaced = swap_databases(target, dbname, stamp)
+            if replaced:
+                restore_parallel.drop_database(target, replaced)
+            final_db = target.dbname
+            stage(f"renamed {dbname} to {final_db}")
 
-    swapped_old = None
-    final_db = dbname
     if opts.swap:
         t0 = time.perf_counter()
         swapped_old = swap_databases(target, dbname, stamp)
@@ -284,7 +348,58 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         tables=tables,
         swapped_old=swapped_old,
         marker=marker,
+        checked=checked,
     )
+
+
+def _finish(
+    target: Target,
+    dbname: str,
+    safe_source: str,
+    tar_stats: TarStats | None,
+    prior: Prior,
+    opts: RestoreOptions,
+    stages: dict[str, float],
+    stage: Callable[[str], None],
+) -> tuple[list[TableCheck] | None, str, int]:
+    """Compare the rows read from the archive with the restored database, ANALYZE, mark DONE.
+
+    A difference marks the database FAILED and raises VerifyMismatch (exit 10): the DONE mark
+    (and, for a parallel restore, the target's name) comes only after every check.
+    """
+    checked = None
+    with connect(target.url, dbname=dbname) as conn:
+        if tar_stats is not None:
+            t0 = time.perf_counter()
+            checked = compare(tar_stats.stats, table_stats(conn))
+            stages["row check"] = time.perf_counter() - t0
+            # tables that were there before (--allow-non-empty) are not the archive's to judge
+            bad = [
+                c for c in checked if c.status not in ("ok", "-", "extra" if prior.tables else "ok")
+            ]
+            if bad:
+                shown = ", ".join(f"{c.table} ({c.status})" for c in bad[:5])
+                reason = f"{len(bad)} table(s) differ from the rows in the archive: {shown}"
+                set_marker(
+                    conn,
+                    dbname,
+                    MARKER_FAILED.format(source=safe_source, at=utc_now(), reason=reason[:200]),
+                )
+                raise VerifyMismatch(
+                    f"{reason}; {dbname} is marked FAILED",
+                    hint="the restore is not a faithful copy of the backup: do not use it; "
+                    f"compare with runbook verify --target URL --archive {safe_source}",
+                )
+            stage(f"rows of {len(checked)} tables match the archive")
+        if opts.analyze:
+            t0 = time.perf_counter()
+            conn.execute("analyze")
+            stages["analyze"] = time.perf_counter() - t0
+            stage(f"analyze took {stages['analyze']:.1f}s")
+        tables = len(user_tables(conn))
+        marker = MARKER_DONE.format(source=safe_source, at=utc_now())
+        set_marker(conn, dbname, marker)
+    return checked, marker, tables
 
 
 def _check_content(source: str, fmt: str, head: bytes, requested: str | None) -> None:
@@ -335,9 +450,16 @@ class _Counter:
 
 
 def _archive_bytes(
-    opened: archive.OpenedSource, consumed: list[bytes], hasher: Any, counter: _Counter
+    opened: archive.OpenedSource,
+    consumed: list[bytes],
+    hasher: Any,
+    counter: _Counter,
+    tar_stats: TarStats | None = None,
 ) -> Iterator[bytes]:
-    """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``."""
+    """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``,
+    the decompressed ones ``tar_stats`` (rows counted on the way)."""
+    if tar_stats is not None:
+        return _counted(_archive_bytes(opened, consumed, hasher, counter), tar_stats)
 
     def on_raw(chunk: bytes) -> None:
         hasher.update(chunk)
@@ -376,6 +498,15 @@ def _download(
             hint="free space, or pass --workdir on a bigger disk",
         ) from None
     return path
+
+
+def _counted(chunks: Iterator[bytes], tar_stats: TarStats) -> Iterator[bytes]:
+    walker = TarWalker(tar_stats)
+    for chunk in chunks:
+        walker.feed(chunk)
+        yield chunk
+    walker.finish()  # a tar cut short inside a complete gzip: IntegrityError, nothing commits
+    tar_stats.check_complete()
 
 
 def _tap(chunks: Iterator[bytes], fn: Callable[[bytes], None]) -> Iterator[bytes]:
@@ -439,9 +570,10 @@ def _run_stream(
     counter: _Counter,
     opts: RestoreOptions,
     checks: Callable[[], None],
+    tar_stats: TarStats | None,
 ) -> str:
     """Stream the source into the target; nothing commits unless ``checks()`` and all else pass."""
-    chunks = _archive_bytes(opened, consumed, hasher, counter)
+    chunks = _archive_bytes(opened, consumed, hasher, counter, tar_stats)
     if fmt.startswith("plain"):
         restore_plain.run_plain(
             tool,

@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-j",
         type=int,
         default=0,
-        help=f"parallel jobs for custom/directory archives (default {default_jobs()})",
+        help="parallel pg_restore jobs (default: the machine's cores, at most 4; now "
+        f"{default_jobs()}); a tar backup is extracted to a temporary directory for it when "
+        "there is room, else restored serially; 1 always restores serially",
     )
     parser.add_argument(
         "--format",
@@ -88,6 +90,10 @@ def summary(result: RestoreResult) -> str:
     )
 
 
+def _rows(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -117,6 +123,12 @@ def _restore(args: argparse.Namespace, out: Output) -> int:
     )
     out.info(f"runbook: restoring {source}")
     result = restore(source, args.target, opts)
+    if result.checked is not None:
+        for check in result.checked:
+            out.info(
+                f"  {check.table:<28} {_rows(check.expected_rows):>12} rows in the archive, "
+                f"{_rows(check.actual_rows):>12} restored: {check.status}"
+            )
     for name, seconds in result.stages.items():
         out.info(f"  {name:<16} {seconds:7.2f} s")
     out.line(summary(result))
