@@ -316,7 +316,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         swapped_old = None
         final_db = dbname
         if hidden:  # every check has passed: the restored copy takes the target's name
-            replaced = swap_databases(target, dbname, stamp)
+            replaced = restore_parallel.rename_into_place(target, dbname, stamp)
             if replaced:
                 restore_parallel.drop_database(target, replaced)
             final_db = target.dbname

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,9 @@ from psycopg import sql
 from runbook_helpers import storage
 from runbook_helpers.archive import OpenedSource
 from runbook_helpers.archive_counts import TarStats
-from runbook_helpers.errors import RestoreFailed, RunbookError
+from runbook_helpers.errors import RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.restore_outcome import Interrupted
+from runbook_helpers.restore_swap import swap_databases
 from runbook_helpers.restore_tools import raise_for, wait
 from runbook_helpers.tar_stream import Extractor, TarWalker
 from runbook_helpers.target import Target, maintenance_connection
@@ -162,6 +164,20 @@ def drop_database(target: Target, dbname: str) -> bool:
         return True
     except (psycopg.Error, Exception):
         return False
+
+
+def rename_into_place(target: Target, side_db: str, stamp: str, wait_s: float = 10.0) -> str | None:
+    """Give the restored side database the target's name (the empty target it replaces gets
+    ``<target>_old_<stamp>``); short-lived sessions on the target are waited out for
+    ``wait_s``, then UnsafeTarget (exit 8) says the restored copy is ready under its side name."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return swap_databases(target, side_db, stamp)
+        except UnsafeTarget:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def fail_hidden(target: Target, side_db: str, exc: BaseException) -> NoReturn:

@@ -37,9 +37,13 @@ def _octal(field: bytes) -> int:
 
 def parse_header(block: bytes) -> tuple[str, int, bytes]:
     """``(name, size, typeflag)`` of a ustar header block; IntegrityError if it is damaged."""
-    stored = _octal(block[148:156]) if block[148:156].strip(b"\0 ") else -1
+    try:
+        stored = _octal(block[148:156]) if block[148:156].strip(b"\0 ") else -1
+        size = _octal(block[124:136])
+    except ValueError:
+        stored = size = -1
     actual = sum(block[:148]) + 8 * 32 + sum(block[156:])
-    if stored != actual:
+    if stored != actual or size < 0:
         raise IntegrityError(
             "the tar archive inside the backup is damaged (a member header's checksum is wrong)",
             hint=_CUT_HINT,
@@ -47,7 +51,7 @@ def parse_header(block: bytes) -> tuple[str, int, bytes]:
     name = block[:100].split(b"\0", 1)[0]
     prefix = block[345:500].split(b"\0", 1)[0] if block[257:262] == b"ustar" else b""
     full = (prefix + b"/" + name) if prefix else name
-    return full.decode("utf-8", "replace"), _octal(block[124:136]), block[156:157]
+    return full.decode("utf-8", "replace"), size, block[156:157]
 
 
 class TarWalker:
