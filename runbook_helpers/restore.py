@@ -390,7 +390,7 @@ def _finish(
                     hint="the restore is not a faithful copy of the backup: do not use it; "
                     f"compare with runbook verify --target URL --archive {safe_source}",
                 )
-            stage(f"rows of {len(checked)} tables match the archive")
+            stage(f"rows of {len(tar_stats.stats)} tables match the archive")
         if opts.analyze:
             t0 = time.perf_counter()
             conn.execute("analyze")
