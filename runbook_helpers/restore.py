@@ -101,9 +101,11 @@ class RestoreOptions:
     workdir: Path | None = None  # where custom archives are downloaded (default: a temp dir)
     format: str | None = None  # --format: tar | custom | directory | plain (None: by its name)
     client: Any = None  # boto3 S3 client for s3:// sources
-    # progress callbacks: on_stage(message), on_bytes(raw bytes read so far)
+    # progress callbacks: on_stage(message), on_bytes(raw bytes read so far), on_total(size of
+    # the source in bytes, 0 when unknown; called once, before any on_bytes)
     on_stage: Callable[[str], None] | None = None
     on_bytes: Callable[[int], None] | None = None
+    on_total: Callable[[int], None] | None = None
     # test hook: called with each pg_restore/psql process once it has started (a streamed
     # archive: pg_restore first, then psql)
     on_process: Callable[[subprocess.Popen[bytes]], None] | None = None
@@ -173,6 +175,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
 
     with lock, archive.open_source(source, client=opts.client) as opened:
         fmt = opened.format
+        if opts.on_total:
+            opts.on_total(opened.size or 0)
         try:
             head, consumed = archive.decompressed_head(opened)
         except IntegrityError as exc:

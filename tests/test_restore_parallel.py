@@ -136,3 +136,24 @@ def test_a_lying_archive_leaves_the_target_untouched(
     assert res.status != 0
     assert faults.target_state(pg_url) == "untouched"
     assert faults.side_databases(pg_url) == {}
+
+
+def test_without_a_terminal_progress_is_one_line_per_stage(
+    tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
+) -> None:
+    res = run_cli(["restore", str(tar_gz), "--target", pg_url, "--jobs", "2"], sandbox_env)
+    assert res.status == 0, res.stderr
+    assert "\r" not in res.stderr and "\033" not in res.stderr
+    stages = [
+        ln.split(":")[1].split()[0] for ln in res.stderr.splitlines() if ln.startswith("runbook: ")
+    ]
+    assert stages == [
+        "restoring",
+        "parallel",
+        "created",
+        "read",
+        "restored",
+        "rows",
+        "analyze",
+        "renamed",
+    ]

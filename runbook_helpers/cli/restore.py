@@ -10,6 +10,7 @@ from types import FrameType
 from runbook_helpers.archive_format import KINDS
 from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
+from runbook_helpers.cli.progress import progress_for
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore import RestoreOptions, RestoreResult, default_jobs, restore
 
@@ -109,6 +110,7 @@ def handle(args: argparse.Namespace, out: Output) -> int:
 
 def _restore(args: argparse.Namespace, out: Output) -> int:
     source, client = resolve_source(args)
+    bar = progress_for(out, 0, "restore")
     opts = RestoreOptions(
         jobs=args.jobs,
         allow_non_empty=args.allow_non_empty,
@@ -119,10 +121,16 @@ def _restore(args: argparse.Namespace, out: Output) -> int:
         format=args.format,
         workdir=args.workdir,
         client=client,
-        on_stage=lambda msg: out.info(f"runbook: {msg}"),
+        on_stage=lambda msg: (bar.note if bar else out.info)(f"runbook: {msg}"),
+        on_bytes=bar.set if bar else None,
+        on_total=(lambda size: setattr(bar, "total", size)) if bar else None,
     )
     out.info(f"runbook: restoring {source}")
-    result = restore(source, args.target, opts)
+    try:
+        result = restore(source, args.target, opts)
+    finally:
+        if bar is not None:
+            bar.finish()
     if result.checked is not None:
         for check in result.checked:
             out.info(
