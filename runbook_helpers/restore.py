@@ -1,10 +1,18 @@
 """Restore a dump into a PostgreSQL database, by the fastest path that is still correct.
 
-* ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed, no local copy
-  (GET -> gunzip in Python -> ``pg_restore --single-transaction -f -`` -> ``psql``) in one
-  transaction whose COMMIT is sent only after the gzip CRC/length and the ``.sha256`` sidecar have
-  been checked to the last byte (:mod:`runbook_helpers.restore_stream`): damage found at the very
-  end commits nothing. (pg_restore cannot restore a tar archive or stdin in parallel.)
+* ``tar.gz`` / ``tar`` with ``--jobs`` above 1 and room for the extracted copy (the pre-check,
+  :func:`runbook_helpers.restore_parallel.choose`, says which path and why): extracted while
+  read, ``pg_restore -Fd -j N`` into a side database renamed to the target only after every
+  check (:mod:`runbook_helpers.restore_parallel`).
+* otherwise ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed, no
+  local copy (GET -> gunzip in Python -> ``pg_restore --single-transaction -f -`` -> ``psql``)
+  in one transaction whose COMMIT is sent only after the gzip CRC/length and the ``.sha256``
+  sidecar have been checked to the last byte (:mod:`runbook_helpers.restore_stream`): damage
+  found at the very end commits nothing. (pg_restore cannot restore a tar archive or stdin
+  in parallel: hence the extracted copy above.)
+* Either tar path counts the rows (and newest ``created_at``) of every table from the archive's
+  bytes as they go by (:class:`runbook_helpers.archive_counts.TarStats`) and compares them with
+  the restored database before the DONE mark: a difference is exit 10.
 * ``custom`` / ``directory``: from a regular file (downloaded and checked first when on S3) with
   ``pg_restore -j N --exit-on-error``.
 * ``plain`` / ``plain.gz``: only with ``--format plain`` (:mod:`runbook_helpers.restore_plain`):

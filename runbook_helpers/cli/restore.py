@@ -19,13 +19,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "restore",
         help="restore a backup (local or s3://) into a database",
-        description="Streams tar/gzip archives straight from R2 through pg_restore into psql "
-        "in one transaction, committed only after the gzip CRC and the .sha256 sidecar have "
-        "been checked (a failure commits nothing); custom/directory archives are restored "
-        "from a file with pg_restore -j N; plain SQL only with --format plain. psql always "
-        "runs in restricted mode (no meta-command from a backup runs). Owners and grants are "
-        "left out (--no-owner --no-privileges; for plain SQL its ALTER ... OWNER TO and ACL "
-        "entries are dropped), stops at the first error, runs ANALYZE.",
+        description="Tar backups (what the backup service writes): with --jobs above 1 and "
+        "room for the extracted copy, the archive is read once into a temporary directory "
+        "(gzip CRC and .sha256 checked) and restored with pg_restore -Fd -j N into a side "
+        "database that takes the target's name only after every check; otherwise streamed "
+        "through pg_restore into psql in one transaction, committed only after the checks. "
+        "Either way the rows of every table are counted from the archive as it is read and "
+        "compared with the restored database (exit 10 on a difference) before it is marked "
+        "done. Custom/directory archives are restored from a file with pg_restore -j N; plain "
+        "SQL only with --format plain. psql always runs in restricted mode (no meta-command "
+        "from a backup runs). Owners and grants are left out (--no-owner --no-privileges; for "
+        "plain SQL its ALTER ... OWNER TO and ACL entries are dropped), stops at the first "
+        "error, runs ANALYZE. A progress bar (bytes, rate, ETA) on a terminal, one line per "
+        "stage otherwise.",
     )
     parser.add_argument("source", metavar="SOURCE", help="path, s3://BUCKET/KEY, key or `latest`")
     parser.add_argument("--target", required=True, metavar="URL", help="database to restore into")
@@ -50,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         default=None,
         metavar="DIR",
-        help="where a custom archive from R2 is downloaded for -j (default: a temp dir)",
+        help="where a tar backup is extracted (or a custom archive from R2 downloaded) for "
+        "-j (default: $TMPDIR or /tmp)",
     )
     parser.add_argument(
         "--allow-non-empty",
