@@ -52,6 +52,7 @@ from runbook_helpers import (
     archive_format,
     restore_parallel,
     restore_plain,
+    restore_rows,
     restore_stream,
     storage,
 )
@@ -61,13 +62,9 @@ from runbook_helpers.errors import (
     IntegrityError,
     NoSpace,
     RunbookError,
-    VerifyMismatch,
 )
 from runbook_helpers.fetch import parse_sha256_sidecar
-from runbook_helpers.manifest import table_stats
 from runbook_helpers.marker import (
-    MARKER_DONE,
-    MARKER_FAILED,
     MARKER_IN_PROGRESS,
     read_marker,
     set_marker,
@@ -79,7 +76,6 @@ from runbook_helpers.restore_lock import restore_lock
 from runbook_helpers.restore_outcome import Prior, fail
 from runbook_helpers.restore_swap import swap_databases
 from runbook_helpers.restore_tools import PartialCommit, ToolFailed, raise_for, wait
-from runbook_helpers.tar_stream import TarWalker
 from runbook_helpers.target import (
     Target,
     check_not_production,
@@ -92,7 +88,7 @@ from runbook_helpers.target import (
     ensure_empty,
     user_tables,
 )
-from runbook_helpers.verify import TableCheck, compare
+from runbook_helpers.verify import TableCheck
 
 NOTHING_RESTORED = "; nothing was restored"
 
@@ -318,8 +314,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 tmpdir.cleanup()
 
         try:
-            checked, marker, tables = _finish(
-                target, dbname, safe_source, tar_stats, prior, opts, stages, stage
+            checked, marker, tables = restore_rows.finish(
+                target, dbname, safe_source, tar_stats, prior, opts.analyze, stages, stage
             )
         except BaseException as exc:
             if hidden:
@@ -362,56 +358,6 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         marker=marker,
         checked=checked,
     )
-
-
-def _finish(
-    target: Target,
-    dbname: str,
-    safe_source: str,
-    tar_stats: TarStats | None,
-    prior: Prior,
-    opts: RestoreOptions,
-    stages: dict[str, float],
-    stage: Callable[[str], None],
-) -> tuple[list[TableCheck] | None, str, int]:
-    """Compare the rows read from the archive with the restored database, ANALYZE, mark DONE.
-
-    A difference marks the database FAILED and raises VerifyMismatch (exit 10): the DONE mark
-    (and, for a parallel restore, the target's name) comes only after every check.
-    """
-    checked = None
-    with connect(target.url, dbname=dbname) as conn:
-        if tar_stats is not None:
-            t0 = time.perf_counter()
-            checked = compare(tar_stats.stats, table_stats(conn))
-            stages["row check"] = time.perf_counter() - t0
-            # tables that were there before (--allow-non-empty) are not the archive's to judge
-            bad = [
-                c for c in checked if c.status not in ("ok", "-", "extra" if prior.tables else "ok")
-            ]
-            if bad:
-                shown = ", ".join(f"{c.table} ({c.status})" for c in bad[:5])
-                reason = f"{len(bad)} table(s) differ from the rows in the archive: {shown}"
-                set_marker(
-                    conn,
-                    dbname,
-                    MARKER_FAILED.format(source=safe_source, at=utc_now(), reason=reason[:200]),
-                )
-                raise VerifyMismatch(
-                    f"{reason}; {dbname} is marked FAILED",
-                    hint="the restore is not a faithful copy of the backup: do not use it; "
-                    f"compare with runbook verify --target URL --archive {safe_source}",
-                )
-            stage(f"rows of {len(tar_stats.stats)} tables match the archive")
-        if opts.analyze:
-            t0 = time.perf_counter()
-            conn.execute("analyze")
-            stages["analyze"] = time.perf_counter() - t0
-            stage(f"analyze took {stages['analyze']:.1f}s")
-        tables = len(user_tables(conn))
-        marker = MARKER_DONE.format(source=safe_source, at=utc_now())
-        set_marker(conn, dbname, marker)
-    return checked, marker, tables
 
 
 def _check_content(source: str, fmt: str, head: bytes, requested: str | None) -> None:
@@ -471,7 +417,7 @@ def _archive_bytes(
     """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``,
     the decompressed ones ``tar_stats`` (rows counted on the way)."""
     if tar_stats is not None:
-        return _counted(_archive_bytes(opened, consumed, hasher, counter), tar_stats)
+        return restore_rows.counted(_archive_bytes(opened, consumed, hasher, counter), tar_stats)
 
     def on_raw(chunk: bytes) -> None:
         hasher.update(chunk)
@@ -510,15 +456,6 @@ def _download(
             hint="free space, or pass --workdir on a bigger disk",
         ) from None
     return path
-
-
-def _counted(chunks: Iterator[bytes], tar_stats: TarStats) -> Iterator[bytes]:
-    walker = TarWalker(tar_stats)
-    for chunk in chunks:
-        walker.feed(chunk)
-        yield chunk
-    walker.finish()  # a tar cut short inside a complete gzip: IntegrityError, nothing commits
-    tar_stats.check_complete()
 
 
 def _tap(chunks: Iterator[bytes], fn: Callable[[bytes], None]) -> Iterator[bytes]:
