@@ -73,21 +73,22 @@ def timestamp_order(text: str) -> tuple[Any, ...]:
         return (3, len(year), value)
 
 
-def _copy_target(copy_stmt: str) -> tuple[str, int | None] | None:
-    """``(schema.table, index of created_at or None)`` from a ``COPY ... FROM stdin;``."""
+def _copy_target(copy_stmt: str) -> tuple[str, int | None, int] | None:
+    """``(schema.table, index of created_at or None, columns)`` from ``COPY ... FROM stdin;``."""
     match = _COPY.match(copy_stmt.strip())
     if not match:
         return None
     columns = [_unquote(c) for c in _IDENT.findall(match.group("columns") or "")]
     created = columns.index("created_at") if "created_at" in columns else None
-    return _table_name(match.group("table")), created
+    return _table_name(match.group("table")), created, len(columns)
 
 
 class TarStats:
     """A :class:`~runbook_helpers.tar_stream.MemberSink` counting the rows of every table."""
 
     def __init__(self) -> None:
-        self.tables: dict[str, tuple[str, int | None]] = {}  # member name -> table, created_at
+        # member name -> (table, index of created_at, number of columns)
+        self.tables: dict[str, tuple[str, int | None, int]] = {}
         self.toc: bytearray | None = None
         self.current: tuple[str, RowCounter] | None = None
         self.stats: dict[str, TableStats] = {}
@@ -103,8 +104,8 @@ class TarStats:
         if name == "toc.dat":
             self.toc = bytearray()
         elif name in self.tables:
-            table, created = self.tables[name]
-            self.current = (table, RowCounter(created, timestamp_order))
+            table, created, columns = self.tables[name]
+            self.current = (table, RowCounter(created, timestamp_order, columns))
 
     def data(self, buf: bytes, start: int, end: int) -> None:
         if self.current is not None:

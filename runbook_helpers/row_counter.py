@@ -28,14 +28,25 @@ def _column(index: int) -> re.Pattern[bytes]:
 class RowCounter:
     """Feed one data file's bytes with :meth:`data`; :meth:`result` gives (rows, newest)."""
 
-    def __init__(self, created_index: int | None, order: Callable[[str], tuple[Any, ...]]) -> None:
+    def __init__(
+        self,
+        created_index: int | None,
+        order: Callable[[str], tuple[Any, ...]],
+        columns: int = 0,
+    ) -> None:
         self.newlines = 0
+        self.index = created_index
+        # a middle column of a fixed number of columns: picked out of region.split(b"\t")
+        # with a stride (every line has columns - 1 tabs: COPY escapes tabs in values)
+        self.stride = (
+            columns - 1 if created_index is not None and 0 < created_index < columns - 1 else 0
+        )
         self.seen = 0
         self.tail = b""
         self.order = order
         self.column = _column(created_index) if created_index is not None else None
         self.carry = b""
-        self.regular: re.Pattern[bytes] | None = None  # lines NOT of the first value's shape
+        self.regular: re.Pattern[bytes] | None = None  # lines of the first value's shape
         self.newest: str | None = None
         self.newest_key: tuple[Any, ...] = ()
 
@@ -53,8 +64,20 @@ class RowCounter:
         self._values(self.column.findall(head))
         last = buf.rfind(b"\n", first + 1, end)
         if last > first:
-            self._values(self.column.findall(buf, first + 1, last + 1))
+            self._values(self._column_values(buf[first + 1 : last + 1]))
         self.carry = buf[max(first, last) + 1 : end]
+
+    def _column_values(self, region: bytes) -> list[bytes]:
+        """The created_at value of every line of ``region`` (complete lines)."""
+        assert self.column is not None
+        stop = region.find(b"\n\\.\n") + 1 or len(region)  # rows end at the \. line
+        if region.startswith(b"\\.\n"):
+            stop = 0
+        rows = region[:stop]
+        if self.stride and rows.count(b"\t") == self.stride * rows.count(b"\n"):
+            assert self.index is not None
+            return rows.split(b"\t")[self.index :: self.stride]
+        return self.column.findall(rows)
 
     def _values(self, values: list[bytes]) -> None:
         if not values:
@@ -67,10 +90,10 @@ class RowCounter:
             top = max(values)
         if self.regular is None:
             m = _OFFSET.match(top)
-            if m:
+            if m:  # every value of this shape and offset (or NULL): the string order is right
                 offset = re.escape(m.group(1))
-                self.regular = re.compile(rb"(?m)^(?!(?:" + _SHAPE + offset + rb"|\\N|\\\.|)$)")
-        if self.regular is not None and not self.regular.search(b"\n".join(values)):
+                self.regular = re.compile(rb"(?:(?:" + _SHAPE + offset + rb"|\\N)\n)*")
+        if self.regular is not None and self.regular.fullmatch(b"\n".join(values) + b"\n"):
             self._offer(top.decode())
             return
         for value in values:  # unusual values in this chunk: compare each exactly
