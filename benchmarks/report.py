@@ -46,6 +46,11 @@ def _plain(text: str) -> str:
     return text.replace("`", "")
 
 
+def _cell(text: str) -> str:
+    """A table cell: a pipe inside it (even in a code span) is escaped."""
+    return text.replace("|", "\\|")
+
+
 def svg_chart(result: dict[str, Any]) -> str:
     """A small line chart: median seconds of each step against database size (GB)."""
     sizes = sorted(result["sizes"], key=lambda s: s["db_bytes"])
@@ -151,17 +156,18 @@ def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
                 continue
             ratio = v["median_s"] / s["steps"]["floor"]["median_s"]
             cells.append(f"{v['median_s']:.1f} s ({ratio:.2f}x)")
-        lines.append(f"| {_label(step)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_cell(_label(step))} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "In brackets: the ratio to the serial floor at the same size (below 1 is faster).",
-        "Peak memory of `runbook restore` itself: "
+        "Peak memory of the largest process of a `runbook restore` (runbook, pg_restore or "
+        "psql, from wait4's ru_maxrss): "
         + ", ".join(
             f"{max(s['steps'][k]['peak_rss_mb'] for k in RATIO_STEPS if k in s['steps']):.0f} MB "
             f"at {_mb(s['db_bytes'])}"
             for s in sizes
         )
-        + " (pg_restore and psql are separate processes).",
+        + ".",
         "",
         '<figure class="rb-chart"><img src="' + chart + '" alt="Median seconds of each step '
         'against database size"><figcaption>Median seconds per step against database size '
@@ -186,12 +192,15 @@ def extrapolation(size: dict[str, Any]) -> list[str]:
     for step in ("floor", "restore_file", "restore_j2", "verify_archive", "fetch"):
         if step in size["steps"]:
             rate = per_gb(size, step)
-            out.append(f"| {_label(step)} | {rate * 10 / 60:.0f} min | {rate * 50 / 60:.0f} min |")
+            out.append(
+                f"| {_cell(_label(step))} | {rate * 10 / 60:.0f} min | {rate * 50 / 60:.0f} min |"
+            )
     out += [
         "",
         "Assumptions: time grows linearly with the database (index builds grow a little faster "
-        "than linearly, so large sizes are optimistic); the same 2 cores and a server with "
-        "`fsync` as in the sandbox (a durable production server writes more slowly); R2 is on "
+        "than linearly, so large sizes are optimistic); the same 2 cores, and a server like the "
+        "sandbox's, which runs with `fsync=off` and `synchronous_commit=off` (a durable "
+        "production server writes more slowly); R2 is on "
         "loopback here, so add `backup size / download rate` for a real download (streamed "
         "restores overlap it); one table's COPY plus its indexes is a floor no `-j` removes.",
         "",
