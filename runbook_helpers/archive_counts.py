@@ -24,6 +24,7 @@ from runbook_helpers.archive_format import looks_like_text
 from runbook_helpers.archive_toc import read_toc
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
+from runbook_helpers.prefetch import prefetch
 from runbook_helpers.row_counter import RowCounter
 from runbook_helpers.tar_stream import TarWalker
 
@@ -261,7 +262,7 @@ def archive_table_stats(
         if opened.format.startswith("plain"):
             return count_copy_blocks(_text_lines(_pg_dump_sql(data, source)))
         if opened.format.startswith("tar"):
-            return count_tar(data)
+            return count_tar(prefetch(data))
         pg_restore, _ = local_pg_restore()
         if opened.format == "directory":
             cmd = [str(pg_restore), "--data-only", "-f", "-", opened.source]

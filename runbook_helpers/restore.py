@@ -70,6 +70,7 @@ from runbook_helpers.marker import (
     set_marker,
     utc_now,
 )
+from runbook_helpers.prefetch import prefetch
 from runbook_helpers.psql_restricted import restricted_psql
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore_lock import restore_lock
@@ -265,7 +266,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 if method == "parallel":
                     assert plan is not None
                     with restore_parallel.workspace(plan.workdir) as directory:
-                        chunks = _archive_bytes(opened, consumed, hasher, counter)
+                        chunks = prefetch(_archive_bytes(opened, consumed, hasher, counter))
                         tar_stats = restore_parallel.extract(chunks, directory)
                         stages["read+extract"] = time.perf_counter() - t0
                         stage(f"read and extracted in {stages['read+extract']:.1f}s")
@@ -416,8 +417,10 @@ def _archive_bytes(
 ) -> Iterator[bytes]:
     """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``,
     the decompressed ones ``tar_stats`` (rows counted on the way)."""
-    if tar_stats is not None:
-        return restore_rows.counted(_archive_bytes(opened, consumed, hasher, counter), tar_stats)
+    if tar_stats is not None:  # read + gunzip in one thread, count + feed in this one
+        return restore_rows.counted(
+            prefetch(_archive_bytes(opened, consumed, hasher, counter)), tar_stats
+        )
 
     def on_raw(chunk: bytes) -> None:
         hasher.update(chunk)
