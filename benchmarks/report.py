@@ -136,7 +136,11 @@ def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
         f"{m['cores']} CPU cores ({m['cpu']}), {m['memory_gb']} GB of memory, PostgreSQL "
         f"{m['postgres']} and an S3 server on the same machine standing in for R2 (load average "
         f"{m['loadavg_1m_at_start']} at the start: the machine was shared). Medians of "
-        f"{result['rounds']} alternating rounds; the raw figures are in `docs/data/bench.json`.",
+        + ", ".join(
+            f"{s.get('rounds', result['rounds'])} alternating rounds at {_mb(s['db_bytes'])}"
+            for s in sizes
+        )
+        + "; the raw figures are in `docs/data/bench.json`.",
         "",
         "| Step | "
         + " | ".join(

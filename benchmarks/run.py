@@ -3,7 +3,8 @@
 For each size (``RUNBOOK_BENCH_SIZES_GB``, default ``0.25,1,2``) a VLVT-like database is seeded
 deterministically (``runbook seed``, seed 42), one template backup is made (``runbook backup``:
 ``pg_dump --format=tar | gzip`` to the moto R2 stand-in) and fetched once. Then, for
-``RUNBOOK_BENCH_ROUNDS`` rounds (default 3), each step runs once per round, the order rotated
+``RUNBOOK_BENCH_ROUNDS`` rounds (default 3; ``RUNBOOK_BENCH_LARGE_ROUNDS``, default 2, from
+1 GB up), each step runs once per round, the order rotated
 every round so that no step always runs on a warmer (or busier) machine:
 
 * ``floor``: ``gzip -cd F | pg_restore -d DB`` + ``ANALYZE`` (no checks at all: the floor);
@@ -49,6 +50,8 @@ SEED = 42
 MB_PER_SCALE = 9.0  # database MB per seed scale unit (measured: scale 100 is ~904 MB)
 SIZES_GB = [float(x) for x in os.environ.get("RUNBOOK_BENCH_SIZES_GB", "0.25,1,2").split(",")]
 ROUNDS = int(os.environ.get("RUNBOOK_BENCH_ROUNDS", "3"))
+#: rounds at 1 GB and above (a shared 2-core machine: each round there takes minutes)
+LARGE_ROUNDS = int(os.environ.get("RUNBOOK_BENCH_LARGE_ROUNDS", "2"))
 OUT = Path(os.environ.get("RUNBOOK_BENCH_OUT", "build/bench.json"))
 MWM = "-c maintenance_work_mem=512MB"
 BACKUP_AT = "2026-01-25T03:00:00Z"
@@ -174,7 +177,8 @@ def measure_size(s: Session, size_gb: float, r2_profile: str) -> dict[str, Any]:
     runs: dict[str, list[float]] = {k: [] for k in steps}
     rss: dict[str, list[int]] = {k: [] for k in steps}
     names = list(steps)
-    for rnd in range(ROUNDS):
+    rounds = ROUNDS if size_gb < 1 else LARGE_ROUNDS
+    for rnd in range(rounds):
         order = names[rnd % len(names) :] + names[: rnd % len(names)]
         for name in order:
             seconds, peak = steps[name]()
@@ -184,6 +188,7 @@ def measure_size(s: Session, size_gb: float, r2_profile: str) -> dict[str, Any]:
     s.drop(verify_db)
     return {
         "target_gb": size_gb,
+        "rounds": rounds,
         "scale": scale,
         "seed": SEED,
         "seed_seconds": round(seed_s, 1),
