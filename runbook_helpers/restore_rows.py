@@ -61,7 +61,7 @@ def finish(
                 raise VerifyMismatch(
                     f"{reason}; {dbname} is marked FAILED",
                     hint="the restore is not a faithful copy of the backup: do not use it; "
-                    f"compare with runbook verify --target URL --archive {safe_source}",
+                    f"compare with `runbook verify --target URL --archive {safe_source}`",
                 )
             stage(f"rows of {len(tar_stats.stats)} tables match the archive")
         if analyze:
