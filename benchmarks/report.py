@@ -10,6 +10,7 @@ dependency): time per step against database size.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from html import escape
 from pathlib import Path
@@ -51,13 +52,21 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _nice(top: float) -> tuple[float, float]:
+    """An axis maximum and tick step (1, 2 or 5 times a power of ten) covering ``top``."""
+    raw = max(top, 1e-9) / 5
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    return math.ceil(top / step) * step, step
+
+
 def svg_chart(result: dict[str, Any]) -> str:
     """A small line chart: median seconds of each step against database size (GB)."""
     sizes = sorted(result["sizes"], key=lambda s: s["db_bytes"])
     steps = [k for k in STEPS if any(k in s["steps"] for s in sizes)]
     w, h, left, right, top, bottom = 720, 380, 56, 330, 16, 44
     xmax = max((s["db_bytes"] / GB for s in sizes), default=1.0) * 1.05 or 1.0
-    ymax = max((v["median_s"] for s in sizes for v in s["steps"].values()), default=1.0) * 1.1
+    ymax, ystep = _nice(max((v["median_s"] for s in sizes for v in s["steps"].values()), default=1))
     pw, ph = w - left - right, h - top - bottom
 
     def x(v: float) -> float:
@@ -72,12 +81,12 @@ def svg_chart(result: dict[str, Any]) -> str:
         "<title>Median seconds per step against database size</title>",
         f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#bbb"/>',
     ]
-    for i in range(6):
-        yv = ymax * i / 5
+    for i in range(round(ymax / ystep) + 1):
+        yv = ystep * i
         out.append(
             f'<line x1="{left}" x2="{left + pw}" y1="{y(yv):.1f}" y2="{y(yv):.1f}" stroke="#eee"/>'
         )
-        out.append(f'<text x="{left - 6}" y="{y(yv) + 4:.1f}" text-anchor="end">{yv:.0f}</text>')
+        out.append(f'<text x="{left - 6}" y="{y(yv) + 4:.1f}" text-anchor="end">{yv:g}</text>')
     for s in sizes:
         gb = s["db_bytes"] / GB
         out.append(
