@@ -187,9 +187,43 @@ def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
         f"(measured {result['measured_at'][:10]}).</figcaption></figure>",
         "",
     ]
+    lines += targets(sizes[-1])
     lines += extrapolation(sizes[-1])
     lines.append(END)
     return "\n".join(lines) + "\n"
+
+
+#: (step, limit as a ratio to the floor, what it means) - the speed targets of issue 11
+TARGETS = (
+    ("restore_file", 1.10, "`runbook restore` with verification included <= 1.10x the floor"),
+    ("restore_j2", 0.90, "`runbook restore --jobs 2`, verification included, <= 0.90x the floor"),
+    ("verify_archive", 0.25, "`runbook verify --archive` alone <= 0.25x the floor"),
+)
+
+
+def targets(size: dict[str, Any]) -> list[str]:
+    """The targets, met or not, at the largest measured size (they are set for >= 1 GB)."""
+    gb = size["db_bytes"] / GB
+    floor = size["steps"]["floor"]["median_s"]
+    out = [
+        f"**Against the speed targets** (set for 1 GB and more; largest size measured here: "
+        f"{gb:.2f} GB):",
+        "",
+        "| Target | Measured | Met? |",
+        "| --- | --- | --- |",
+    ]
+    for step, limit, text in TARGETS:
+        if step in size["steps"]:
+            ratio = size["steps"][step]["median_s"] / floor
+            out.append(f"| {text} | {ratio:.2f}x | {'yes' if ratio <= limit else '**no**'} |")
+    peaks = [v["peak_rss_mb"] for k, v in size["steps"].items() if k.startswith("restore")]
+    if peaks:
+        peak = max(peaks)
+        verdict = f"{peak:.0f} MB at {gb:.2f} GB" + ("" if gb >= 2 else " (2 GB not measured)")
+        met = ("yes" if peak < 150 else "**no**") if gb >= 2 else "not measured at 2 GB"
+        out.append(f"| Peak memory of a restore < 150 MB at 2 GB | {verdict} | {met} |")
+    out.append("")
+    return out
 
 
 def extrapolation(size: dict[str, Any]) -> list[str]:
