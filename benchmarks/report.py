@@ -167,12 +167,18 @@ def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
             if v is None:
                 cells.append("-")
                 continue
-            ratio = v["median_s"] / s["steps"]["floor"]["median_s"]
-            cells.append(f"{v['median_s']:.1f} s ({ratio:.2f}x)")
+            floor = s["steps"]["floor"]
+            ratio = v["median_s"] / floor["median_s"]
+            cell = f"{v['median_s']:.1f} s ({ratio:.2f}x)"
+            if len(v["runs_s"]) > 1:  # a shared machine: the best runs are compared too
+                best = min(v["runs_s"]) / min(floor["runs_s"])
+                cell += f"; best {min(v['runs_s']):.1f} s ({best:.2f}x)"
+            cells.append(cell)
         lines.append(f"| {_cell(_label(step))} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "In brackets: the ratio to the serial floor at the same size (below 1 is faster).",
+        "In brackets: the ratio to the serial floor at the same size (below 1 is faster); "
+        "`best` compares the fastest run of each (other work on the machine only adds time).",
         "Peak memory of the largest process of a `runbook restore` (runbook, pg_restore or "
         "psql, from wait4's ru_maxrss): "
         + ", ".join(
@@ -209,19 +215,23 @@ def targets(size: dict[str, Any]) -> list[str]:
         f"**Against the speed targets** (set for 1 GB and more; largest size measured here: "
         f"{gb:.2f} GB):",
         "",
-        "| Target | Measured | Met? |",
-        "| --- | --- | --- |",
+        "| Target | Median ratio | Best-run ratio | Met (median)? |",
+        "| --- | --- | --- | --- |",
     ]
+    floor_best = min(size["steps"]["floor"]["runs_s"])
     for step, limit, text in TARGETS:
         if step in size["steps"]:
-            ratio = size["steps"][step]["median_s"] / floor
-            out.append(f"| {text} | {ratio:.2f}x | {'yes' if ratio <= limit else '**no**'} |")
+            v = size["steps"][step]
+            ratio = v["median_s"] / floor
+            best = min(v["runs_s"]) / floor_best
+            met = "yes" if ratio <= limit else "**no**"
+            out.append(f"| {text} | {ratio:.2f}x | {best:.2f}x | {met} |")
     peaks = [v["peak_rss_mb"] for k, v in size["steps"].items() if k.startswith("restore")]
     if peaks:
         peak = max(peaks)
         verdict = f"{peak:.0f} MB at {gb:.2f} GB" + ("" if gb >= 2 else " (2 GB not measured)")
         met = ("yes" if peak < 150 else "**no**") if gb >= 2 else "not measured at 2 GB"
-        out.append(f"| Peak memory of a restore < 150 MB at 2 GB | {verdict} | {met} |")
+        out.append(f"| Peak memory of a restore < 150 MB at 2 GB | {verdict} | | {met} |")
     out.append("")
     return out
 
