@@ -36,15 +36,23 @@ STEPS: dict[str, tuple[str, str]] = {
     "fetch": ("`runbook fetch s3://...` (download + checks)", "#ff7f0e"),
     "scrub": ("`runbook scrub`", "#9467bd"),
 }
+#: short names for the chart's legend
+LEGEND = {
+    "floor": "serial floor (gzip | pg_restore)",
+    "floor_mwm": "floor + maintenance_work_mem",
+    "restore_file": "runbook restore -j 1 (file)",
+    "restore_s3": "runbook restore -j 1 (s3://)",
+    "restore_j2": "runbook restore -j 2",
+    "restore_j2_mwm": "-j 2 + maintenance_work_mem",
+    "verify_archive": "runbook verify --archive",
+    "fetch": "runbook fetch",
+    "scrub": "runbook scrub",
+}
 RATIO_STEPS = ("restore_file", "restore_s3", "restore_j2", "restore_j2_mwm", "verify_archive")
 
 
 def _label(step: str) -> str:
     return STEPS.get(step, (step, "#000000"))[0]
-
-
-def _plain(text: str) -> str:
-    return text.replace("`", "")
 
 
 def _cell(text: str) -> str:
@@ -118,7 +126,7 @@ def svg_chart(result: dict[str, Any]) -> str:
             f'stroke="{colour}" stroke-width="2"{dash}/>'
         )
         out.append(
-            f'<text x="{w - right + 38}" y="{ly + 4}">{escape(_plain(_label(step))[:52])}</text>'
+            f'<text x="{w - right + 38}" y="{ly + 4}">{escape(LEGEND.get(step, step))}</text>'
         )
     out.append("</svg>")
     return "\n".join(out) + "\n"
