@@ -23,6 +23,7 @@ from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, 
 from runbook_helpers.archive_format import looks_like_text
 from runbook_helpers.archive_toc import read_toc
 from runbook_helpers.errors import Incompatible, IntegrityError
+from runbook_helpers.fetch import TarEnd
 from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.row_counter import RowCounter
@@ -207,6 +208,15 @@ def _pg_dump_sql(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
     yield from chunks
 
 
+def _tar_checked(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
+    """``chunks``, then IntegrityError if they were a tar archive without its end blocks."""
+    tar_end = TarEnd(source)
+    for chunk in chunks:
+        tar_end.feed(chunk)
+        yield chunk
+    tar_end.check()
+
+
 def _feed(chunks: Iterator[bytes], sink: IO[bytes], errors: list[BaseException]) -> None:
     try:
         for chunk in chunks:
@@ -270,6 +280,7 @@ def archive_table_stats(
         else:
             cmd = [str(pg_restore), "--data-only", "-f", "-"]
             stdin = subprocess.PIPE
+            data = _tar_checked(data, source)
         proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             return _count_from(proc, data, eof_grace)

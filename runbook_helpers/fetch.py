@@ -53,7 +53,7 @@ def transfer_config() -> TransferConfig:
     """Multipart threshold/chunk sizes within R2's limits (5 MiB-5 GiB parts), 8 threads.
 
     One s3transfer attempt per part on top of botocore's own retries, so a stalled endpoint
-    is given up on within ``$RUNBOOK_TIMEOUT`` (see :func:`storage.timeouts`), not five times it.
+    is given up on within ``$RUNBOOK_TIMEOUT`` (:func:`r2_timeouts.timeouts`), not five times it.
     """
     return TransferConfig(
         num_download_attempts=1,
@@ -144,14 +144,11 @@ def verify_file(
             for chunk in iter_file(fh, chunk=CHUNK):
                 on_raw(chunk)
             return digest.hexdigest(), None
-        first = b""
-        tail = b""
+        tar_end = TarEnd(name)
         try:
             for data in iter_gunzip(iter_file(fh, chunk=CHUNK), on_raw=on_raw):
                 total_out += len(data)
-                if len(first) < TAR_BLOCK:
-                    first += data[: TAR_BLOCK - len(first)]
-                tail = (tail + data[-TAR_END:])[-TAR_END:]
+                tar_end.feed(data)
         except Truncated:
             raise IntegrityError(
                 f"{name} is truncated: the gzip stream ends without its trailer after "
@@ -165,24 +162,40 @@ def verify_file(
                 f"({exc.__cause__})",
                 hint="use another backup (`runbook backups list`) or re-fetch",
             ) from exc
-    _check_tar_end(name, first, tail, total_out)
+    tar_end.check()
     return digest.hexdigest(), total_out
 
 
-def _check_tar_end(name: str, first: bytes, tail: bytes, size: int) -> None:
-    """A tar archive (what pg_dump --format=tar writes) must end with two zero blocks.
+class TarEnd:
+    """Checks that a tar archive (what pg_dump --format=tar writes) ends with two zero blocks.
 
     The template runs ``pg_dump | gzip``: when pg_dump dies midway, gzip still ends its
-    stream cleanly, so only the tar layer shows the backup is cut short.
+    stream cleanly, so only the tar layer shows the backup is cut short. Feed it the
+    decompressed bytes in order, then call :meth:`check`; anything not tar passes.
     """
-    if first[257:262] != b"ustar":  # not tar: plain SQL or a custom archive
-        return
-    if size % TAR_BLOCK or tail != bytes(TAR_END):
-        raise IntegrityError(
-            f"{name} is truncated: the gzip stream is complete but the tar archive inside "
-            f"({size:,} bytes) has no end-of-archive blocks (pg_dump stopped midway)",
-            hint="use another backup (`runbook backups list`); check the backup service's logs",
-        )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.first = b""
+        self.tail = b""
+        self.size = 0
+
+    def feed(self, data: bytes) -> None:
+        self.size += len(data)
+        if len(self.first) < TAR_BLOCK:
+            self.first += data[: TAR_BLOCK - len(self.first)]
+        self.tail = (self.tail + data[-TAR_END:])[-TAR_END:]
+
+    def check(self) -> None:
+        if self.first[257:262] != b"ustar":  # not tar: plain SQL or a custom archive
+            return
+        if self.size % TAR_BLOCK or self.tail != bytes(TAR_END):
+            raise IntegrityError(
+                f"{self.name} is truncated: the gzip stream is complete but the tar archive "
+                f"inside ({self.size:,} bytes) has no end-of-archive blocks (pg_dump stopped "
+                "midway)",
+                hint="use another backup (`runbook backups list`); check the backup service's logs",
+            )
 
 
 def _check_sidecar(name: str, actual: str, sidecar_text: str | None) -> bool:

@@ -19,15 +19,18 @@ _PART = re.compile(r"(\d+)\s*([smhdw])")
 def parse_duration(text: str) -> timedelta:
     """``30s``, ``15m``, ``1h``, ``7d``, ``1h30m`` or plain seconds (``3600``)."""
     raw = text.strip().lower()
-    if raw.isdigit():
-        return timedelta(seconds=int(raw))
-    parts = _PART.findall(raw)
-    if not raw or not parts or _PART.sub("", raw).strip():
+    parts = [(raw, "s")] if raw.isdigit() else _PART.findall(raw)
+    unreadable = UsageError(
+        f"cannot read the duration {text!r}", hint="write it like 30s, 15m, 1h, 7d or 1h30m"
+    )
+    if not raw or not parts or (not raw.isdigit() and _PART.sub("", raw).strip()):
+        raise unreadable
+    try:
+        return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+    except OverflowError:  # more than 999,999,999 days
         raise UsageError(
-            f"cannot read the duration {text!r}",
-            hint="write it like 30s, 15m, 1h, 7d or 1h30m",
-        )
-    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in parts))
+            f"the duration {text!r} is out of range", hint="write it like 30s, 15m, 1h, 7d or 1h30m"
+        ) from None
 
 
 def check_expiry(expires: timedelta) -> None:

@@ -8,18 +8,17 @@ into the typed errors of :mod:`runbook_helpers.errors`, never showing a secret).
 from __future__ import annotations
 
 import configparser
-import logging
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import boto3
-from botocore.config import Config
+from boto3.exceptions import RetriesExceededError as Boto3RetriesExceededError
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -33,8 +32,10 @@ from botocore.exceptions import (
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from s3transfer.exceptions import RetriesExceededError
 
 from runbook_helpers.errors import AccessDenied, NotFound, RunbookError, Unreachable, UsageError
+from runbook_helpers.r2_timeouts import TIMEOUT_HINT, client_config, retry_notice, timeouts
 from runbook_helpers.redact import redact_text
 
 if TYPE_CHECKING:
@@ -43,12 +44,6 @@ else:
     S3Client = object
 
 DEFAULT_PROFILE = "r2-vlvt"
-DEFAULT_MAX_ATTEMPTS = 3
-#: Seconds a request may go unanswered, all attempts together (``$RUNBOOK_TIMEOUT``).
-DEFAULT_TIMEOUT = 30.0
-TIMEOUT_ENV = "RUNBOOK_TIMEOUT"
-TIMEOUT_HINT = f"if the endpoint is only slow, allow more time with {TIMEOUT_ENV}=SECONDS"
-log = logging.getLogger("runbook")
 _ACCESS_CODES = frozenset(
     {
         "AccessDenied",
@@ -145,63 +140,6 @@ def resolve_profile(profile: str | None = None) -> str | None:
     return None
 
 
-def _positive_env(name: str, default: float) -> float:
-    text = os.environ.get(name, "")
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise UsageError(f"${name} must be a positive number, not {text!r}", hint=f"unset {name}")
-    return value
-
-
-def timeouts() -> tuple[int, float, float]:
-    """(attempts, connect timeout, read timeout) so all attempts fit in ``$RUNBOOK_TIMEOUT``.
-
-    A read timeout bounds each wait for bytes (not a whole download), so a stalled endpoint
-    ends with :class:`Unreachable` after about ``$RUNBOOK_TIMEOUT`` seconds plus the backoff.
-    """
-    total = _positive_env(TIMEOUT_ENV, DEFAULT_TIMEOUT)
-    attempts = max(1, int(_positive_env("RUNBOOK_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)))
-    per_attempt = total / attempts
-    return attempts, min(10.0, per_attempt), per_attempt
-
-
-def client_config() -> Config:
-    """Retries (standard mode), bounded timeouts, and R2's "checksums only when required"."""
-    attempts, connect, read = timeouts()
-    return Config(
-        retries={"mode": "standard", "max_attempts": attempts},
-        connect_timeout=connect,
-        read_timeout=read,
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        s3={"addressing_style": "path"},
-    )
-
-
-def _report_retry(attempts: int, read_timeout: float) -> Any:
-    """A ``needs-retry`` hook printing a progress line when a request got no answer."""
-
-    def hook(caught_exception: Exception | None = None, **kwargs: Any) -> None:
-        if caught_exception is None:
-            return
-        attempt = int(kwargs.get("attempts") or 0)
-        if attempt >= attempts:
-            return
-        what = (
-            f"no answer within {read_timeout:g} s"
-            if isinstance(caught_exception, (ReadTimeoutError, ConnectTimeoutError))
-            else f"{type(caught_exception).__name__}"
-        )
-        log.warning("%s from the R2 endpoint (attempt %d of %d); retrying", what, attempt, attempts)
-
-    return hook
-
-
 def s3_client(profile: str | None = None) -> S3Client:
     """A configured S3 client for R2.
 
@@ -231,7 +169,7 @@ def s3_client(profile: str | None = None) -> S3Client:
     region = session.region_name or "auto"
     client = session.client("s3", endpoint_url=endpoint, region_name=region, config=client_config())
     attempts, _, read = timeouts()
-    client.meta.events.register("needs-retry.s3", _report_retry(attempts, read))
+    client.meta.events.register("needs-retry.s3", retry_notice(attempts, read))
     return client
 
 
@@ -288,7 +226,7 @@ def _translate(exc: Exception, what: str, endpoint: str | None) -> RunbookError:
         if isinstance(exc, (ReadTimeoutError, ConnectTimeoutError)):
             attempts, _, read = timeouts()
             return Unreachable(
-                f"no answer from {url} within {attempts} x {read:g} s while accessing {what}",
+                f"no answer from {url} within {attempts} x {read:.3g} s while accessing {what}",
                 hint="check the network and the profile's endpoint_url; " + TIMEOUT_HINT,
             )
         return Unreachable(
@@ -306,9 +244,21 @@ def translate_errors(
     """Turn botocore/s3transfer exceptions raised inside into typed :class:`RunbookError`."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
-        err = _translate(exc, str(what) if what is not None else "the bucket", endpoint)
+    except (ClientError, BotoCoreError, *_WRAPPERS) as exc:
+        cause = _botocore_cause(exc)
+        err = _translate(cause, str(what) if what is not None else "the bucket", endpoint)
         raise type(err)(_safe(str(err)), _safe(err.hint)) from exc
+
+
+_WRAPPERS = (RetriesExceededError, Boto3RetriesExceededError, S3UploadFailedError)
+
+
+def _botocore_cause(exc: Exception) -> Exception:
+    """The botocore error inside s3transfer's and boto3's wrappers (retries, uploads)."""
+    inner = getattr(exc, "last_exception", None) or exc.__cause__ or exc.__context__
+    if isinstance(exc, _WRAPPERS) and isinstance(inner, (ClientError, BotoCoreError)):
+        return inner
+    return exc
 
 
 def _endpoint(client: S3Client) -> str:

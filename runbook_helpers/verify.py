@@ -205,7 +205,8 @@ def check(report: VerifyReport) -> None:
         raise RestoreFailed(
             f"the database {report.database} is INCOMPLETE: its restore marker says "
             f"{report.marker!r}",
-            hint=f"drop it (dropdb {report.database}) and re-run the restore",
+            hint="restore again into a new database (`runbook restore --side-db`); drop "
+            f"{report.database} only if nothing else lives in it",
         )
     diffs = report.differences
     if diffs:

@@ -15,7 +15,10 @@ from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.test_storage_support import run_cli
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+def now() -> datetime:
+    """The time when a test runs (not when the module was collected: a long run drifts)."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -29,7 +32,7 @@ def put(r2: R2Mock, key: str, size: int = 10) -> None:
 
 def test_newest_first_by_key_timestamp_not_last_modified(r2_clean: R2Mock) -> None:
     # uploaded newest first, so LastModified order is the reverse of the key order
-    keys = [backup_key(NOW - timedelta(days=d)) for d in range(3)]
+    keys = [backup_key(now() - timedelta(days=d)) for d in range(3)]
     for key in keys:
         put(r2_clean, key)
     put(r2_clean, keys[2] + ".sha256")  # sidecars and other keys are ignored
@@ -43,7 +46,7 @@ def test_newest_first_by_key_timestamp_not_last_modified(r2_clean: R2Mock) -> No
 
 
 def test_subfolder_listing_is_separate(r2_clean: R2Mock) -> None:
-    root, sub = backup_key(NOW), backup_key(NOW - timedelta(hours=1), subfolder="prod")
+    root, sub = backup_key(now()), backup_key(now() - timedelta(hours=1), subfolder="prod")
     put(r2_clean, root)
     put(r2_clean, sub)
     client = r2_clean.client()
@@ -70,8 +73,8 @@ def test_more_than_1000_objects(r2_clean: R2Mock, env: dict[str, str]) -> None:
 
 
 def test_cli_list_human_and_json(r2_clean: R2Mock, env: dict[str, str]) -> None:
-    newest = backup_key(NOW - timedelta(hours=2))
-    older = backup_key(NOW - timedelta(days=3))
+    newest = backup_key(now() - timedelta(hours=2))
+    older = backup_key(now() - timedelta(days=3))
     put(r2_clean, older, size=5)
     put(r2_clean, newest, size=int(1.5 * 1024 * 1024))
     result = run_cli(["backups", "list"], env)
@@ -89,9 +92,9 @@ def test_cli_list_human_and_json(r2_clean: R2Mock, env: dict[str, str]) -> None:
 
 
 def test_cli_latest_prints_only_the_uri(r2_clean: R2Mock, env: dict[str, str]) -> None:
-    newest = backup_key(NOW - timedelta(minutes=5))
+    newest = backup_key(now() - timedelta(minutes=5))
     put(r2_clean, newest)
-    put(r2_clean, backup_key(NOW - timedelta(days=1)))
+    put(r2_clean, backup_key(now() - timedelta(days=1)))
     result = run_cli(["backups", "latest"], env)
     assert result.status == 0
     assert result.stdout == f"s3://{r2_clean.bucket}/{newest}\n"
@@ -114,7 +117,7 @@ def test_empty_bucket_is_not_found_with_hint(r2_clean: R2Mock, env: dict[str, st
 
 
 def test_empty_root_suggests_the_subfolder(r2_clean: R2Mock, env: dict[str, str]) -> None:
-    put(r2_clean, backup_key(NOW, subfolder="prod"))
+    put(r2_clean, backup_key(now(), subfolder="prod"))
     result = run_cli(["backups", "list"], env)
     assert result.status == ExitStatus.NOT_FOUND
     assert "runbook: hint: backups may be in a subfolder: try --subfolder prod" in result.stderr

@@ -12,7 +12,10 @@ from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.test_storage_support import run_cli
 
-NOW = datetime.now(UTC)
+
+def now() -> datetime:
+    """The time when a test runs (not when the module was collected: a long run drifts)."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -24,7 +27,7 @@ def daily(r2: R2Mock, sizes: list[int], newest_age: timedelta) -> None:
     """One backup a day, newest first in ``sizes``."""
     s3 = r2.client()
     for i, size in enumerate(sizes):
-        key = backup_key(NOW - newest_age - timedelta(days=i))
+        key = backup_key(now() - newest_age - timedelta(days=i))
         s3.put_object(Bucket=r2.bucket, Key=key, Body=b"x" * size)
 
 

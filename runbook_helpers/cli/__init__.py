@@ -72,6 +72,7 @@ def _library_notes(out: Output) -> Iterator[None]:
     handler = logging.StreamHandler(out.stderr)
     handler.setFormatter(_NoteFormatter("runbook: %(levelname)s: %(message)s"))
     logger = logging.getLogger("runbook")
+    level, propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -79,6 +80,8 @@ def _library_notes(out: Output) -> Iterator[None]:
         yield
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ def source(pg_url: str) -> str:
     return pg_url
 
 
-@pytest.mark.parametrize("mode", ["stall", "close"])
+@pytest.mark.parametrize("mode", ["stall", "close", "half"])  # half: the HEAD passes, upload stalls
 def test_r2_endpoint_stalls_or_closes(
     mode: str, source: str, sandbox_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from boto3.exceptions import RetriesExceededError, S3UploadFailedError
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from runbook_helpers import cli
@@ -97,6 +98,14 @@ def _client_error(code: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": code}}, "GetObject")
 
 
+def _wrapped_upload(cause: Exception) -> Exception:
+    """boto3's upload_file wraps a ClientError in S3UploadFailedError (raised from it)."""
+    try:
+        raise S3UploadFailedError(f"Failed to upload f to b/k: {cause}") from cause
+    except S3UploadFailedError as exc:
+        return exc
+
+
 @pytest.mark.parametrize(
     ("exc", "status"),
     [
@@ -107,6 +116,8 @@ def _client_error(code: str) -> ClientError:
         (_client_error("NoSuchKey"), ExitStatus.NOT_FOUND),
         (ReadTimeoutError(endpoint_url="http://r2/b/k?x=1"), ExitStatus.UNREACHABLE),
         (ConnectionClosedError(endpoint_url="http://r2/b/k"), ExitStatus.UNREACHABLE),
+        (_wrapped_upload(_client_error("AccessDenied")), ExitStatus.ACCESS_DENIED),
+        (RetriesExceededError(ReadTimeoutError(endpoint_url="http://r2")), ExitStatus.UNREACHABLE),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
 )

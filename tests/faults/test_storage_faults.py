@@ -145,3 +145,19 @@ def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path
     result = CliResult(proc.returncode, stdout, stderr)
     assert_clean_failure(result, ExitStatus.INTERRUPTED, [SECRET], argv=argv)
     assert not list((tmp_path / "dl").glob("*"))
+
+
+@pytest.mark.parametrize(  # presign only needs a HEAD, which this server answers in full
+    "argv", [c for c in COMMANDS if c[0] != "presign"], ids=lambda a: " ".join(a[:2])
+)
+def test_endpoint_answering_half_a_response(
+    argv: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    """Headers and the first bytes, then silence: the read timeout ends it (also mid-body)."""
+    with misbehaving_server("half") as endpoint:
+        started = time.monotonic()
+        result = run_cli(argv, dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="3"))
+        elapsed = time.monotonic() - started
+    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
+    assert elapsed < 20, elapsed
+    assert list(tmp_path.glob("*.part")) == [] and not (tmp_path / KEY).exists()

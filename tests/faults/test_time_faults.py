@@ -149,3 +149,30 @@ def test_backup_at_out_of_range(at: str, env: dict[str, str], pg_url: str) -> No
     result = run_cli(["backup", "--source", pg_url, "--at", at], env)
     assert_clean_failure(result, ExitStatus.USAGE, argv=["backup", "--source", pg_url, "--at", at])
     assert "--at" in result.error_line
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["freshness", "--max-age", "99999999999999d"],
+        ["freshness", "--max-age", "9" * 30],
+        ["freshness", "--min-ratio", "nan"],
+        ["presign", "s3://vlvt-backups/k.tar.gz", "--expires", "99999999999999w"],
+        ["backups", "latest", "--before", "10000-01-01"],
+        ["backup", "--at", "0000-01-01T00:00:00Z"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_out_of_range_arguments_are_usage_errors(
+    argv: list[str], env: dict[str, str], pg_url: str
+) -> None:
+    argv = [*argv, "--source", pg_url] if argv[0] == "backup" else argv
+    result = run_cli(argv, env)
+    assert result.status == ExitStatus.USAGE, result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+
+
+def test_before_far_in_the_past_finds_nothing(r2_clean: R2Mock, env: dict[str, str]) -> None:
+    put(r2_clean, backup_key(datetime.now(UTC) - timedelta(hours=1)))
+    argv = ["backups", "latest", "--before", "0001-01-01T00:00:00+01:00"]
+    assert_clean_failure(run_cli(argv, env), ExitStatus.NOT_FOUND, argv=argv)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import gzip
+import random
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+HALF_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: 1048576\r\n"
+    b'ETag: "0123456789abcdef0123456789abcdef"\r\n'
+    b"Last-Modified: Sun, 25 Jan 2026 03:00:00 GMT\r\n\r\n"
+    + gzip.compress(random.Random(8).randbytes(65536))[:4096]  # a gzip stream, cut short
+)
 LIFETIME = 180.0  # seconds; the server stops by itself after this even if a test hangs
 
 
 @contextmanager
 def misbehaving_server(mode: str) -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` of a server that ``stall``s (accepts, reads, never answers)
-    or ``close``s (accepts, reads the request, closes the connection without a byte)."""
-    assert mode in ("stall", "close")
+    """``http://127.0.0.1:PORT`` of a server that ``stall``s (accepts, reads, never answers),
+    ``close``s (accepts, reads the request, closes the connection without a byte) or answers
+    ``half`` (a 200 promising 1 MiB, 4 KiB of it, then silence)."""
+    assert mode in ("stall", "close", "half")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -37,8 +46,11 @@ def misbehaving_server(mode: str) -> Iterator[str]:
                 conn.recv(65536)
             if mode == "close":
                 conn.close()
-            else:
-                held.append(conn)  # kept open, never answered
+                continue
+            if mode == "half":
+                with suppress(OSError):
+                    conn.sendall(HALF_ANSWER)
+            held.append(conn)  # kept open, never (fully) answered
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
