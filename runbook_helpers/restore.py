@@ -258,8 +258,15 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 stages["checksum"] = time.perf_counter() - t0
                 _check_sha(expected_sha, hasher.hexdigest(), source, where=NOTHING_RESTORED)
 
-            with connect(target.url, dbname=dbname) as conn:
-                set_marker(conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started))
+            try:
+                with connect(target.url, dbname=dbname) as conn:
+                    set_marker(
+                        conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started)
+                    )
+            except BaseException as exc:  # a side database nobody asked for is not left behind
+                if hidden:
+                    restore_parallel.fail_hidden(target, dbname, exc)
+                raise
             conninfo = target.conninfo(dbname, with_password=False)
             t0 = time.perf_counter()
             try:
