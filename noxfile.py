@@ -111,7 +111,19 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Speed targets: restore throughput and drill time (pytest-benchmark), never timed tests."""
+    """Every restore path side by side, alternating rounds, at 0.25/1/2 GB (benchmarks/run.py).
+
+    Writes build/bench.json and build/bench.svg. RUNBOOK_BENCH_SIZES_GB (default 0.25,1,2) and
+    RUNBOOK_BENCH_ROUNDS (default 3) set the sizes and rounds; copy the JSON to
+    docs/data/bench.json and run `python benchmarks/report.py` to update docs/time-estimates.md.
+    """
+    session.install("-e", ".[sandbox]", *PINNED)
+    session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_pytest(session: nox.Session) -> None:
+    """Memory and incident-path targets (pytest-benchmark), never timed tests."""
     session.install("-e", ".[bench]", *PINNED)
     # RUNBOOK_BENCH_SCALE (default 20, ~200 MB database) sets the size; see benchmarks/README.md.
     session.run(

@@ -109,7 +109,9 @@ def test_restore_streaming_peak_rss(benchmark: Any, bench: Bench) -> None:
         return bench.fresh_db("bench_rss"), {}
 
     def run(name: str, url: str) -> None:
-        results.append(measure(bench, ["runbook", "restore", bench.backup_uri, "--target", url]))
+        results.append(
+            measure(bench, ["runbook", "restore", bench.backup_uri, "--target", url, "-j", "1"])
+        )
 
     def teardown(name: str, url: str) -> None:
         bench.drop(name)

@@ -36,7 +36,7 @@ def _restore_rounds(benchmark: Any, bench: Bench, source: str, *extra_args: str)
 
 def test_restore_streamed_from_r2(benchmark: Any, bench: Bench) -> None:
     """Template tar.gz streamed from (moto) R2 into pg_restore: no local copy, no temp file."""
-    summaries = _restore_rounds(benchmark, bench, bench.backup_uri)
+    summaries = _restore_rounds(benchmark, bench, bench.backup_uri, "--jobs", "1")
     record(
         benchmark,
         bench,
@@ -50,8 +50,8 @@ def test_restore_streamed_from_r2(benchmark: Any, bench: Bench) -> None:
 
 
 def test_restore_local_targz(benchmark: Any, bench: Bench, local_targz: Path) -> None:
-    """The same tar.gz from a local file (what the runbook does after ``runbook fetch``)."""
-    summaries = _restore_rounds(benchmark, bench, str(local_targz))
+    """The same tar.gz from a local file (what the runbook does after ``runbook fetch``), serial."""
+    summaries = _restore_rounds(benchmark, bench, str(local_targz), "--jobs", "1")
     record(
         benchmark,
         bench,

@@ -1,10 +1,12 @@
 """Exact row counts read out of a backup archive itself, without restoring it.
 
 Nightly backups made by the Railway template carry no manifest. Their table data is stored as
-COPY text, one line per row, so counting the lines of every ``COPY ... FROM stdin;`` block that
-``pg_restore --data-only -f -`` prints gives the exact rows of every table in the archive (and
-the newest ``created_at``, read from that column). ``runbook verify --archive`` compares a
-restored database with these numbers.
+COPY text, one line per row. A tar archive (what the template writes) is read directly: its
+``toc.dat`` names the table of every ``NNNN.dat`` member and the member's line ends are counted
+in C (:class:`TarStats`, :mod:`runbook_helpers.row_counter`) - at gunzip speed, and in the same
+pass as a restore. Other formats go through ``pg_restore --data-only -f -`` and its COPY blocks
+are counted. The newest ``created_at`` is read from that column. ``runbook verify --archive``
+and ``runbook restore`` compare a restored database with these numbers.
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from typing import IO, Any
 
 from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
 from runbook_helpers.archive_format import looks_like_text
+from runbook_helpers.archive_toc import read_toc
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.fetch import TarEnd
 from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
+from runbook_helpers.prefetch import prefetch
+from runbook_helpers.row_counter import RowCounter
+from runbook_helpers.tar_stream import TarWalker
 
 _COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
 _IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
@@ -67,6 +73,79 @@ def timestamp_order(text: str) -> tuple[Any, ...]:
     except (ValueError, OverflowError):  # year 10000 and later
         year = value.split("-", 1)[0]
         return (3, len(year), value)
+
+
+def _copy_target(copy_stmt: str) -> tuple[str, int | None, int] | None:
+    """``(schema.table, index of created_at or None, columns)`` from ``COPY ... FROM stdin;``."""
+    match = _COPY.match(copy_stmt.strip())
+    if not match:
+        return None
+    columns = [_unquote(c) for c in _IDENT.findall(match.group("columns") or "")]
+    created = columns.index("created_at") if "created_at" in columns else None
+    return _table_name(match.group("table")), created, len(columns)
+
+
+class TarStats:
+    """A :class:`~runbook_helpers.tar_stream.MemberSink` counting the rows of every table."""
+
+    def __init__(self) -> None:
+        # member name -> (table, index of created_at, number of columns)
+        self.tables: dict[str, tuple[str, int | None, int]] = {}
+        self.toc: bytearray | None = None
+        self.current: tuple[str, RowCounter] | None = None
+        self.stats: dict[str, TableStats] = {}
+        self.first = True
+
+    def start(self, name: str, size: int) -> None:
+        if self.first and name != "toc.dat":
+            raise Incompatible(
+                f"the tar archive starts with {name!r}, not toc.dat: not a pg_dump tar archive",
+                hint="give the .tar.gz the backup service wrote (see `runbook backups list`)",
+            )
+        self.first = False
+        if name == "toc.dat":
+            self.toc = bytearray()
+        elif name in self.tables:
+            table, created, columns = self.tables[name]
+            self.current = (table, RowCounter(created, timestamp_order, columns))
+
+    def data(self, buf: bytes, start: int, end: int) -> None:
+        if self.current is not None:
+            self.current[1].data(buf, start, end)
+        elif self.toc is not None:
+            self.toc += buf[start:end]
+
+    def end(self) -> None:
+        if self.toc is not None:
+            for entry in read_toc(bytes(self.toc)):
+                target = _copy_target(entry.copy_stmt or "") if entry.desc == "TABLE DATA" else None
+                if target and entry.filename:
+                    self.tables[entry.filename] = target
+            self.toc = None
+        elif self.current is not None:
+            table, counter = self.current
+            rows, newest = counter.result()
+            self.stats[table] = TableStats(rows=rows, newest_created_at=normalize_timestamp(newest))
+            self.current = None
+
+    def check_complete(self) -> None:
+        """Incompatible when no toc.dat came by (an empty tar)."""
+        if self.first:
+            raise Incompatible(
+                "the tar archive holds no toc.dat: not a pg_dump tar archive",
+                hint="give the .tar.gz the backup service wrote (see `runbook backups list`)",
+            )
+
+
+def count_tar(chunks: Iterator[bytes]) -> dict[str, TableStats]:
+    """Rows (and newest created_at) per table of a tar archive's decompressed bytes."""
+    stats = TarStats()
+    walker = TarWalker(stats)
+    for chunk in chunks:
+        walker.feed(chunk)
+    walker.finish()
+    stats.check_complete()
+    return stats.stats
 
 
 def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
@@ -192,6 +271,8 @@ def archive_table_stats(
         data = iter_gunzip(raw) if opened.format.endswith(".gz") else raw
         if opened.format.startswith("plain"):
             return count_copy_blocks(_text_lines(_pg_dump_sql(data, source)))
+        if opened.format.startswith("tar"):
+            return count_tar(prefetch(data))
         pg_restore, _ = local_pg_restore()
         if opened.format == "directory":
             cmd = [str(pg_restore), "--data-only", "-f", "-", opened.source]

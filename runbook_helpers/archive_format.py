@@ -82,7 +82,9 @@ def install_hint(major: int | None) -> str:
 # --- header parsing ----------------------------------------------------------------------------
 
 
-class _Reader:
+class Reader:
+    """Reads pg_dump's archive integers and strings (ReadInt/ReadStr) from bytes."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.pos = 0
@@ -115,9 +117,13 @@ class _Reader:
 
 def parse_header(data: bytes) -> ArchiveHeader:
     """Parse the ``PGDMP`` archive header at the start of ``data`` (custom file or toc.dat)."""
-    if not data.startswith(PGDMP):
+    return read_header(Reader(data))
+
+
+def read_header(r: Reader) -> ArchiveHeader:
+    """Parse the archive header from ``r`` (left just after it: the TOC follows)."""
+    if not r.data.startswith(PGDMP):
         raise Incompatible("no PGDMP magic string: not a pg_dump archive header")
-    r = _Reader(data)
     r.pos = len(PGDMP)
     try:
         vmaj, vmin = r.byte(), r.byte()

@@ -1,10 +1,18 @@
 """Restore a dump into a PostgreSQL database, by the fastest path that is still correct.
 
-* ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed, no local copy
-  (GET -> gunzip in Python -> ``pg_restore --single-transaction -f -`` -> ``psql``) in one
-  transaction whose COMMIT is sent only after the gzip CRC/length and the ``.sha256`` sidecar have
-  been checked to the last byte (:mod:`runbook_helpers.restore_stream`): damage found at the very
-  end commits nothing. (pg_restore cannot restore a tar archive or stdin in parallel.)
+* ``tar.gz`` / ``tar`` with ``--jobs`` above 1 and room for the extracted copy (the pre-check,
+  :func:`runbook_helpers.restore_parallel.choose`, says which path and why): extracted while
+  read, ``pg_restore -Fd -j N`` into a side database renamed to the target only after every
+  check (:mod:`runbook_helpers.restore_parallel`).
+* otherwise ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed, no
+  local copy (GET -> gunzip in Python -> ``pg_restore --single-transaction -f -`` -> ``psql``)
+  in one transaction whose COMMIT is sent only after the gzip CRC/length and the ``.sha256``
+  sidecar have been checked to the last byte (:mod:`runbook_helpers.restore_stream`): damage
+  found at the very end commits nothing. (pg_restore cannot restore a tar archive or stdin
+  in parallel: hence the extracted copy above.)
+* Either tar path counts the rows (and newest ``created_at``) of every table from the archive's
+  bytes as they go by (:class:`runbook_helpers.archive_counts.TarStats`) and compares them with
+  the restored database before the DONE mark: a difference is exit 10.
 * ``custom`` / ``directory``: from a regular file (downloaded and checked first when on S3) with
   ``pg_restore -j N --exit-on-error``.
 * ``plain`` / ``plain.gz``: only with ``--format plain`` (:mod:`runbook_helpers.restore_plain`):
@@ -39,20 +47,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_helpers import archive, archive_format, restore_plain, restore_stream, storage
+from runbook_helpers import (
+    archive,
+    archive_format,
+    restore_parallel,
+    restore_plain,
+    restore_rows,
+    restore_stream,
+    storage,
+)
+from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.errors import (
     Incompatible,
     IntegrityError,
     NoSpace,
+    RunbookError,
 )
 from runbook_helpers.fetch import parse_sha256_sidecar
 from runbook_helpers.marker import (
-    MARKER_DONE,
     MARKER_IN_PROGRESS,
     read_marker,
     set_marker,
     utc_now,
 )
+from runbook_helpers.prefetch import prefetch
 from runbook_helpers.psql_restricted import restricted_psql
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore_lock import restore_lock
@@ -71,6 +89,7 @@ from runbook_helpers.target import (
     ensure_empty,
     user_tables,
 )
+from runbook_helpers.verify import TableCheck
 
 NOTHING_RESTORED = "; nothing was restored"
 
@@ -87,9 +106,11 @@ class RestoreOptions:
     workdir: Path | None = None  # where custom archives are downloaded (default: a temp dir)
     format: str | None = None  # --format: tar | custom | directory | plain (None: by its name)
     client: Any = None  # boto3 S3 client for s3:// sources
-    # progress callbacks: on_stage(message), on_bytes(raw bytes read so far)
+    # progress callbacks: on_stage(message), on_bytes(raw bytes read so far), on_total(size of
+    # the source in bytes, 0 when unknown; called once, before any on_bytes)
     on_stage: Callable[[str], None] | None = None
     on_bytes: Callable[[int], None] | None = None
+    on_total: Callable[[int], None] | None = None
     # test hook: called with each pg_restore/psql process once it has started (a streamed
     # archive: pg_restore first, then psql)
     on_process: Callable[[subprocess.Popen[bytes]], None] | None = None
@@ -111,6 +132,9 @@ class RestoreResult:
     tables: int = 0
     swapped_old: str | None = None
     marker: str = ""
+    # rows (and newest created_at) per table read from the archive while it was restored,
+    # compared with the restored database; None when the path does not read the tar's bytes
+    checked: list[TableCheck] | None = None
 
     @property
     def seconds(self) -> float:
@@ -156,6 +180,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
 
     with lock, archive.open_source(source, client=opts.client) as opened:
         fmt = opened.format
+        if opts.on_total:
+            opts.on_total(opened.size or 0)
         try:
             head, consumed = archive.decompressed_head(opened)
         except IntegrityError as exc:
@@ -173,29 +199,44 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             lock.enter_context(restore_lock(target, target.dbname))
         dbname = target.dbname
         prior = Prior()
-        if opts.side_db:
+        target_exists = opts.side_db or database_exists(target, dbname)
+        if not opts.side_db and target_exists:
+            with connect(target.url, dbname=dbname) as conn:
+                ensure_empty(conn, target.url, allow_non_empty=opts.allow_non_empty)
+                prior.tables = len(user_tables(conn))
+                prior.comment = read_marker(conn)
+        elif not target_exists and not opts.create:
+            raise connect_error(target, dbname, Exception(f'database "{dbname}" does not exist'))
+        plan = None
+        if fmt in ("tar", "tar.gz"):  # the pre-check: parallel or serial, and why
+            sessions = restore_parallel.sessions_on(target) if not opts.side_db else 0
+            plan = restore_parallel.choose(
+                opened,
+                jobs,
+                opts.workdir,
+                target_tables=prior.tables,
+                target_sessions=sessions if target_exists else 0,
+            )
+            stage(plan.reason)
+        hidden = plan is not None and plan.parallel and not opts.side_db
+        if opts.side_db or hidden:
             dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
             if cut:
                 stage(f"side database name shortened to {dbname} (PostgreSQL keeps 63 bytes)")
             create_database(target, dbname)
             prior.created = True
             stage(f"created side database {dbname}")
-        elif not database_exists(target, dbname):
-            if not opts.create:
-                raise connect_error(
-                    target, dbname, Exception(f'database "{dbname}" does not exist')
-                )
+        elif not target_exists:
             create_database(target, dbname)
             prior.created = True
             stage(f"created database {dbname}")
-        with connect(target.url, dbname=dbname) as conn:
-            ensure_empty(conn, target.url, allow_non_empty=opts.allow_non_empty)
-            prior.tables = len(user_tables(conn))
-            prior.comment = read_marker(conn)
 
         method, local_file = _plan(fmt, opened, jobs)
+        if plan is not None and plan.parallel:
+            method = "parallel"
         hasher = hashlib.sha256()
         counter = _Counter(opts.on_bytes)
+        tar_stats = TarStats() if fmt.startswith("tar") and method != "file" else None
         tmpdir: tempfile.TemporaryDirectory[str] | None = None
         try:
             if method == "file" and local_file is None:
@@ -217,12 +258,32 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 stages["checksum"] = time.perf_counter() - t0
                 _check_sha(expected_sha, hasher.hexdigest(), source, where=NOTHING_RESTORED)
 
-            with connect(target.url, dbname=dbname) as conn:
-                set_marker(conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started))
+            try:
+                with connect(target.url, dbname=dbname) as conn:
+                    set_marker(
+                        conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started)
+                    )
+            except BaseException as exc:  # a side database nobody asked for is not left behind
+                if hidden:
+                    restore_parallel.fail_hidden(target, dbname, exc)
+                raise
             conninfo = target.conninfo(dbname, with_password=False)
             t0 = time.perf_counter()
             try:
-                if method == "file":
+                if method == "parallel":
+                    assert plan is not None
+                    with restore_parallel.workspace(plan.workdir) as directory:
+                        chunks = prefetch(_archive_bytes(opened, consumed, hasher, counter))
+                        tar_stats = restore_parallel.extract(chunks, directory)
+                        stages["read+extract"] = time.perf_counter() - t0
+                        stage(f"read and extracted in {stages['read+extract']:.1f}s")
+                        _check_sha(expected_sha, hasher.hexdigest(), source, where="")
+                        t0 = time.perf_counter()
+                        restore_parallel.run_pg_restore(
+                            tool, directory, conninfo, target.tool_env(), jobs
+                        )
+                    desc = f"pg_restore -j {jobs} from the extracted archive (into {dbname})"
+                elif method == "file":
                     assert local_file is not None
                     desc = _run_file(
                         tool, fmt.removesuffix(".gz"), local_file, conninfo, target, jobs, opts
@@ -233,31 +294,50 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         _check_sha(expected_sha, hasher.hexdigest(), source, where="")
 
                     desc = _run_stream(
-                        tool, fmt, opened, consumed, conninfo, target, hasher, counter, opts, checks
+                        tool,
+                        fmt,
+                        opened,
+                        consumed,
+                        conninfo,
+                        target,
+                        hasher,
+                        counter,
+                        opts,
+                        checks,
+                        tar_stats,
                     )
-            except (ToolFailed, IntegrityError, KeyboardInterrupt) as exc:
+            except (ToolFailed, RunbookError, KeyboardInterrupt) as exc:
+                if hidden:
+                    restore_parallel.fail_hidden(target, dbname, exc)
+                if not isinstance(exc, (ToolFailed, IntegrityError, KeyboardInterrupt)):
+                    raise
                 partial = (method == "file" and _parallel(fmt, jobs)) or isinstance(
                     exc, PartialCommit
                 )
                 fail(target, dbname, safe_source, partial, prior, exc)
-            stages["restore" if method == "file" else "stream+restore"] = time.perf_counter() - t0
+            stages["restore" if method != "stream" else "stream+restore"] = time.perf_counter() - t0
             stage(f"restored with {desc} in {time.perf_counter() - t0:.1f}s")
         finally:
             if tmpdir is not None:
                 tmpdir.cleanup()
 
-    with connect(target.url, dbname=dbname) as conn:
-        if opts.analyze:
-            t0 = time.perf_counter()
-            conn.execute("analyze")
-            stages["analyze"] = time.perf_counter() - t0
-            stage(f"analyze took {stages['analyze']:.1f}s")
-        tables = len(user_tables(conn))
-        marker = MARKER_DONE.format(source=safe_source, at=utc_now())
-        set_marker(conn, dbname, marker)
+        try:
+            checked, marker, tables = restore_rows.finish(
+                target, dbname, safe_source, tar_stats, prior, opts.analyze, stages, stage
+            )
+        except BaseException as exc:
+            if hidden:
+                restore_parallel.fail_hidden(target, dbname, exc)
+            raise
+        swapped_old = None
+        final_db = dbname
+        if hidden:  # every check has passed: the restored copy takes the target's name
+            replaced = restore_parallel.rename_into_place(target, dbname, stamp)
+            if replaced:
+                restore_parallel.drop_database(target, replaced)
+            final_db = target.dbname
+            stage(f"renamed {dbname} to {final_db}")
 
-    swapped_old = None
-    final_db = dbname
     if opts.swap:
         t0 = time.perf_counter()
         swapped_old = swap_databases(target, dbname, stamp)
@@ -284,6 +364,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         tables=tables,
         swapped_old=swapped_old,
         marker=marker,
+        checked=checked,
     )
 
 
@@ -335,9 +416,18 @@ class _Counter:
 
 
 def _archive_bytes(
-    opened: archive.OpenedSource, consumed: list[bytes], hasher: Any, counter: _Counter
+    opened: archive.OpenedSource,
+    consumed: list[bytes],
+    hasher: Any,
+    counter: _Counter,
+    tar_stats: TarStats | None = None,
 ) -> Iterator[bytes]:
-    """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``."""
+    """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``,
+    the decompressed ones ``tar_stats`` (rows counted on the way)."""
+    if tar_stats is not None:  # read + gunzip in one thread, count + feed in this one
+        return restore_rows.counted(
+            prefetch(_archive_bytes(opened, consumed, hasher, counter)), tar_stats
+        )
 
     def on_raw(chunk: bytes) -> None:
         hasher.update(chunk)
@@ -439,9 +529,10 @@ def _run_stream(
     counter: _Counter,
     opts: RestoreOptions,
     checks: Callable[[], None],
+    tar_stats: TarStats | None,
 ) -> str:
     """Stream the source into the target; nothing commits unless ``checks()`` and all else pass."""
-    chunks = _archive_bytes(opened, consumed, hasher, counter)
+    chunks = _archive_bytes(opened, consumed, hasher, counter, tar_stats)
     if fmt.startswith("plain"):
         restore_plain.run_plain(
             tool,

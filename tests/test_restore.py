@@ -91,8 +91,10 @@ def test_restore_each_format_then_verify_matches_manifest(
         assert "pg_restore -j 2" in res.stdout
     if fmt.startswith("plain"):
         assert "psql -v ON_ERROR_STOP=1" in res.stdout
-    if fmt == "tar.gz":
-        assert "streamed" in res.stdout
+    if fmt.startswith("tar"):  # extracted, -j 2 into a side database renamed after the checks
+        assert "pg_restore -j 2 from the extracted archive" in res.stdout
+        assert "runbook: parallel: pg_restore -j 2" in res.stderr
+        assert "rows of 4 tables match the archive" in res.stderr
     assert "analyze" in res.stderr  # per-stage timings
     assert marker(pg_url).startswith("runbook: restored from")
     ver = run_cli(["verify", "--target", pg_url, "--manifest", str(manifest)], sandbox_env)
@@ -117,7 +119,10 @@ def test_restore_template_backup_streamed_from_s3(
     )
     s3.put_object(Bucket=r2_clean.bucket, Key=KEY + ".manifest.json", Body=manifest.read_bytes())
     uri = f"s3://{r2_clean.bucket}/{KEY}"
-    res = run_cli(["restore", uri, "--target", pg_url, "--profile", r2_clean.profile], sandbox_env)
+    res = run_cli(
+        ["restore", uri, "--target", pg_url, "--jobs", "1", "--profile", r2_clean.profile],
+        sandbox_env,
+    )
     assert res.status == 0, res.stderr
     assert "sha256 verified" in res.stdout and "streamed" in res.stdout
     ver = run_cli(
@@ -213,7 +218,7 @@ def test_truncated_archive_rolls_back(
     data = dumps["tar.gz"].read_bytes()
     cut = tmp_path / "cut.tar.gz"
     cut.write_bytes(data[: len(data) * 2 // 3])
-    res = run_cli(["restore", str(cut), "--target", pg_url], sandbox_env)
+    res = run_cli(["restore", str(cut), "--target", pg_url, "--jobs", "1"], sandbox_env)
     assert res.status == ExitStatus.INTEGRITY
     assert "truncated" in res.error_line and "rolled back: nothing was restored" in res.error_line
     assert count_tables(pg_url) == 0
@@ -265,7 +270,7 @@ def test_corrupted_bytes_mid_stream_are_caught(
         data[i] ^= 0x5A
     bad = tmp_path / "bad.tar.gz"
     bad.write_bytes(bytes(data))
-    res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
+    res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", "1"], sandbox_env)
     assert res.status == ExitStatus.INTEGRITY, res.stderr  # corruption is exit 6, never 9
     assert "rolled back: nothing was restored" in res.error_line
     assert "FAILED" in marker(pg_url)
@@ -287,6 +292,8 @@ def test_sha256_sidecar_mismatch(
         [
             "restore",
             f"s3://{r2_clean.bucket}/{KEY}",
+            "--jobs",
+            "1",
             "--target",
             pg_url,
             "--profile",
@@ -316,7 +323,7 @@ def test_killed_pg_restore_reports_incomplete(
         if total > 1_000_000 and procs and procs[0].poll() is None:
             procs[0].kill()
 
-    opts = RestoreOptions(on_process=procs.append, on_bytes=kill_midway)
+    opts = RestoreOptions(jobs=1, on_process=procs.append, on_bytes=kill_midway)
     with pytest.raises(RestoreFailed) as info:
         restore(str(dump), pg_url, opts)
     assert "killed by signal 9" in str(info.value)

@@ -92,7 +92,7 @@ def test_wrong_gzip_crc_in_trailer_commits_nothing(
     data[-7] ^= 0xFF
     bad = tmp_path / KEY
     bad.write_bytes(bytes(data))
-    res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
+    res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", "1"], sandbox_env)
     assert_nothing_committed(res.status, res.error_line, pg_url)
     assert "corrupted" in res.error_line
 
@@ -106,7 +106,10 @@ def test_sha256_sidecar_mismatch_on_s3_commits_nothing(
         Bucket=r2_clean.bucket, Key=KEY + ".sha256", Body=f"{'ab' * 32}  {KEY}\n".encode()
     )
     uri = f"s3://{r2_clean.bucket}/{KEY}"
-    res = run_cli(["restore", uri, "--target", pg_url, "--profile", r2_clean.profile], sandbox_env)
+    res = run_cli(
+        ["restore", uri, "--target", pg_url, "--jobs", "1", "--profile", r2_clean.profile],
+        sandbox_env,
+    )
     assert_nothing_committed(res.status, res.error_line, pg_url)
     assert "sha256 mismatch" in res.error_line and "untrusted" not in res.error_line
 
@@ -130,7 +133,7 @@ def test_stream_cut_after_last_data_member_commits_nothing(
     assert pg_restore_accepts(prefix)  # pg_restore alone cannot see this damage
     bad = tmp_path / KEY
     bad.write_bytes(cut)
-    res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
+    res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", "1"], sandbox_env)
     assert_nothing_committed(res.status, res.error_line, pg_url)
     assert "truncated" in res.error_line
 
@@ -216,7 +219,16 @@ def test_killed_runbook_process_commits_nothing(
 ) -> None:
     """SIGKILL the runbook process mid-stream: psql sees EOF without COMMIT and rolls back."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runbook_helpers", "restore", str(tar_gz), "--target", pg_url],
+        [
+            sys.executable,
+            "-m",
+            "runbook_helpers",
+            "restore",
+            str(tar_gz),
+            "-j1",
+            "--target",
+            pg_url,
+        ],
         env=sandbox_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -279,7 +291,10 @@ def test_good_archive_with_matching_sidecar_still_restores(
     digest = hashlib.sha256(data).hexdigest()
     s3.put_object(Bucket=r2_clean.bucket, Key=KEY + ".sha256", Body=f"{digest}  {KEY}\n".encode())
     uri = f"s3://{r2_clean.bucket}/{KEY}"
-    res = run_cli(["restore", uri, "--target", pg_url, "--profile", r2_clean.profile], sandbox_env)
+    res = run_cli(
+        ["restore", uri, "--target", pg_url, "--jobs", "1", "--profile", r2_clean.profile],
+        sandbox_env,
+    )
     assert res.status == 0, res.stderr
     assert "sha256 verified" in res.stdout and "committed after the checks" in res.stdout
     assert count_tables(pg_url) == 4

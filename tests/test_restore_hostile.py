@@ -44,7 +44,7 @@ def test_plain_sql_named_tar_gz_is_refused_without_running_anything(
     """``printf -- '--\\n\\\\! touch /tmp/x\\n' | gzip > m.tar.gz``: exit 7, nothing runs."""
     canary = tmp_path / "pwned"
     bad = faults.write(tmp_path / "m.tar.gz", gzip.compress(faults.hostile_sql(kind, canary)))
-    res = run_cli(["restore", str(bad), "--target", pg_url], sandbox_env)
+    res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", "1"], sandbox_env)
     error = assert_clean_failure(res, ExitStatus.INCOMPATIBLE)
     assert "plain SQL" in error and "not a pg_dump archive" in error
     assert "--format plain" in res.stderr
@@ -164,7 +164,7 @@ def hostile_tar_restore(
 ) -> None:
     canary = tmp_path / "pwned"
     bad = faults.write(tmp_path / KEY, faults.hostile_tar_gz(dumps["tar.gz"].read_bytes(), canary))
-    res = run_cli(["restore", str(bad), "--target", pg_url], env)
+    res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", "1"], env)
     error = assert_clean_failure(res, ExitStatus.INTEGRITY)
     assert "meta-command" in error and "rolled back" in error
     assert not canary.exists()

@@ -156,7 +156,17 @@ def test_concurrent_restores_into_one_target(
 ) -> None:
     """The second restore exits 8 at once; the first completes and is reported complete."""
     first = subprocess.Popen(
-        [sys.executable, "-m", "runbook_helpers", "restore", str(tar_gz), "--target", pg_url],
+        # serial (-j1): the IN PROGRESS mark this test waits for is then on the target itself
+        [
+            sys.executable,
+            "-m",
+            "runbook_helpers",
+            "restore",
+            str(tar_gz),
+            "-j1",
+            "--target",
+            pg_url,
+        ],
         env=sandbox_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

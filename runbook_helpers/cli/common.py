@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from runbook_helpers.backups import latest_backup
-from runbook_helpers.cli.output import Output
 from runbook_helpers.storage import S3Client, S3Location, is_s3_uri, s3_client
 
 DEFAULT_BUCKET = "vlvt-backups"
@@ -98,42 +95,3 @@ def human_age(when: datetime, now: datetime | None = None) -> str:
 def iso(when: datetime) -> str:
     """UTC ISO-8601 with milliseconds and Z (the template's timestamp style)."""
     return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class ProgressBar:
-    """A one-line progress display on stderr, fed by s3transfer's ``Callback(bytes)``."""
-
-    def __init__(self, out: Output, total: int, label: str) -> None:
-        self._out = out
-        self._total = max(total, 1)
-        self._label = label
-        self._done = 0
-        self._started = time.monotonic()
-        self._last = 0.0
-        self._lock = threading.Lock()
-
-    def __call__(self, amount: int) -> None:
-        with self._lock:
-            self._done += amount
-            now = time.monotonic()
-            if now - self._last < 0.2 and self._done < self._total:
-                return
-            self._last = now
-            elapsed = max(now - self._started, 1e-6)
-            pct = min(100.0, 100.0 * self._done / self._total)
-            filled = int(pct / 5)
-            self._out.stderr.write(
-                f"\r{self._label} [{'#' * filled}{'.' * (20 - filled)}] {pct:5.1f}% "
-                f"{human_size(self._done)} / {human_size(self._total)} "
-                f"{human_size(int(self._done / elapsed))}/s"
-            )
-            self._out.stderr.flush()
-
-    def finish(self) -> None:
-        self._out.stderr.write("\n")
-        self._out.stderr.flush()
-
-
-def progress_for(out: Output, total: int, label: str) -> ProgressBar | None:
-    """A progress bar on a TTY; None (no output at all) otherwise, e.g. in tests and pipes."""
-    return ProgressBar(out, total, label) if out.is_tty else None

@@ -6,8 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-from runbook_helpers.cli.common import add_s3_options, human_size, progress_for, resolve_source
+from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
+from runbook_helpers.cli.progress import progress_for
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.fetch import FetchResult, fetch, verify_local
 from runbook_helpers.storage import S3Location, head

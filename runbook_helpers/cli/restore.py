@@ -10,6 +10,7 @@ from types import FrameType
 from runbook_helpers.archive_format import KINDS
 from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
+from runbook_helpers.cli.progress import progress_for
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore import RestoreOptions, RestoreResult, default_jobs, restore
 
@@ -18,13 +19,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "restore",
         help="restore a backup (local or s3://) into a database",
-        description="Streams tar/gzip archives straight from R2 through pg_restore into psql "
-        "in one transaction, committed only after the gzip CRC and the .sha256 sidecar have "
-        "been checked (a failure commits nothing); custom/directory archives are restored "
-        "from a file with pg_restore -j N; plain SQL only with --format plain. psql always "
-        "runs in restricted mode (no meta-command from a backup runs). Owners and grants are "
-        "left out (--no-owner --no-privileges; for plain SQL its ALTER ... OWNER TO and ACL "
-        "entries are dropped), stops at the first error, runs ANALYZE.",
+        description="Tar backups (what the backup service writes): with --jobs above 1 and "
+        "room for the extracted copy, the archive is read once into a temporary directory "
+        "(gzip CRC and .sha256 checked) and restored with pg_restore -Fd -j N into a side "
+        "database that takes the target's name only after every check; otherwise streamed "
+        "through pg_restore into psql in one transaction, committed only after the checks. "
+        "Either way the rows of every table are counted from the archive as it is read and "
+        "compared with the restored database (exit 10 on a difference) before it is marked "
+        "done. Custom/directory archives are restored from a file with pg_restore -j N; plain "
+        "SQL only with --format plain. psql always runs in restricted mode (no meta-command "
+        "from a backup runs). Owners and grants are left out (--no-owner --no-privileges; for "
+        "plain SQL its ALTER ... OWNER TO and ACL entries are dropped), stops at the first "
+        "error, runs ANALYZE. A progress bar (bytes, rate, ETA) on a terminal, one line per "
+        "stage otherwise.",
     )
     parser.add_argument("source", metavar="SOURCE", help="path, s3://BUCKET/KEY, key or `latest`")
     parser.add_argument("--target", required=True, metavar="URL", help="database to restore into")
@@ -33,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-j",
         type=int,
         default=0,
-        help=f"parallel jobs for custom/directory archives (default {default_jobs()})",
+        help="parallel pg_restore jobs (default: the machine's cores, at most 4; now "
+        f"{default_jobs()}); a tar backup is extracted to a temporary directory for it when "
+        "there is room, else restored serially; 1 always restores serially",
     )
     parser.add_argument(
         "--format",
@@ -47,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         default=None,
         metavar="DIR",
-        help="where a custom archive from R2 is downloaded for -j (default: a temp dir)",
+        help="where a tar backup is extracted (or a custom archive from R2 downloaded) for "
+        "-j (default: $TMPDIR or /tmp)",
     )
     parser.add_argument(
         "--allow-non-empty",
@@ -88,6 +98,10 @@ def summary(result: RestoreResult) -> str:
     )
 
 
+def _rows(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -103,6 +117,7 @@ def handle(args: argparse.Namespace, out: Output) -> int:
 
 def _restore(args: argparse.Namespace, out: Output) -> int:
     source, client = resolve_source(args)
+    bar = progress_for(out, 0, "restore")
     opts = RestoreOptions(
         jobs=args.jobs,
         allow_non_empty=args.allow_non_empty,
@@ -113,10 +128,22 @@ def _restore(args: argparse.Namespace, out: Output) -> int:
         format=args.format,
         workdir=args.workdir,
         client=client,
-        on_stage=lambda msg: out.info(f"runbook: {msg}"),
+        on_stage=lambda msg: (bar.note if bar else out.info)(f"runbook: {msg}"),
+        on_bytes=bar.set if bar else None,
+        on_total=(lambda size: setattr(bar, "total", size)) if bar else None,
     )
     out.info(f"runbook: restoring {source}")
-    result = restore(source, args.target, opts)
+    try:
+        result = restore(source, args.target, opts)
+    finally:
+        if bar is not None:
+            bar.finish()
+    if result.checked is not None:
+        for check in result.checked:
+            out.info(
+                f"  {check.table:<28} {_rows(check.expected_rows):>12} rows in the archive, "
+                f"{_rows(check.actual_rows):>12} restored: {check.status}"
+            )
     for name, seconds in result.stages.items():
         out.info(f"  {name:<16} {seconds:7.2f} s")
     out.line(summary(result))

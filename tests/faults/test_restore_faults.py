@@ -98,8 +98,9 @@ def test_wrong_gzip_trailer(
     assert faults.target_state(pg_url) in CLEAN_STATES
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_wrong_sidecar_on_s3(
-    dumps: dict[str, Path], pg_url: str, r2_clean: R2Mock, sandbox_env: dict[str, str]
+    jobs: str, dumps: dict[str, Path], pg_url: str, r2_clean: R2Mock, sandbox_env: dict[str, str]
 ) -> None:
     data = dumps["tar.gz"].read_bytes()
     s3 = r2_clean.client()
@@ -113,6 +114,8 @@ def test_wrong_sidecar_on_s3(
             f"s3://{r2_clean.bucket}/{KEY}",
             "--target",
             pg_url,
+            "--jobs",
+            jobs,
             "--profile",
             r2_clean.profile,
         ],
@@ -121,7 +124,12 @@ def test_wrong_sidecar_on_s3(
     )
     error = assert_clean_failure(res, ExitStatus.INTEGRITY, [r2_clean.secret_access_key])
     assert "sha256 mismatch" in error
-    assert faults.target_state(pg_url) == "empty (FAILED)"
+    if jobs == "1":  # one transaction, rolled back in the target
+        assert faults.target_state(pg_url) == "empty (FAILED)"
+    else:  # checked before pg_restore ran: the side database is dropped, the target untouched
+        assert "(the side database" in error and "was dropped)" in error
+        assert faults.target_state(pg_url) == "untouched"
+        assert faults.side_databases(pg_url) == {}
 
 
 @pytest.mark.parametrize(
@@ -238,7 +246,7 @@ def runbook_proc(
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
-@pytest.mark.parametrize("stage", ["started", "streaming", "parallel"])
+@pytest.mark.parametrize("stage", ["started", "streaming", "parallel", "parallel-tar"])
 def test_runbook_killed_at_each_stage(
     sig: signal.Signals,
     stage: str,
@@ -246,14 +254,20 @@ def test_runbook_killed_at_each_stage(
     pg_url: str,
     sandbox_env: dict[str, str],
 ) -> None:
-    args = [str(dumps["tar.gz"]), "--target", pg_url]
+    args = [str(dumps["tar.gz"]), "--target", pg_url, "-j", "1"]
     if stage == "parallel":  # pg_restore -j 2 from an unpacked file: not one transaction
         args = [str(dumps["custom.gz"]), "--target", pg_url, "-j", "2"]
+    if stage == "parallel-tar":  # extracted, -j 2 into a side database
+        args = [str(dumps["tar.gz"]), "--target", pg_url, "-j", "2"]
     proc = runbook_proc(args, sandbox_env)
     deadline = time.monotonic() + 60
     if stage == "started":  # the CLI is up ("runbook: restoring ..."), the target not yet touched
         assert proc.stderr is not None
         assert proc.stderr.readline().startswith("runbook: restoring")
+    elif stage == "parallel-tar":
+        while "IN PROGRESS" not in "".join(faults.side_databases(pg_url).values()):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.01)
     else:
         while "IN PROGRESS" not in faults.target_state(pg_url):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -273,6 +287,14 @@ def test_runbook_killed_at_each_stage(
     state = faults.target_state(pg_url)
     if stage == "parallel":  # partly restored is allowed, but never without its marker
         assert state == "untouched" or state.endswith(("(IN PROGRESS)", "(FAILED)")), state
+    elif stage == "parallel-tar":  # the target is never touched; the side db dropped if we can
+        assert state == "untouched", state
+        left = faults.side_databases(pg_url)
+        if sig == signal.SIGKILL:  # nothing can clean up: it stays, marked IN PROGRESS
+            assert all("IN PROGRESS" in marker for marker in left.values()), left
+        else:
+            assert left == {}, left
+            assert "was dropped" in err, err
     else:
         assert state in ("untouched", "empty (IN PROGRESS)", "empty (FAILED)"), state
 

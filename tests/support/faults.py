@@ -139,6 +139,19 @@ def target_state(url: str) -> str:
     return f"{'empty' if tables == 0 else f'{tables} tables'} ({state})"
 
 
+def side_databases(url: str) -> dict[str, str]:
+    """Side databases of restores into ``url``'s database: name -> restore marker (or "")."""
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    with psycopg.connect(admin, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "select datname, coalesce(shobj_description(oid, 'pg_database'), '')"
+            " from pg_database where datname like %s",
+            (f"{name}\\_restore\\_%",),
+        ).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
 def wait_for_no_sessions(url: str, timeout: float = 60) -> None:
     """Wait until no other session is connected to ``url``'s database (orphans have exited)."""
     import time
