@@ -70,6 +70,7 @@ from runbook_helpers.marker import (
     set_marker,
     utc_now,
 )
+from runbook_helpers.pgtools import tool_version
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.psql_restricted import restricted_psql
 from runbook_helpers.redact import redact_text
@@ -216,6 +217,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 opts.workdir,
                 target_tables=prior.tables,
                 target_sessions=sessions if target_exists else 0,
+                client_major=tool_version(tool)[0],
+                server_major=restore_parallel.server_major(target),
             )
             stage(plan.reason)
         hidden = plan is not None and plan.parallel and not opts.side_db

@@ -75,11 +75,20 @@ def choose(
     *,
     target_tables: int,
     target_sessions: int,
+    client_major: int | None = None,
+    server_major: int | None = None,
 ) -> Plan:
     """Parallel or serial, and why (printed by the restore)."""
     where = workdir or Path(tempfile.gettempdir())
     if jobs <= 1:
         return Plan(False, "serial: --jobs 1", where)
+    if client_major and server_major and client_major >= 17 > server_major:
+        return Plan(
+            False,
+            f"serial: pg_restore {client_major} sends SET transaction_timeout, which PostgreSQL "
+            f"{server_major} does not have (the streamed path makes that line version-safe)",
+            where,
+        )
     if target_tables:
         return Plan(False, "serial: the target already holds tables (--allow-non-empty)", where)
     if target_sessions:
@@ -104,6 +113,13 @@ def choose(
         f"(about {need / 1e6:,.0f} MB of {free / 1e6:,.0f} MB free)",
         where,
     )
+
+
+def server_major(target: Target) -> int:
+    """The target server's major version (``server_version_num`` 160002 -> 16)."""
+    with maintenance_connection(target) as conn:
+        row = conn.execute("show server_version_num").fetchone()
+    return int(row[0]) // 10000 if row else 0
 
 
 def sessions_on(target: Target) -> int:

@@ -37,6 +37,19 @@ from runbook_helpers.psql_restricted import pg_restore_restricts, restrict_key
 from runbook_helpers.redact import redact_text
 
 HOLD_BYTES = 16 * 1024  # what the relay keeps back; the script's trailer is ~200 bytes
+HEAD_BYTES = 8 * 1024  # the script's header (its SET lines) lies within this
+# pg_restore 17+ writes this in its script header whatever the target; PostgreSQL 16 (Railway's)
+# refuses it ("unrecognized configuration parameter"). Same effect on 17+, nothing on 16:
+TRANSACTION_TIMEOUT_LINE = b"\nSET transaction_timeout = 0;\n"
+TRANSACTION_TIMEOUT_ANY_SERVER = (
+    b"\nDO $$BEGIN IF current_setting('server_version_num')::int >= 170000 THEN "
+    b"PERFORM set_config('transaction_timeout', '0', false); END IF; END$$;\n"
+)
+
+
+def portable_header(head: bytes) -> bytes:
+    """The script header with pg_restore 17+'s ``SET transaction_timeout`` made version-safe."""
+    return head.replace(TRANSACTION_TIMEOUT_LINE, TRANSACTION_TIMEOUT_ANY_SERVER, 1)
 RELAY_CHUNK = 1 << 20
 COMMIT_LINE = b"COMMIT;\n"
 # what pg_restore writes after the final COMMIT: blank lines, comments, psql's \unrestrict
@@ -59,14 +72,24 @@ class _Relay(threading.Thread):
         self.broken = False
         self.sent = 0
 
+    def _chunks(self) -> Iterator[bytes]:
+        """pg_restore's output: the header first (made :func:`portable_header`), then as read."""
+        fd = self.src.fileno()
+        head = b""
+        while len(head) < HEAD_BYTES:
+            data = os.read(fd, RELAY_CHUNK)
+            if not data:
+                break
+            head += data
+        if head:
+            yield portable_header(head)
+        while data := os.read(fd, RELAY_CHUNK):
+            yield data
+
     def run(self) -> None:
         held = b""
-        fd = self.src.fileno()
         try:
-            while True:
-                data = os.read(fd, RELAY_CHUNK)
-                if not data:
-                    break
+            for data in self._chunks():
                 if self.broken:
                     continue  # psql is gone: drain so pg_restore is not stuck on a full pipe
                 buf = held + data
