@@ -228,7 +228,7 @@ def test_timeout_kills_the_process_group(docs: Docs) -> None:
         <!-- runbook: timeout=1 -->
         ```bash
         echo started
-        sleep 60 &
+        sleep 61.123 &
         echo $! > sleeper.pid
         wait
         ```
@@ -246,7 +246,8 @@ def test_timeout_kills_the_process_group(docs: Docs) -> None:
         ["docs/page.md:2: bash block failed: timed out after 1 s*", "started"]
     )
     # the page's cwd is gone; the sleeper's pid was written there, so look for it by command
-    assert not _running("sleep 60")
+    # (a unique duration: other runs on the machine may have a `sleep 60` of their own)
+    assert not _running("sleep 61.123")
 
 
 def _running(cmdline: str) -> bool:
