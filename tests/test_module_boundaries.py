@@ -94,3 +94,37 @@ def test_one_gzip_and_tar_reader() -> None:
     ]
     assert found == []
     assert decoders((ROOT / READER).read_text(encoding="utf-8"))  # the reader is still there
+
+
+# Offsets of ustar header fields (size, checksum, typeflag, magic, prefix): slicing a block at
+# these, or looking for the "ustar" magic, is parsing tar headers.
+TAR_FIELDS = {(124, 136), (148, 156), (156, 157), (257, 262), (257, 263), (345, 500)}
+
+
+def tar_header_parsing(source: str) -> list[int]:
+    """Lines of ``source`` that parse tar headers themselves (field slices or the magic)."""
+    lines: list[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Slice) and isinstance(node.lower, ast.Constant):
+            upper = node.upper.value if isinstance(node.upper, ast.Constant) else None
+            if (node.lower.value, upper) in TAR_FIELDS:
+                lines.append(node.lineno)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, (bytes, str)):
+            text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+            if text.startswith("ustar"):
+                lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_one_tar_header_parser() -> None:
+    """Every tar header of the library is parsed by archive_stream, nowhere else."""
+    sample = 'size = int(block[124:136], 8)\nmagic = block[257:262] == b"ustar"\nx = data[0:12]\n'
+    assert tar_header_parsing(sample) == [1, 2, 2]
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "runbook_helpers").rglob("*.py"))
+        if str(path.relative_to(ROOT)) != READER
+        for line in tar_header_parsing(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+    assert tar_header_parsing((ROOT / READER).read_text(encoding="utf-8"))
