@@ -19,12 +19,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any
 
-from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
-from runbook_helpers.archive_format import looks_like_text
-from runbook_helpers.archive_stream import TarWalker
+from runbook_helpers.archive import local_pg_restore, pg_restore_error
+from runbook_helpers.archive_source import open_source
+from runbook_helpers.archive_stream import TarEnd, TarWalker, iter_gunzip
 from runbook_helpers.archive_toc import read_toc
 from runbook_helpers.errors import Incompatible, IntegrityError
-from runbook_helpers.fetch import TarEnd
+from runbook_helpers.format_detect import looks_like_text
 from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.row_counter import RowCounter

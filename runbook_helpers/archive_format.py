@@ -11,11 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runbook_helpers.errors import Incompatible, IntegrityError
-from runbook_helpers.format_detect import PGDMP
-
-# Detection moved to format_detect; archive_counts.py still imports looks_like_text from here
-# (switch it to format_detect, then delete this alias).
-from runbook_helpers.format_detect import looks_like_text as looks_like_text
+from runbook_helpers.format_detect import PGDMP, looks_like_text
 from runbook_helpers.redact import redact_text
 
 # Archive version -> first PostgreSQL major whose pg_restore reads it.

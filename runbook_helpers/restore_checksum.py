@@ -11,6 +11,7 @@ from typing import Any
 from runbook_helpers import storage
 from runbook_helpers.errors import IntegrityError
 from runbook_helpers.fetch import parse_sha256_sidecar
+from runbook_helpers.r2_errors import translate_errors
 from runbook_helpers.redact import redact_text
 
 NOTHING_RESTORED = "; nothing was restored"
@@ -21,7 +22,7 @@ def sidecar_sha256(source: str, client: Any = None) -> str | None:
     text: str | None
     if storage.is_s3_uri(source):
         loc = storage.S3Location.parse(source)
-        with storage.translate_errors(loc):
+        with translate_errors(loc):
             text = storage.read_text(
                 client or storage.s3_client(), storage.S3Location(loc.bucket, loc.key + ".sha256")
             )

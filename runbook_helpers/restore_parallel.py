@@ -31,8 +31,8 @@ import psycopg
 from psycopg import sql
 
 from runbook_helpers import storage
-from runbook_helpers.archive import OpenedSource
 from runbook_helpers.archive_counts import TarStats
+from runbook_helpers.archive_source import OpenedSource
 from runbook_helpers.archive_stream import TarWalker
 from runbook_helpers.errors import RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.restore_outcome import Interrupted

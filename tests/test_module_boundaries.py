@@ -53,7 +53,7 @@ def test_the_check_sees_both_forms() -> None:
     assert crossings("from runbook_helpers import drill\ndrill._Runner()\n", "x.py") == [
         "x.py:2: drill._Runner"
     ]
-    assert crossings("from runbook_helpers.storage import translate_errors as _t\n", "x") == []
+    assert crossings("from runbook_helpers.r2_errors import translate_errors as _t\n", "x") == []
 
 
 def test_no_private_name_crosses_a_module() -> None:
