@@ -28,16 +28,8 @@ from runbook_helpers.archive_format import (
     max_archive_version,
     required_pg_restore_major,
 )
-
-# Old homes of the byte-source names: restore.py, restore_tools.py and archive_counts.py still
-# import them from here (switch them to archive_source / archive_stream, then delete these).
-from runbook_helpers.archive_source import OpenedSource as OpenedSource
-from runbook_helpers.archive_source import decompressed_head as decompressed_head
-from runbook_helpers.archive_source import open_source as open_source
-from runbook_helpers.archive_stream import CHUNK as CHUNK
-from runbook_helpers.archive_stream import Truncated as Truncated
-from runbook_helpers.archive_stream import iter_file as iter_file
-from runbook_helpers.archive_stream import iter_gunzip as iter_gunzip
+from runbook_helpers.archive_source import OpenedSource, decompressed_head, open_source
+from runbook_helpers.archive_stream import iter_gunzip
 from runbook_helpers.errors import Incompatible, IntegrityError, NotFound, RunbookError
 from runbook_helpers.pgtools import find_tool, tool_version
 

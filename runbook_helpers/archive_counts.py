@@ -19,15 +19,15 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import IO, Any
 
-from runbook_helpers.archive import iter_gunzip, local_pg_restore, open_source, pg_restore_error
-from runbook_helpers.archive_format import looks_like_text
+from runbook_helpers.archive import local_pg_restore, pg_restore_error
+from runbook_helpers.archive_source import open_source
+from runbook_helpers.archive_stream import TarEnd, TarWalker, iter_gunzip
 from runbook_helpers.archive_toc import read_toc
 from runbook_helpers.errors import Incompatible, IntegrityError
-from runbook_helpers.fetch import TarEnd
+from runbook_helpers.format_detect import looks_like_text
 from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.row_counter import RowCounter
-from runbook_helpers.tar_stream import TarWalker
 
 _COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
 _IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
@@ -86,7 +86,7 @@ def _copy_target(copy_stmt: str) -> tuple[str, int | None, int] | None:
 
 
 class TarStats:
-    """A :class:`~runbook_helpers.tar_stream.MemberSink` counting the rows of every table."""
+    """A :class:`~runbook_helpers.archive_stream.MemberSink` counting the rows of every table."""
 
     def __init__(self) -> None:
         # member name -> (table, index of created_at, number of columns)

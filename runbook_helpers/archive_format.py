@@ -11,11 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runbook_helpers.errors import Incompatible, IntegrityError
-from runbook_helpers.format_detect import PGDMP
-
-# Detection moved to format_detect; archive_counts.py still imports looks_like_text from here
-# (switch it to format_detect, then delete this alias).
-from runbook_helpers.format_detect import looks_like_text as looks_like_text
+from runbook_helpers.format_detect import PGDMP, looks_like_text
+from runbook_helpers.redact import redact_text
 
 # Archive version -> first PostgreSQL major whose pg_restore reads it.
 ARCHIVE_MIN_MAJOR: dict[str, int] = {
@@ -262,3 +259,16 @@ def check_content(name: str, fmt: str, head: bytes, requested: str | None) -> No
             hint="check where it came from; if you trust it, pass "
             f"--format {fmt.removesuffix('.gz')}",
         )
+
+
+def check_source_content(source: str, fmt: str, head: bytes, requested: str | None) -> None:
+    """Exit 7 when the content of ``source`` is not what its name or --format says."""
+    name = redact_text(source).rstrip("/").rsplit("/", 1)[-1]
+    if fmt == "directory":
+        if requested not in (None, "directory"):
+            raise Incompatible(
+                f"{name} is a directory archive, not what --format {requested} says",
+                hint="pass --format directory, or leave --format out",
+            )
+        return
+    check_content(name, fmt, head, requested)

@@ -23,6 +23,7 @@ from runbook_helpers.format_detect import (
     detect_format_bytes,
     looks_like_text,
 )
+from runbook_helpers.r2_errors import translate_errors
 
 
 @dataclass
@@ -54,7 +55,7 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
         client = client or storage.s3_client()
         body, length = storage.open_stream(client, loc)
         try:
-            with storage.translate_errors(loc):
+            with translate_errors(loc):
                 head = _read_at_least(body, 4096)
             rest = _translated(iter_file(body), loc)
             if not head:
@@ -79,7 +80,7 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
 def _translated(chunks: Iterator[bytes], loc: storage.S3Location) -> Iterator[bytes]:
     """Network errors while streaming an S3 body as typed errors."""
     while True:
-        with storage.translate_errors(loc):
+        with translate_errors(loc):
             chunk = next(chunks, b"")
         if not chunk:
             return

@@ -1,7 +1,9 @@
-"""The one gzip and tar reader: every byte of a backup read outside pg_restore goes through here.
+r"""The one gzip and tar reader: every byte of a backup read outside pg_restore goes through here.
 
 - :class:`GzipDecoder` / :func:`iter_gunzip` / :func:`gunzip_prefix`: gzip decompression with
   bounded output, concatenated members, and typed errors (:class:`Truncated`, IntegrityError).
+- :func:`parse_tar_header` and :class:`TarWalker`: the one tar header parser; the walker hands
+  each member's bytes to :class:`MemberSink`\ s as they go by (row counts, extraction), no copies.
 - :func:`is_tar_header`, :class:`TarEnd` and :func:`walk_tar`: is the tar pg_dump wrote inside
   complete? The backup template runs ``pg_dump --format=tar | gzip`` without ``pipefail``: when
   pg_dump dies half-way gzip still ends its stream cleanly, so only the tar layer shows the cut.
@@ -13,12 +15,10 @@ Used by fetch (:func:`runbook_helpers.fetch.verify_file`), inspect and restore (
 
 from __future__ import annotations
 
-import io
-import tarfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Protocol
 
 from runbook_helpers.errors import IntegrityError
 
@@ -155,28 +155,112 @@ class TarEnd:
             )
 
 
-class _ChunkReader(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks, feeding a :class:`TarEnd` as it goes."""
+class MemberSink(Protocol):
+    """Receives the members of a tar stream, in order."""
 
-    def __init__(self, chunks: Iterator[bytes], end: TarEnd) -> None:
-        self._chunks = chunks
-        self._pending = b""
-        self.end = end
+    def start(self, name: str, size: int) -> None: ...
 
-    def readable(self) -> bool:
-        return True
+    def data(self, buf: bytes, start: int, end: int) -> None: ...
 
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = chunk
-            self.end.feed(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+    def end(self) -> None: ...
+
+
+_CUT_HINT = "fetch the backup again; if it persists, use an older backup (pg_dump died mid-way?)"
+
+
+def _octal(field: bytes) -> int:
+    if field[:1] and field[0] & 0x80:  # GNU base-256 for sizes >= 8 GiB
+        return int.from_bytes(field[1:], "big")
+    text = field.split(b"\0", 1)[0].strip()
+    return int(text, 8) if text else 0
+
+
+def parse_tar_header(block: bytes) -> tuple[str, int, bytes]:
+    """``(name, size, typeflag)`` of a ustar header block; IntegrityError if it is damaged."""
+    try:
+        stored = _octal(block[148:156]) if block[148:156].strip(b"\0 ") else -1
+        size = _octal(block[124:136])
+    except ValueError:
+        stored = size = -1
+    actual = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    if stored != actual or size < 0:
+        raise IntegrityError(
+            "the tar archive inside the backup is damaged (a member header's checksum is wrong)",
+            hint=_CUT_HINT,
+        )
+    name = block[:100].split(b"\0", 1)[0]
+    prefix = block[345:500].split(b"\0", 1)[0] if is_tar_header(block) else b""
+    full = (prefix + b"/" + name) if prefix else name
+    return full.decode("utf-8", "replace"), size, block[156:157]
+
+
+class TarWalker:
+    """Feed decompressed tar bytes with :meth:`feed`; :meth:`finish` checks it ended properly."""
+
+    def __init__(self, *sinks: MemberSink) -> None:
+        self.sinks = sinks
+        self.header = b""  # a partial header block
+        self.left = 0  # data bytes of the current member still to come
+        self.pad = 0  # padding bytes after it
+        self.in_member = False
+        self.ended = False  # the end-of-archive (zero) block was seen
+        self.members: list[str] = []
+        self.data_bytes = 0  # of the regular members, as fed
+
+    def feed(self, buf: bytes) -> None:
+        pos, size = 0, len(buf)
+        while pos < size and not self.ended:
+            if self.left:
+                take = min(self.left, size - pos)
+                for sink in self.sinks:
+                    sink.data(buf, pos, pos + take)
+                pos += take
+                self.left -= take
+                self.data_bytes += take
+                if not self.left:
+                    self._end_member()
+            elif self.pad:
+                skip = min(self.pad, size - pos)
+                pos += skip
+                self.pad -= skip
+            else:
+                need = TAR_BLOCK - len(self.header)
+                self.header += buf[pos : pos + need]
+                pos += min(need, size - pos)
+                if len(self.header) == TAR_BLOCK:
+                    self._header(self.header)
+                    self.header = b""
+
+    def _header(self, block: bytes) -> None:
+        if not block.strip(b"\0"):
+            self.ended = True
+            return
+        name, size, kind = parse_tar_header(block)
+        self.pad = -size % TAR_BLOCK
+        if kind not in (b"0", b"\0"):  # pg_dump writes regular files only: skip anything else
+            self.pad += size
+            return
+        self.members.append(name)
+        self.in_member = True
+        for sink in self.sinks:
+            sink.start(name, size)
+        self.left = size
+        if not size:
+            self._end_member()
+
+    def _end_member(self) -> None:
+        self.in_member = False
+        for sink in self.sinks:
+            sink.end()
+
+    def finish(self) -> None:
+        """IntegrityError unless the stream ended with tar's end-of-archive block."""
+        if not self.ended:
+            where = f" in member {self.members[-1]}" if self.in_member and self.members else ""
+            raise IntegrityError(
+                f"the tar archive inside the backup is cut short{where} (no end-of-archive block)",
+                hint=_CUT_HINT,
+            )
 
 
 @dataclass(frozen=True)
@@ -191,29 +275,21 @@ class TarWalk:
 def walk_tar(chunks: Iterator[bytes], name: str) -> TarWalk:
     """Read every member of the tar in ``chunks`` to its end (nothing is extracted to disk).
 
-    tarfile.TarError when a member is cut short; the returned :class:`TarWalk` says whether the
-    archive ended with its end-of-archive marker.
+    :class:`TarCut` when a member is cut short, IntegrityError when a header is damaged; the
+    returned :class:`TarWalk` says whether the archive ended with its end-of-archive marker.
     """
-    reader = _ChunkReader(chunks, TarEnd(name))
-    names: list[str] = []
-    size = 0
-    try:
-        with tarfile.open(fileobj=io.BufferedReader(reader), mode="r|") as tar:
-            for member in tar:
-                names.append(member.name)
-                body = tar.extractfile(member)
-                while body is not None and (block := body.read(CHUNK)):
-                    size += len(block)
-        while reader.readinto(bytearray(1 << 16)):  # the padding after the last member
-            pass
-    except tarfile.TarError as exc:
-        raise TarCut(names, exc) from None
-    return TarWalk(names, size, reader.end)
+    end, walker = TarEnd(name), TarWalker()
+    for chunk in chunks:
+        end.feed(chunk)
+        walker.feed(chunk)
+    if walker.in_member:
+        raise TarCut(walker.members[:], "unexpected end of data")
+    return TarWalk(walker.members, walker.data_bytes, end)
 
 
 class TarCut(Exception):
     """A tar member is cut short: ``names`` are the members read before the cut."""
 
-    def __init__(self, names: list[str], cause: tarfile.TarError) -> None:
-        super().__init__(str(cause))
+    def __init__(self, names: list[str], message: str) -> None:
+        super().__init__(message)
         self.names = names

@@ -34,14 +34,9 @@ from runbook_helpers.fetch import ProgressCallback, transfer_config, verify_file
 from runbook_helpers.manifest import Manifest, table_stats
 from runbook_helpers.naming import DEFAULT_FILE_PREFIX, backup_key, iso_timestamp
 from runbook_helpers.pgtools import find_tool, tool_version
+from runbook_helpers.r2_errors import translate_errors
 from runbook_helpers.redact import redact_text
-from runbook_helpers.storage import (
-    S3Client,
-    S3Location,
-    bucket_exists,
-    put_text,
-    translate_errors,
-)
+from runbook_helpers.storage import S3Client, S3Location, bucket_exists, put_text
 from runbook_helpers.target import Target, connect_error
 
 CHUNK = 1024 * 1024

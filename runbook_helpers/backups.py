@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from runbook_helpers.errors import NotFound
 from runbook_helpers.naming import key_prefix, parse_backup_key
-from runbook_helpers.storage import S3Client, S3Location, translate_errors
+from runbook_helpers.r2_errors import translate_errors
+from runbook_helpers.storage import S3Client, S3Location
 
 log = logging.getLogger("runbook")
 

@@ -21,10 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook_helpers.backup_producer import create_backup
-from runbook_helpers.drill_steps import TARGET_SECONDS as TARGET_SECONDS
-from runbook_helpers.drill_steps import DrillReport as DrillReport
-from runbook_helpers.drill_steps import Step as Step
-from runbook_helpers.drill_steps import StepRunner, incident_steps
+from runbook_helpers.drill_steps import DrillReport, Step, StepRunner, incident_steps
 from runbook_helpers.seed import seed
 from runbook_helpers.storage import s3_client
 from runbook_helpers.target import Target, check_not_production, connect, ensure_empty

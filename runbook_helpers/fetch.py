@@ -19,11 +19,10 @@ from typing import NamedTuple
 
 from boto3.s3.transfer import TransferConfig
 
-# archive_counts.py imports TarEnd from here (switch it to archive_stream, then delete this).
-from runbook_helpers.archive_stream import TarEnd as TarEnd
-from runbook_helpers.archive_stream import Truncated, iter_file, iter_gunzip
+from runbook_helpers.archive_stream import TarEnd, Truncated, iter_file, iter_gunzip
 from runbook_helpers.errors import IntegrityError, NoSpace, NotFound
-from runbook_helpers.storage import S3Client, S3Location, head, read_text, translate_errors
+from runbook_helpers.r2_errors import translate_errors
+from runbook_helpers.storage import S3Client, S3Location, head, read_text
 
 ProgressCallback = Callable[[int], None]
 CHUNK = 1024 * 1024

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from runbook_helpers.errors import UsageError
-from runbook_helpers.storage import S3Client, S3Location, head, translate_errors
+from runbook_helpers.r2_errors import translate_errors
+from runbook_helpers.storage import S3Client, S3Location, head
 
 #: R2 accepts presigned URLs valid from 1 second to 7 days.
 MIN_EXPIRY = timedelta(seconds=1)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from runbook_helpers.errors import UsageError
+from runbook_helpers.r2_errors import translate_errors
 from runbook_helpers.storage import S3Client, S3Location, is_s3_uri, put_text, read_text
-from runbook_helpers.storage import translate_errors as _translate_errors
 
 PREFIX = "restore-test-"
 SUFFIX = ".json"
@@ -90,7 +90,7 @@ class BucketHistory:
 
     def _keys(self) -> list[str]:
         keys: list[str] = []
-        with _translate_errors(self.location):
+        with translate_errors(self.location):
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.location.bucket, Prefix=self.location.key + PREFIX
             )

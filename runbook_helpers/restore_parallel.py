@@ -3,7 +3,7 @@ database, give it the target's name only after every check.
 
 The members of pg_dump's tar archive (``toc.dat``, ``NNNN.dat``, ``restore.sql``) are what a
 directory archive holds, so ``pg_restore -Fd`` reads them unchanged. The archive is streamed
-once (GET -> gunzip -> :class:`~runbook_helpers.tar_stream.TarWalker`): the members are written
+once (GET -> gunzip -> :class:`~runbook_helpers.archive_stream.TarWalker`): the members are written
 to a temporary directory and the rows of every table are counted on the way. pg_restore starts
 only after the gzip CRC/length and the ``.sha256`` sidecar have been checked, restores into
 ``<target>_restore_<stamp>``, the rows are compared, then ANALYZE, the DONE marker, and only
@@ -31,13 +31,14 @@ import psycopg
 from psycopg import sql
 
 from runbook_helpers import storage
-from runbook_helpers.archive import OpenedSource
 from runbook_helpers.archive_counts import TarStats
+from runbook_helpers.archive_source import OpenedSource
+from runbook_helpers.archive_stream import TarWalker
 from runbook_helpers.errors import RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.restore_outcome import Interrupted
 from runbook_helpers.restore_swap import swap_databases
 from runbook_helpers.restore_tools import raise_for, wait
-from runbook_helpers.tar_stream import Extractor, TarWalker
+from runbook_helpers.tar_extract import Extractor
 from runbook_helpers.target import Target, maintenance_connection
 
 #: Compressed -> extracted size when the gzip trailer cannot be read first (an S3 stream).

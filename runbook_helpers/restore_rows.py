@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Iterator
 
 from runbook_helpers.archive_counts import TarStats
+from runbook_helpers.archive_stream import TarWalker
 from runbook_helpers.errors import VerifyMismatch
 from runbook_helpers.manifest import table_stats
 from runbook_helpers.marker import MARKER_DONE, MARKER_FAILED, set_marker, utc_now
 from runbook_helpers.restore_outcome import Prior
-from runbook_helpers.tar_stream import TarWalker
 from runbook_helpers.target import Target, connect, user_tables
 from runbook_helpers.verify import TableCheck, compare
 

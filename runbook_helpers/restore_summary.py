@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from runbook_helpers.cli.common import human_size
-from runbook_helpers.drill import Step
+from runbook_helpers.drill_steps import Step
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore_test import RestoreTestReport
 

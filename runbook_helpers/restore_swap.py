@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import psycopg
 from psycopg import sql
 
@@ -51,3 +54,19 @@ def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
                 f"cannot swap: {redact_text(str(exc)).strip()}; nothing was renamed", hint=hint
             ) from None
     return old if exists else None
+
+
+def swap_in(
+    target: Target, side_db: str, stamp: str, stages: dict[str, float], stage: Callable[[str], None]
+) -> str | None:
+    """:func:`swap_databases`, timed as the "swap" stage and told through ``stage``."""
+    t0 = time.perf_counter()
+    swapped_old = swap_databases(target, side_db, stamp)
+    if swapped_old and swapped_old != f"{target.dbname}_old_{stamp}":
+        stage(f"previous database name shortened to {swapped_old} (63 bytes)")
+    stages["swap"] = time.perf_counter() - t0
+    stage(
+        f"swapped: {target.dbname} is the restored copy; the previous one is "
+        f"{swapped_old or '(none existed)'}"
+    )
+    return swapped_old

@@ -1,9 +1,9 @@
 """Cloudflare R2 (S3 API) access: locations, a configured client, and small object operations.
 
 Everything that talks to the bucket goes through :func:`s3_client` (retries, timeouts and the
-R2 checksum workaround configured once) and :func:`translate_errors` (botocore exceptions turned
-into the typed errors of :mod:`runbook_helpers.errors`, never showing a secret; it lives in
-:mod:`runbook_helpers.r2_errors` and is re-exported here).
+R2 checksum workaround configured once) and :func:`runbook_helpers.r2_errors.translate_errors`
+(botocore exceptions turned into the typed errors of :mod:`runbook_helpers.errors`, never showing
+a secret).
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from botocore.exceptions import (
 )
 
 from runbook_helpers.errors import AccessDenied, NotFound, UsageError
-from runbook_helpers.r2_errors import translate_error
-from runbook_helpers.r2_errors import translate_errors as translate_errors
+from runbook_helpers.r2_errors import translate_error, translate_errors
 from runbook_helpers.r2_timeouts import client_config, retry_notice, timeouts
 
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ else:
     S3Client = object
 
 DEFAULT_PROFILE = "r2-vlvt"
-
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from runbook_helpers.archive_counts import archive_table_stats
 from runbook_helpers.errors import NotFound, RestoreFailed, VerifyMismatch
 from runbook_helpers.manifest import Manifest, TableStats, normalize_timestamp, table_stats
 from runbook_helpers.marker import marker_state, read_marker
+from runbook_helpers.r2_errors import translate_errors
 from runbook_helpers.target import Target, connect
 
 
@@ -65,7 +66,7 @@ def load_manifest(source: str, *, client: Any = None) -> Manifest:
         source += ".manifest.json"
     if storage.is_s3_uri(source):
         loc = storage.S3Location.parse(source)
-        with storage.translate_errors(loc):
+        with translate_errors(loc):
             text = storage.read_text(client or storage.s3_client(), loc)
         if text is None:
             raise NotFound(

@@ -1,4 +1,4 @@
-"""Row counts read from a tar archive's bytes (tar_stream, archive_toc, row_counter): exact,
+"""Row counts read from a tar archive's bytes (archive_stream, archive_toc, row_counter): exact,
 whatever the chunking, and damage inside the tar is refused."""
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.archive_counts import count_copy_blocks, count_tar, timestamp_order
+from runbook_helpers.archive_stream import TarWalker
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.manifest import TableStats, table_stats
 from runbook_helpers.row_counter import RowCounter
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.tar_stream import Extractor, TarWalker
+from runbook_helpers.tar_extract import Extractor
 from tests.support.backup_files import dump_tar_gz, seed_small
 
 ODD = r'''

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.archive import OpenedSource
+from runbook_helpers.archive_source import OpenedSource
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore_parallel import choose, extracted_size
 from runbook_helpers.sandbox.postgres import PostgresServer

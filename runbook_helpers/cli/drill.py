@@ -7,7 +7,8 @@ from pathlib import Path
 
 from runbook_helpers.cli.common import human_size
 from runbook_helpers.cli.output import Output
-from runbook_helpers.drill import REAL_TARGET_ENV, DrillReport, Step, run_drill
+from runbook_helpers.drill import REAL_TARGET_ENV, run_drill
+from runbook_helpers.drill_steps import DrillReport, Step
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from runbook_helpers.backups import DEFAULT_MIN_RATIO
 from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
-from runbook_helpers.drill import Step
+from runbook_helpers.drill_steps import Step
 from runbook_helpers.errors import UsageError
 from runbook_helpers.presign import parse_duration
 from runbook_helpers.restore_history import DEFAULT_KEEP, open_history, report_name

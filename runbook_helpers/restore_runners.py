@@ -1,0 +1,142 @@
+"""The three ways a restore runs once its plan is made (:mod:`runbook_helpers.restore` picks one).
+
+- :func:`run_stream`: the serial stream, ``pg_restore -f - | psql`` (or psql alone for a plain
+  script) in one transaction whose COMMIT waits for ``checks()``
+  (:mod:`runbook_helpers.restore_stream`, :mod:`runbook_helpers.restore_plain`).
+- :func:`run_file`: ``pg_restore`` from a regular file, ``-j N`` for custom/directory archives.
+- :func:`run_parallel`: a tar extracted while read, then ``pg_restore -Fd -j N``
+  (:mod:`runbook_helpers.restore_parallel`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from runbook_helpers import restore_parallel, restore_plain, restore_stream
+from runbook_helpers.archive import PARALLEL_FORMATS
+from runbook_helpers.archive_counts import TarStats
+from runbook_helpers.archive_source import OpenedSource
+from runbook_helpers.prefetch import prefetch
+from runbook_helpers.psql_restricted import restricted_psql
+from runbook_helpers.restore_bytes import ByteCounter, archive_bytes
+from runbook_helpers.restore_tools import raise_for, wait
+from runbook_helpers.target import Target
+
+OnProcess = Callable[[subprocess.Popen[bytes]], None] | None
+
+
+def is_parallel(fmt: str, jobs: int) -> bool:
+    """True when ``pg_restore -j`` runs on a file of this format (no single transaction)."""
+    return fmt.removesuffix(".gz") in PARALLEL_FORMATS and jobs > 1
+
+
+def base_cmd(tool: Path) -> list[str]:
+    return [str(tool), "--no-owner", "--no-privileges", "--exit-on-error"]
+
+
+def run_parallel(
+    plan: restore_parallel.Plan,
+    opened: OpenedSource,
+    consumed: list[bytes],
+    hasher: Any,
+    counter: ByteCounter,
+    checks: Callable[[], None],
+    tool: Path,
+    conninfo: str,
+    target: Target,
+    jobs: int,
+    stages: dict[str, float],
+    stage: Callable[[str], None],
+) -> tuple[str, TarStats, float]:
+    """Extract while reading (timed in ``stages``), ``checks()``, then ``pg_restore -j``.
+
+    Returns (description, the rows read, when pg_restore started: ``time.perf_counter()``).
+    """
+    t0 = time.perf_counter()
+    with restore_parallel.workspace(plan.workdir) as directory:
+        chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))
+        tar_stats = restore_parallel.extract(chunks, directory)
+        stages["read+extract"] = time.perf_counter() - t0
+        stage(f"read and extracted in {stages['read+extract']:.1f}s")
+        checks()
+        started = time.perf_counter()
+        restore_parallel.run_pg_restore(tool, directory, conninfo, target.tool_env(), jobs)
+    return f"pg_restore -j {jobs} from the extracted archive", tar_stats, started
+
+
+def run_file(
+    tool: Path,
+    fmt: str,
+    path: Path,
+    conninfo: str,
+    target: Target,
+    jobs: int,
+    on_process: OnProcess,
+) -> str:
+    """``pg_restore`` from ``path``: ``-j jobs`` when the format allows, else one transaction."""
+    if fmt.startswith("plain"):
+        raise AssertionError("plain dumps are streamed through psql")
+    parallel = is_parallel(fmt, jobs)
+    cmd = base_cmd(tool) + (["--jobs", str(jobs)] if parallel else ["--single-transaction"])
+    cmd += ["--dbname", conninfo, str(path)]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=target.tool_env(),
+        )
+        if on_process:
+            on_process(proc)
+        code = wait(proc)
+        raise_for(code, err, "pg_restore")
+    return f"pg_restore -j {jobs} from a file" if parallel else "pg_restore --single-transaction"
+
+
+def run_stream(
+    tool: Path,
+    fmt: str,
+    opened: OpenedSource,
+    consumed: list[bytes],
+    conninfo: str,
+    target: Target,
+    hasher: Any,
+    counter: ByteCounter,
+    on_process: OnProcess,
+    checks: Callable[[], None],
+    tar_stats: TarStats | None,
+) -> str:
+    """Stream the source into the target; nothing commits unless ``checks()`` and all else pass."""
+    chunks = archive_bytes(opened, consumed, hasher, counter, tar_stats)
+    if fmt.startswith("plain"):
+        restore_plain.run_plain(
+            tool,
+            chunks,
+            conninfo,
+            target.tool_env(),
+            checks=checks,
+            on_process=on_process,
+            raise_for=raise_for,
+        )
+        return "psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks (streamed)"
+    psql = restricted_psql(tool.with_name("psql"))
+    restore_stream.stream_restore(
+        tool,
+        psql,
+        chunks,
+        conninfo,
+        target.tool_env(),
+        checks=checks,
+        on_process=on_process,
+        raise_for=raise_for,
+    )
+    return (
+        "pg_restore | psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks "
+        "(streamed)"
+    )

@@ -1,0 +1,51 @@
+"""Write a tar stream's members to a directory as they go by (for ``pg_restore -Fd -j N``).
+
+A :class:`~runbook_helpers.archive_stream.MemberSink` for
+:class:`~runbook_helpers.archive_stream.TarWalker`: the reading is archive_stream's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+from runbook_helpers.errors import IntegrityError, NoSpace
+
+
+class Extractor:
+    """Writes every member to ``directory`` (flat: pg_dump's member names have no slashes)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.file: IO[bytes] | None = None
+        self.bytes_written = 0
+
+    def start(self, name: str, size: int) -> None:
+        safe = Path(name).name
+        if not safe or safe != name or safe in (".", ".."):
+            raise IntegrityError(
+                f"unexpected member {name!r} in the tar archive: not written by pg_dump",
+                hint="use a backup made by pg_dump --format=tar",
+            )
+        self.file = (self.directory / safe).open("wb")
+
+    def data(self, buf: bytes, start: int, end: int) -> None:
+        assert self.file is not None
+        try:
+            self.file.write(memoryview(buf)[start:end])
+        except OSError as exc:
+            raise NoSpace(
+                f"could not write the extracted archive to {self.directory}: "
+                f"{exc.strerror or exc}; nothing was restored",
+                hint="free space, or set TMPDIR to a directory on a bigger disk "
+                "(or pass --jobs 1: the serial restore needs no local copy)",
+            ) from None
+        self.bytes_written += end - start
+
+    def end(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def close(self) -> None:
+        self.end()
