@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -33,7 +32,7 @@ from runbook_helpers.restore_stream import split_commit, stream_restore
 from runbook_helpers.restore_tools import raise_for
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.support.cli_runs import run_cli
+from tests.support.cli_runs import run_cli, spawn_runbook
 from tests.support.pg_dumps import pg_dump, seed_database
 from tests.test_restore import count_tables, marker
 
@@ -218,21 +217,7 @@ def test_killed_runbook_process_commits_nothing(
     tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     """SIGKILL the runbook process mid-stream: psql sees EOF without COMMIT and rolls back."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "runbook_helpers",
-            "restore",
-            str(tar_gz),
-            "-j1",
-            "--target",
-            pg_url,
-        ],
-        env=sandbox_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = spawn_runbook(["restore", str(tar_gz), "-j1", "--target", pg_url], sandbox_env)
     try:
         deadline = time.monotonic() + 60
         while psql_backend_state(pg_url) is None and proc.poll() is None:

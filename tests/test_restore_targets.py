@@ -23,7 +23,7 @@ from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.target import Target, derived_name, is_production
 from tests.support import faults
 from tests.support.cli_checks import assert_clean_failure
-from tests.support.cli_runs import run_cli
+from tests.support.cli_runs import run_cli, spawn_runbook
 from tests.support.pg_dumps import pg_dump, seed_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,23 +155,9 @@ def test_concurrent_restores_into_one_target(
     tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     """The second restore exits 8 at once; the first completes and is reported complete."""
-    first = subprocess.Popen(
-        # serial (-j1): the IN PROGRESS mark this test waits for is then on the target itself
-        [
-            sys.executable,
-            "-m",
-            "runbook_helpers",
-            "restore",
-            str(tar_gz),
-            "-j1",
-            "--target",
-            pg_url,
-        ],
-        env=sandbox_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # serial (-j1): the IN PROGRESS mark this test waits for is then on the target itself
+    argv = ["restore", str(tar_gz), "-j1", "--target", pg_url]
+    first = spawn_runbook(argv, sandbox_env, capture=True)
     try:
         deadline = time.monotonic() + 60
         while "IN PROGRESS" not in faults.target_state(pg_url):

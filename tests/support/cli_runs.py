@@ -61,3 +61,17 @@ def run_runbook(argv: list[str], env: Mapping[str, str], timeout: float = 120) -
         check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def spawn_runbook(
+    argv: list[str], env: Mapping[str, str], *, capture: bool = False
+) -> subprocess.Popen[str]:
+    """``runbook ARGV`` started in the background (tests that signal or race it)."""
+    out = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "runbook_helpers", *argv],
+        env=dict(env),
+        stdout=out,
+        stderr=out,
+        text=True,
+    )
