@@ -27,6 +27,7 @@ import psycopg
 import pytest
 
 from runbook_helpers.errors import ExitStatus, IntegrityError, RestoreFailed
+from runbook_helpers.psql_restricted import restricted_psql
 from runbook_helpers.restore import RestoreOptions, restore
 from runbook_helpers.restore_stream import split_commit, stream_restore
 from runbook_helpers.restore_tools import raise_for
@@ -172,7 +173,7 @@ def test_failed_check_after_everything_was_loaded_rolls_back(
     with pytest.raises(IntegrityError):
         stream_restore(
             bin_dir / "pg_restore",
-            bin_dir / "psql",
+            restricted_psql(bin_dir / "psql"),  # as the restore picks it: one with restricted mode
             chunks,
             pg_url,
             dict(os.environ),
