@@ -60,9 +60,12 @@ BACKUP_AT = "2026-01-25T03:00:00Z"
 class Session:
     """The sandbox plus timed command runs."""
 
-    def __init__(self, pg: PostgresServer, env: dict[str, str], workdir: Path) -> None:
+    def __init__(
+        self, pg: PostgresServer, env: dict[str, str], writer_env: dict[str, str], workdir: Path
+    ) -> None:
         self.pg = pg
         self.env = env
+        self.writer_env = writer_env  # the backup service's writer profile (docs/backups.md)
         self.workdir = workdir
 
     def run(self, cmd: str | list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
@@ -124,7 +127,7 @@ def _restore(s: Session, source: str, jobs: int, env: dict[str, str] | None = No
         s.drop(name)
 
 
-def measure_size(s: Session, size_gb: float, r2_profile: str) -> dict[str, Any]:
+def measure_size(s: Session, size_gb: float) -> dict[str, Any]:
     scale = max(1.0, round(size_gb * 1000 / MB_PER_SCALE, 1))
     src = f"bench_src_{str(size_gb).replace('.', '_')}"
     url = s.pg.create_database(src)
@@ -137,8 +140,8 @@ def measure_size(s: Session, size_gb: float, r2_profile: str) -> dict[str, Any]:
     )
     seed_s = time.perf_counter() - t0
     uri = subprocess.run(
-        ["runbook", "backup", "--source", url, "--at", BACKUP_AT, "--profile", r2_profile],
-        env=s.env,
+        ["runbook", "backup", "--source", url, "--at", BACKUP_AT],
+        env=s.writer_env,
         check=True,
         capture_output=True,
         text=True,
@@ -266,17 +269,18 @@ def main() -> None:
         pg = stack.enter_context(postgres_server(kind, workdir=workdir))
         r2 = stack.enter_context(r2_mock(workdir))
         env = sandbox_environment(pg, r2)
-        s = Session(pg, env, workdir)
+        writer_dir = workdir / "writer"
+        writer_dir.mkdir()
+        s = Session(pg, env, {**env, **r2.writer_env(writer_dir)}, workdir)
         result: dict[str, Any] = {
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(pg),
             "rounds": ROUNDS,
             "sizes": [],
         }
-        profile = getattr(r2, "write_profile", None) or r2.profile
         for size in SIZES_GB:
             print(f"size {size:g} GB", flush=True)
-            result["sizes"].append(measure_size(s, size, profile))
+            result["sizes"].append(measure_size(s, size))
             result["machine"]["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
             OUT.parent.mkdir(parents=True, exist_ok=True)
             OUT.write_text(

@@ -15,9 +15,11 @@ Used by fetch (:func:`runbook_helpers.fetch.verify_file`), inspect and restore (
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import IO, Protocol
 
 from runbook_helpers.errors import IntegrityError
@@ -26,8 +28,13 @@ CHUNK = 1024 * 1024
 TAR_BLOCK = 512
 TAR_END = 2 * TAR_BLOCK  # tar's end-of-archive marker: two 512-byte zero blocks
 _GZIP_WBITS = 31  # gzip header and trailer (not raw deflate, not zlib)
+_inflate: ModuleType = zlib
+with contextlib.suppress(ImportError):  # a platform without an isal wheel keeps zlib (slower)
+    from isal import isal_zlib  # ISA-L's inflate: the same gzip at 2.5x zlib's speed
+
+    _inflate = isal_zlib
 #: What :meth:`GzipDecoder.feed` raises on corrupt data (callers word the error).
-GzipError = zlib.error
+GzipError: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
 
 
 class Truncated(IntegrityError):
@@ -47,12 +54,12 @@ class GzipDecoder:
     """Incremental gzip decoding; concatenated gzip members (valid gzip) decode as one stream."""
 
     def __init__(self) -> None:
-        self._dec = zlib.decompressobj(wbits=_GZIP_WBITS)
+        self._dec = _inflate.decompressobj(wbits=_GZIP_WBITS)
 
     @property
     def eof(self) -> bool:
         """True once a member's trailer (CRC32, length) has been read and checked."""
-        return self._dec.eof
+        return bool(self._dec.eof)
 
     def feed(self, data: bytes, limit: int = CHUNK) -> Iterator[bytes]:
         """Decompressed output of ``data``, at most ``limit`` bytes per piece (memory stays flat
@@ -64,12 +71,12 @@ class GzipDecoder:
             if self._dec.eof:
                 data = self._dec.unused_data
                 if data:
-                    self._dec = zlib.decompressobj(wbits=_GZIP_WBITS)
+                    self._dec = _inflate.decompressobj(wbits=_GZIP_WBITS)
             else:
                 data = self._dec.unconsumed_tail
 
     def flush(self) -> bytes:
-        return self._dec.flush()
+        return bytes(self._dec.flush())
 
 
 def iter_gunzip(

@@ -1,15 +1,15 @@
 """Restore a dump into a PostgreSQL database, by the fastest path that is still correct.
 
-* ``tar.gz`` / ``tar`` with ``--jobs`` above 1 and room for the extracted copy (the pre-check,
-  :func:`runbook_helpers.restore_parallel.choose`, says which path and why): extracted while
-  read, ``pg_restore -Fd -j N`` into a side database renamed to the target only after every
-  check (:mod:`runbook_helpers.restore_parallel`).
+* ``tar.gz`` / ``tar`` with ``--jobs`` above 1 into an empty target (the pre-check,
+  :func:`runbook_helpers.restore_parallel.choose`, says which path and why): tables and rows
+  streamed into ``pg_restore``, then indexes and constraints with ``pg_restore -Fd -j N``, into
+  a side database renamed to the target only after every check
+  (:mod:`runbook_helpers.restore_parallel`).
 * otherwise ``tar.gz`` / ``tar`` / ``custom.gz`` read from S3 or a local ``.gz``: streamed, no
   local copy (GET -> gunzip in Python -> ``pg_restore --single-transaction -f -`` -> ``psql``)
   in one transaction whose COMMIT is sent only after the gzip CRC/length and the ``.sha256``
   sidecar have been checked to the last byte (:mod:`runbook_helpers.restore_stream`): damage
-  found at the very end commits nothing. (pg_restore cannot restore a tar archive or stdin
-  in parallel: hence the extracted copy above.)
+  found at the very end commits nothing.
 * Either tar path counts the rows (and newest ``created_at``) of every table from the archive's
   bytes as they go by (:class:`runbook_helpers.archive_counts.TarStats`) and compares them with
   the restored database before the DONE mark: a difference is exit 10.
@@ -122,7 +122,6 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         if fmt in ("tar", "tar.gz"):  # the pre-check: parallel or serial, and why
             sessions = restore_parallel.sessions_on(target) if not opts.side_db else 0
             plan = restore_parallel.choose(
-                opened,
                 jobs,
                 opts.workdir,
                 target_tables=prior.tables,

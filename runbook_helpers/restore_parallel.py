@@ -1,24 +1,27 @@
-"""Parallel restore of a tar backup: extract while reading, ``pg_restore -Fd -j N`` into a side
-database, give it the target's name only after every check.
+"""Parallel restore of a tar backup into a side database, renamed to the target only after
+every check.
 
-The members of pg_dump's tar archive (``toc.dat``, ``NNNN.dat``, ``restore.sql``) are what a
-directory archive holds, so ``pg_restore -Fd`` reads them unchanged. The archive is streamed
-once (GET -> gunzip -> :class:`~runbook_helpers.archive_stream.TarWalker`): the members are written
-to a temporary directory and the rows of every table are counted on the way. pg_restore starts
-only after the gzip CRC/length and the ``.sha256`` sidecar have been checked, restores into
-``<target>_restore_<stamp>``, the rows are compared, then ANALYZE, the DONE marker, and only
+pg_restore cannot restore a tar archive (or anything read from a pipe) with ``-j``, but the
+members of pg_dump's tar (``toc.dat``, ``NNNN.dat``) are what a directory archive holds. So the
+archive is streamed once (GET -> gunzip -> :class:`~runbook_helpers.archive_stream.TarWalker`)
+into ``pg_restore --format=tar --section=pre-data --section=data`` - tables and rows load while
+the bytes arrive, as in the serial floor ``gzip -cd | pg_restore`` - while the rows of every
+table are counted and only ``toc.dat`` is written to a private temporary directory (kilobytes:
+no extracted copy of the data). Once the gzip CRC/length and the ``.sha256`` sidecar have been
+checked, ``pg_restore --format=directory --section=post-data -j N`` builds the indexes,
+constraints and triggers from that ``toc.dat`` on N connections: the part of a restore that is
+more than half of it at VLVT's size, and the part ``-j`` parallelises. All of it goes into
+``<target>_restore_<stamp>``; the rows are compared, then ANALYZE, the DONE marker, and only
 then the side database is renamed to the target (atomically; an empty target it replaces is
 dropped). Any failure drops the side database: the target is never touched.
 
-:func:`choose` is the pre-check: parallel only when it can be all-or-nothing and there is room
-for the extracted copy; otherwise the serial one-transaction stream (it needs no local copy).
+:func:`choose` is the pre-check: parallel only when it can be all-or-nothing; otherwise the
+serial one-transaction stream.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -30,20 +33,20 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
-from runbook_helpers import storage
 from runbook_helpers.archive_counts import TarStats
-from runbook_helpers.archive_source import OpenedSource
 from runbook_helpers.archive_stream import TarWalker
-from runbook_helpers.errors import RestoreFailed, RunbookError, UnsafeTarget
+from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.restore_outcome import Interrupted
 from runbook_helpers.restore_swap import swap_databases
 from runbook_helpers.restore_tools import raise_for, wait
 from runbook_helpers.tar_extract import Extractor
 from runbook_helpers.target import Target, maintenance_connection
 
-#: Compressed -> extracted size when the gzip trailer cannot be read first (an S3 stream).
-GZIP_FACTOR = 8
-HEADROOM = 1.10
+#: How long pg_restore may take to end once its whole input was written to it (it has at most
+#: a pipe and a socket buffer of rows left; a truncated tar is caught before this is waited for).
+EOF_GRACE_SECONDS = 60.0
+SECTIONS_STREAMED = ("--section=pre-data", "--section=data")
+_BASE = ("--no-owner", "--no-privileges", "--exit-on-error")
 
 
 @dataclass(frozen=True)
@@ -53,24 +56,7 @@ class Plan:
     workdir: Path
 
 
-def extracted_size(opened: OpenedSource) -> int:
-    """Bytes the extracted tar will take: the gzip trailer's ISIZE for a local file (adjusted
-    past 4 GiB wraps), else a generous ratio of the compressed size."""
-    size = opened.size or 0
-    if not opened.format.endswith(".gz"):
-        return size
-    if storage.is_s3_uri(opened.source):
-        return size * GZIP_FACTOR
-    with open(opened.source, "rb") as f:
-        f.seek(-4, os.SEEK_END)
-        isize = int.from_bytes(f.read(4), "little")
-    while isize < size:  # ISIZE is the length modulo 2**32
-        isize += 1 << 32
-    return isize
-
-
 def choose(
-    opened: OpenedSource,
     jobs: int,
     workdir: Path | None,
     *,
@@ -99,19 +85,10 @@ def choose(
             "restored copy could not be renamed to it",
             where,
         )
-    need = extracted_size(opened)
-    free = shutil.disk_usage(where).free
-    if need * HEADROOM > free:
-        return Plan(
-            False,
-            f"serial: the extracted copy needs about {need / 1e6:,.0f} MB and {where} has "
-            f"{free / 1e6:,.0f} MB free (set TMPDIR or --workdir for a parallel restore)",
-            where,
-        )
     return Plan(
         True,
-        f"parallel: pg_restore -j {jobs} from an extracted copy in {where} "
-        f"(about {need / 1e6:,.0f} MB of {free / 1e6:,.0f} MB free)",
+        f"parallel: tables and rows streamed, then indexes and constraints with pg_restore "
+        f"-j {jobs}",
         where,
     )
 
@@ -133,31 +110,81 @@ def sessions_on(target: Target) -> int:
     return int(row[0]) if row else 0
 
 
-def extract(chunks: Iterator[bytes], directory: Path) -> TarStats:
-    """Write the tar members to ``directory`` and count rows, in one pass over ``chunks``."""
+def load_streamed(
+    pg_restore: Path,
+    chunks: Iterator[bytes],
+    directory: Path,
+    conninfo: str,
+    env: dict[str, str],
+    grace: float = EOF_GRACE_SECONDS,
+) -> TarStats:
+    """Pre-data and data: ``chunks`` (the decompressed tar) streamed into ``pg_restore -Ft``,
+    rows counted and ``toc.dat`` written to ``directory`` in the same pass.
+
+    Reads the source to its end even when pg_restore stops early (it never reads the tar's
+    trailer), so the gzip CRC/length and the sha256 are checked to the last byte.
+    """
     stats = TarStats()
-    extractor = Extractor(directory)
-    walker = TarWalker(extractor, stats)
-    try:
-        for chunk in chunks:
-            walker.feed(chunk)
-        walker.finish()
-        stats.check_complete()
-    finally:
-        extractor.close()
+    keeper = Extractor(directory, only=frozenset({"toc.dat"}))
+    walker = TarWalker(keeper, stats)
+    cmd = [*_BASE, "--format=tar", *SECTIONS_STREAMED, "--dbname", conninfo]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [str(pg_restore), *cmd],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+        assert proc.stdin is not None
+        try:
+            feeding = True
+            for chunk in chunks:
+                walker.feed(chunk)
+                if feeding:
+                    try:
+                        proc.stdin.write(chunk)
+                    except BrokenPipeError:
+                        feeding = False
+                        if proc.wait() != 0:
+                            break  # pg_restore failed: its error says why
+            else:
+                walker.finish()  # a tar cut short inside a complete gzip: IntegrityError
+                stats.check_complete()
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            code = _wait_after_eof(proc, grace)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            keeper.close()
+        raise_for(code, err, "pg_restore")
     return stats
 
 
-def run_pg_restore(
+def _wait_after_eof(proc: subprocess.Popen[bytes], grace: float) -> int:
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        raise IntegrityError(
+            f"pg_restore did not finish within {grace:g} s after the end of the archive: "
+            "the archive is truncated or corrupted",
+            hint="fetch the backup again and compare its sha256; else use an older backup",
+        ) from None
+
+
+def build_post_data(
     pg_restore: Path, directory: Path, conninfo: str, env: dict[str, str], jobs: int
 ) -> None:
-    """``pg_restore -Fd -j N`` of the extracted directory; typed error on failure."""
+    """``pg_restore -Fd --section=post-data -j N`` from the kept ``toc.dat``; typed error on
+    failure. Indexes, constraints and triggers need no table data files."""
     cmd = [
         str(pg_restore),
-        "--no-owner",
-        "--no-privileges",
-        "--exit-on-error",
+        *_BASE,
         "--format=directory",
+        "--section=post-data",
         "--jobs",
         str(jobs),
         "--dbname",

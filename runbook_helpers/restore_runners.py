@@ -4,7 +4,8 @@
   script) in one transaction whose COMMIT waits for ``checks()``
   (:mod:`runbook_helpers.restore_stream`, :mod:`runbook_helpers.restore_plain`).
 - :func:`run_file`: ``pg_restore`` from a regular file, ``-j N`` for custom/directory archives.
-- :func:`run_parallel`: a tar extracted while read, then ``pg_restore -Fd -j N``
+- :func:`run_parallel`: a tar's tables and rows streamed into ``pg_restore``, then its indexes
+  and constraints with ``pg_restore -Fd -j N``
   (:mod:`runbook_helpers.restore_parallel`).
 """
 
@@ -53,20 +54,31 @@ def run_parallel(
     stages: dict[str, float],
     stage: Callable[[str], None],
 ) -> tuple[str, TarStats, float]:
-    """Extract while reading (timed in ``stages``), ``checks()``, then ``pg_restore -j``.
+    """Stream tables and rows into pg_restore (timed in ``stages``), ``checks()``, then the
+    indexes and constraints with ``pg_restore -j``.
 
-    Returns (description, the rows read, when pg_restore started: ``time.perf_counter()``).
+    Returns (description, the rows read, when the restore started: ``time.perf_counter()``).
     """
     t0 = time.perf_counter()
+    env = target.tool_env()
     with restore_parallel.workspace(plan.workdir) as directory:
         chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))
-        tar_stats = restore_parallel.extract(chunks, directory)
-        stages["read+extract"] = time.perf_counter() - t0
-        stage(f"read and extracted in {stages['read+extract']:.1f}s")
+        tar_stats = restore_parallel.load_streamed(tool, chunks, directory, conninfo, env)
+        stages["tables+rows"] = time.perf_counter() - t0
+        stage(f"tables and rows loaded in {stages['tables+rows']:.1f}s (streamed)")
         checks()
-        started = time.perf_counter()
-        restore_parallel.run_pg_restore(tool, directory, conninfo, target.tool_env(), jobs)
-    return f"pg_restore -j {jobs} from the extracted archive", tar_stats, started
+        t1 = time.perf_counter()
+        restore_parallel.build_post_data(tool, directory, conninfo, env, jobs)
+        stages["indexes+constraints"] = time.perf_counter() - t1
+        stage(
+            f"indexes and constraints built in {stages['indexes+constraints']:.1f}s "
+            f"(pg_restore -j {jobs})"
+        )
+    return (
+        f"pg_restore streamed, then -j {jobs} for indexes and constraints",
+        tar_stats,
+        t0,
+    )
 
 
 def run_file(

@@ -2,10 +2,12 @@
 
 A COPY text row is one line (a newline inside a value is written ``\\n``), so the rows of a
 data file are its line ends minus those of the ``\\.`` terminator and the blank lines after it:
-counted in C, never line by line in Python. For the ``created_at`` column one C regex pass per
-chunk pulls the column out of every complete line; the newest is the largest string when every
+counted in C, never line by line in Python. The ``created_at`` column of every complete line of
+a chunk is picked out of one ``bytes.split`` (every line has the same number of tabs: COPY
+escapes them in values; else one C regex pass); the newest is the largest string when every
 value has PostgreSQL's usual shape (``2026-11-20 03:00:00.123+00``) with one UTC offset (true
-of a dump made in UTC, Railway's default), else each value of that chunk is compared exactly
+of a dump made in UTC, Railway's default) and a four-digit year - checked per chunk with C
+string counts - else each value of that chunk is compared exactly
 (:func:`runbook_helpers.archive_counts.timestamp_order`: infinity, BC, year 10000, offsets).
 """
 
@@ -19,6 +21,8 @@ _TAIL = 64
 _JUNK = frozenset({b"", b"\\N", b"\\."})  # blank lines, NULL, the terminator
 _SHAPE = rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d{1,6})?"
 _OFFSET = re.compile(_SHAPE + rb"([+-]\d\d(?::\d\d){0,2})$")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NEWLINE_AS_TAB = bytes.maketrans(b"\n", b"\t")
 
 
 def _column(index: int) -> re.Pattern[bytes]:
@@ -36,48 +40,62 @@ class RowCounter:
     ) -> None:
         self.newlines = 0
         self.index = created_index
-        # a middle column of a fixed number of columns: picked out of region.split(b"\t")
-        # with a stride (every line has columns - 1 tabs: COPY escapes tabs in values)
-        self.stride = (
-            columns - 1 if created_index is not None and 0 < created_index < columns - 1 else 0
-        )
+        # the column is picked out of region.split(b"\t") with a stride (every line has
+        # columns - 1 tabs: COPY escapes tabs in values); for the first or the last column the
+        # line ends are made tabs first, so that every line is exactly ``columns`` fields
+        self.columns = columns if created_index is not None and columns > 1 else 0
+        self.ends_as_tabs = created_index in (0, columns - 1)
         self.seen = 0
         self.tail = b""
         self.order = order
         self.column = _column(created_index) if created_index is not None else None
         self.carry = b""
-        self.regular: re.Pattern[bytes] | None = None  # lines of the first value's shape
+        self.suffix: bytes | None = None  # the UTC offset + newline every regular value ends with
         self.newest: str | None = None
         self.newest_key: tuple[Any, ...] = ()
 
     def data(self, buf: bytes, start: int, end: int) -> None:
-        self.newlines += buf.count(b"\n", start, end)
         self.seen += end - start
         self.tail = (self.tail + buf[max(start, end - _TAIL) : end])[-_TAIL:]
         if self.column is None:
+            self.newlines += buf.count(b"\n", start, end)
             return
         first = buf.find(b"\n", start, end)
         if first < 0:
             self.carry += buf[start:end]
             return
+        self.newlines += 1
         head = self.carry + buf[start : first + 1]
         self._values(self.column.findall(head))
         last = buf.rfind(b"\n", first + 1, end)
         if last > first:
-            self._values(self._column_values(buf[first + 1 : last + 1]))
+            region = buf[first + 1 : last + 1]
+            lines = region.count(b"\n")
+            self.newlines += lines
+            self._values(self._column_values(region, lines))
         self.carry = buf[max(first, last) + 1 : end]
 
-    def _column_values(self, region: bytes) -> list[bytes]:
-        """The created_at value of every line of ``region`` (complete lines)."""
+    def _column_values(self, region: bytes, lines: int) -> list[bytes]:
+        """The created_at value of every line of ``region`` (``lines`` complete lines)."""
         assert self.column is not None
-        stop = region.find(b"\n\\.\n") + 1 or len(region)  # rows end at the \. line
+        # rows end at the data's final \. line (followed by blank lines): in its last bytes
+        at = region.find(b"\n\\.\n", max(0, len(region) - _TAIL))
         if region.startswith(b"\\.\n"):
-            stop = 0
-        rows = region[:stop]
-        if self.stride and rows.count(b"\t") == self.stride * rows.count(b"\n"):
+            region, lines = b"", 0
+        elif at >= 0:
+            region = region[: at + 1]
+            lines = region.count(b"\n")
+        if self.columns:
             assert self.index is not None
-            return rows.split(b"\t")[self.index :: self.stride]
-        return self.column.findall(rows)
+            if self.ends_as_tabs:
+                fields = region.translate(_NEWLINE_AS_TAB).split(b"\t")
+                if len(fields) - 1 == self.columns * lines:
+                    return fields[self.index :: self.columns]
+            else:
+                fields = region.split(b"\t")
+                if len(fields) - 1 == (self.columns - 1) * lines:
+                    return fields[self.index :: self.columns - 1]
+        return self.column.findall(region)
 
     def _values(self, values: list[bytes]) -> None:
         if not values:
@@ -88,17 +106,26 @@ class RowCounter:
             if not values:
                 return
             top = max(values)
-        if self.regular is None:
+        if self.suffix is None:
             m = _OFFSET.match(top)
             if m:  # every value of this shape and offset (or NULL): the string order is right
-                offset = re.escape(m.group(1))
-                self.regular = re.compile(rb"(?:(?:" + _SHAPE + offset + rb"|\\N)\n)*")
-        if self.regular is not None and self.regular.fullmatch(b"\n".join(values) + b"\n"):
+                self.suffix = m.group(1) + b"\n"
+        m = _OFFSET.match(top) if self.suffix is not None else None
+        if m and m.group(1) + b"\n" == self.suffix and self._regular(values):
             self._offer(top.decode())
             return
         for value in values:  # unusual values in this chunk: compare each exactly
             if value not in _JUNK:
                 self._offer(value.decode("utf-8", "replace"))
+
+    def _regular(self, values: list[bytes]) -> bool:
+        """True when every value is NULL or ends with the first value's UTC offset and has a
+        four-digit year: then the largest string is the newest time (checked in C, per chunk)."""
+        assert self.suffix is not None
+        joined = b"\n" + b"\n".join(values) + b"\n"
+        if joined.count(self.suffix) != len(values) - values.count(b"\\N"):
+            return False  # another offset, BC, infinity or not a timestamp at all
+        return joined.translate(_DIGITS_AS_ZERO).find(b"\n00000") < 0  # no year 10000 and up
 
     def _offer(self, text: str) -> None:
         key = self.order(text)

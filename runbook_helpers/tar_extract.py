@@ -1,4 +1,4 @@
-"""Write a tar stream's members to a directory as they go by (for ``pg_restore -Fd -j N``).
+"""Write a tar stream's members to a directory as they go by (for ``pg_restore -Fd``).
 
 A :class:`~runbook_helpers.archive_stream.MemberSink` for
 :class:`~runbook_helpers.archive_stream.TarWalker`: the reading is archive_stream's.
@@ -13,10 +13,12 @@ from runbook_helpers.errors import IntegrityError, NoSpace
 
 
 class Extractor:
-    """Writes every member to ``directory`` (flat: pg_dump's member names have no slashes)."""
+    """Writes every member (or only those named in ``only``) to ``directory``, flat: pg_dump's
+    member names have no slashes. Every member's name is checked, written or not."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, only: frozenset[str] | None = None) -> None:
         self.directory = directory
+        self.only = only
         self.file: IO[bytes] | None = None
         self.bytes_written = 0
 
@@ -27,10 +29,12 @@ class Extractor:
                 f"unexpected member {name!r} in the tar archive: not written by pg_dump",
                 hint="use a backup made by pg_dump --format=tar",
             )
-        self.file = (self.directory / safe).open("wb")
+        if self.only is None or safe in self.only:
+            self.file = (self.directory / safe).open("wb")
 
     def data(self, buf: bytes, start: int, end: int) -> None:
-        assert self.file is not None
+        if self.file is None:
+            return
         try:
             self.file.write(memoryview(buf)[start:end])
         except OSError as exc:

@@ -96,6 +96,42 @@ def test_fewer_chunks_with_regular_values_take_the_string_maximum() -> None:
     assert counter.result() == (1000, "2026-01-28 10:00:00+00")
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,
+        "10000-01-01 00:00:00+00",  # the string order says 2026 is newer
+        "2026-01-28 12:00:00+05",  # another offset: 07:00 UTC, older than 10:00+00
+        "2026-01-28 09:00:00-05",  # 14:00 UTC: the newest, though not the largest string
+        "2027-01-01 00:00:00+00 BC",
+        "infinity",
+    ],
+)
+@pytest.mark.parametrize("index", [0, 1, 2])  # the column's place: each way of picking it
+def test_the_string_maximum_is_taken_only_when_it_is_the_newest(
+    odd: str | None, index: int
+) -> None:
+    """One odd value among regular ones, any chunking: the newest is the exact newest."""
+
+    def line(i: int, value: bytes) -> bytes:
+        fields = [b"%d" % i, b"x"]
+        fields.insert(index, value)
+        return b"\t".join(fields)
+
+    values = [b"2026-01-%02d 10:00:00.%d+00" % (i % 28 + 1, i % 7) for i in range(3000)]
+    if odd is not None:
+        values.insert(1500, odd.encode())
+    values.insert(10, b"\\N")
+    lines = [line(i, v) for i, v in enumerate(values)]
+    data = b"\n".join(lines) + b"\n\\.\n\n\n"
+    newest = max((v.decode() for v in values if v != b"\\N"), key=timestamp_order)
+    for seed in range(3):
+        counter = RowCounter(index, timestamp_order, columns=3)
+        for chunk in [data] if seed == 0 else _chunks(data, seed):
+            counter.data(chunk, 0, len(chunk))
+        assert counter.result() == (len(lines), newest)
+
+
 def test_a_tar_cut_short_is_an_integrity_error(backup: Backup) -> None:
     tar, _ = backup
     with pytest.raises(IntegrityError, match="cut short"):

@@ -1,10 +1,11 @@
-"""Parallel restore of tar backups: the pre-check's choice, all-or-nothing via a side database,
-rows checked in the same pass."""
+"""Parallel restore of tar backups: the pre-check's choice, the same database as the serial
+path, all-or-nothing via a side database, rows checked in the same pass, no extracted copy."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.archive_source import OpenedSource
+from runbook_helpers.archive_stream import iter_file, iter_gunzip
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.restore_parallel import choose, extracted_size
+from runbook_helpers.restore_parallel import build_post_data, choose, load_streamed
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support import faults
 from tests.support.cli_runs import run_cli
@@ -30,40 +31,88 @@ def tar_gz(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) 
         pg_server.drop_database("parallel_src")
 
 
-def _opened(path: Path) -> OpenedSource:
-    return OpenedSource(str(path), "tar.gz", path.stat().st_size, b"", iter(()), lambda: None)
-
-
-def test_extracted_size_is_read_from_the_gzip_trailer(tar_gz: Path) -> None:
-    assert extracted_size(_opened(tar_gz)) == len(gzip.decompress(tar_gz.read_bytes()))
-
-
 @pytest.mark.parametrize(
-    ("jobs", "tables", "sessions", "workdir_free", "expected"),
+    ("jobs", "tables", "sessions", "expected"),
     [
-        (2, 0, 0, True, "parallel: pg_restore -j 2"),
-        (1, 0, 0, True, "serial: --jobs 1"),
-        (2, 3, 0, True, "serial: the target already holds tables"),
-        (2, 0, 1, True, "serial: 1 other session(s) are connected"),
-        (2, 0, 0, False, "serial: the extracted copy needs about"),
+        (
+            2,
+            0,
+            0,
+            "parallel: tables and rows streamed, then indexes and constraints with pg_restore -j 2",
+        ),
+        (1, 0, 0, "serial: --jobs 1"),
+        (2, 3, 0, "serial: the target already holds tables"),
+        (2, 0, 1, "serial: 1 other session(s) are connected"),
     ],
 )
 def test_the_pre_check_says_which_path_and_why(
-    tar_gz: Path,
-    tmp_path: Path,
-    jobs: int,
-    tables: int,
-    sessions: int,
-    workdir_free: bool,
-    expected: str,
+    tmp_path: Path, jobs: int, tables: int, sessions: int, expected: str
 ) -> None:
-    opened = _opened(tar_gz)
-    if not workdir_free:  # a source that claims to unpack to more than any disk holds
-        opened.size = 1 << 60
-        opened.source = "s3://bucket/huge.tar.gz"
-    plan = choose(opened, jobs, tmp_path, target_tables=tables, target_sessions=sessions)
+    plan = choose(jobs, tmp_path, target_tables=tables, target_sessions=sessions)
     assert plan.reason.startswith(expected), plan.reason
     assert plan.parallel == expected.startswith("parallel")
+
+
+def test_only_toc_dat_is_written_locally(
+    tar_gz: Path, tmp_path: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+) -> None:
+    """Rows go straight from the stream into pg_restore: no extracted copy of the data."""
+    url = pg_server.create_database("parallel_steps")
+    tool = pg_server.bin_dir / "pg_restore" if pg_server.bin_dir else Path("pg_restore")
+    try:
+        with tar_gz.open("rb") as f:
+            stats = load_streamed(tool, iter_gunzip(iter_file(f)), tmp_path, url, sandbox_env)
+        assert [p.name for p in tmp_path.iterdir()] == ["toc.dat"]
+        with psycopg.connect(url) as conn:  # rows, no index yet
+            rows = conn.execute("select count(*) from users").fetchone()
+            indexes = conn.execute("select count(*) from pg_indexes where schemaname = 'public'")
+            assert rows == (stats.stats["public.users"].rows,) and indexes.fetchone() == (0,)
+        build_post_data(tool, tmp_path, url, sandbox_env, 2)
+        with psycopg.connect(url) as conn:
+            indexes = conn.execute("select count(*) from pg_indexes where schemaname = 'public'")
+            assert indexes.fetchone()[0] > 0  # type: ignore[index]
+    finally:
+        pg_server.drop_database("parallel_steps")
+
+
+def _schema(pg_server: PostgresServer, url: str) -> str:
+    tool = pg_server.bin_dir / "pg_dump" if pg_server.bin_dir else Path("pg_dump")
+    out = subprocess.run(
+        [str(tool), "--schema-only", "--no-owner", "--no-privileges", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return "\n".join(ln for ln in out.splitlines() if not ln.startswith(("--", "\\")))
+
+
+def test_parallel_and_serial_restores_give_the_same_database(
+    tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+) -> None:
+    """Same tables, columns, indexes, constraints, triggers, sequences and rows either way."""
+    urls = [pg_server.url(f"parallel_same_{jobs}") for jobs in (1, 2)]
+    try:
+        for jobs, url in zip((1, 2), urls, strict=True):
+            res = run_cli(
+                ["restore", str(tar_gz), "--target", url, "--create", "-j", str(jobs)], sandbox_env
+            )
+            assert res.status == 0, res.stderr
+        serial, parallel = (_schema(pg_server, url) for url in urls)
+        assert "CREATE INDEX" in serial and "FOREIGN KEY" in serial
+        assert parallel == serial
+        counts = []
+        for url in urls:
+            with psycopg.connect(url) as conn:
+                counts.append(
+                    conn.execute(
+                        "select (select count(*) from messages), (select last_value from "
+                        "pg_sequences where sequencename = 'messages_id_seq')"
+                    ).fetchone()
+                )
+        assert counts[0] == counts[1]
+    finally:
+        for jobs in (1, 2):
+            pg_server.drop_database(f"parallel_same_{jobs}")
 
 
 def test_parallel_restore_takes_the_target_name_only_when_done(
@@ -71,7 +120,7 @@ def test_parallel_restore_takes_the_target_name_only_when_done(
 ) -> None:
     res = run_cli(["restore", str(tar_gz), "--target", pg_url, "--jobs", "2"], sandbox_env)
     assert res.status == 0, res.stderr
-    assert "runbook: parallel: pg_restore -j 2" in res.stderr
+    assert "runbook: parallel: tables and rows streamed" in res.stderr
     assert "match the archive" in res.stderr and "runbook: renamed " in res.stderr
     assert faults.target_state(pg_url).endswith("tables (DONE)")
     assert faults.side_databases(pg_url) == {}  # the empty target it replaced is gone too
@@ -121,7 +170,7 @@ def test_hostile_data_member_never_runs_and_never_lands(
     res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", jobs], sandbox_env)
     assert not canary.exists()
     assert res.status != 0
-    if jobs == "2":  # pg_restore -Fd: the smuggled line is data; the row check refuses it
+    if jobs == "2":  # pg_restore -d: the smuggled line is data; the row check refuses it
         assert res.status == ExitStatus.VERIFY_MISMATCH, res.stderr
         assert faults.target_state(pg_url) == "untouched"
         assert faults.side_databases(pg_url) == {}
@@ -151,7 +200,8 @@ def test_without_a_terminal_progress_is_one_line_per_stage(
         "restoring",
         "parallel",
         "created",
-        "read",
+        "tables",
+        "indexes",
         "restored",
         "rows",
         "analyze",

@@ -19,10 +19,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "restore",
         help="restore a backup (local or s3://) into a database",
-        description="Tar backups (what the backup service writes): with --jobs above 1 and "
-        "room for the extracted copy, the archive is read once into a temporary directory "
-        "(gzip CRC and .sha256 checked) and restored with pg_restore -Fd -j N into a side "
-        "database that takes the target's name only after every check; otherwise streamed "
+        description="Tar backups (what the backup service writes): with --jobs above 1 into "
+        "an empty target, tables and rows are streamed into pg_restore and, once the gzip CRC "
+        "and .sha256 are checked, indexes and constraints are built with pg_restore -j N, all "
+        "into a side database that takes the target's name only after every check; otherwise "
+        "streamed "
         "through pg_restore into psql in one transaction, committed only after the checks. "
         "Either way the rows of every table are counted from the archive as it is read and "
         "compared with the restored database (exit 10 on a difference) before it is marked "
