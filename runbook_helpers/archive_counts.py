@@ -12,7 +12,6 @@ and ``runbook restore`` compare a restored database with these numbers.
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -22,29 +21,18 @@ from typing import IO, Any
 from runbook_helpers.archive import local_pg_restore, pg_restore_error
 from runbook_helpers.archive_source import open_source
 from runbook_helpers.archive_stream import TarEnd, TarWalker, iter_gunzip
-from runbook_helpers.archive_toc import read_toc
+from runbook_helpers.archive_toc import TocEntry, read_toc
+from runbook_helpers.copy_statement import parse_copy
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.format_detect import looks_like_text
 from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.row_counter import RowCounter
 
-_COPY = re.compile(r"^COPY (?P<table>.+?) +(?:\((?P<columns>.*)\) )?FROM stdin;$")
-_IDENT = re.compile(r'"(?:[^"]|"")*"|[^,\s]+')
 PLAIN_MARK = b"-- PostgreSQL database dump"
 PLAIN_HEAD_BYTES = 4096
 #: How long pg_restore may take to end once its whole input was written to it.
 EOF_GRACE_SECONDS = 15.0
-
-
-def _unquote(ident: str) -> str:
-    return ident[1:-1].replace('""', '"') if ident.startswith('"') else ident
-
-
-def _table_name(qualified: str) -> str:
-    """``public.users`` / ``"My Schema"."T"`` -> ``schema.table`` as the manifest keys it."""
-    parts = re.findall(r'"(?:[^"]|"")*"|[^.]+', qualified)
-    return ".".join(_unquote(p) for p in parts)
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -77,12 +65,12 @@ def timestamp_order(text: str) -> tuple[Any, ...]:
 
 def _copy_target(copy_stmt: str) -> tuple[str, int | None, int] | None:
     """``(schema.table, index of created_at or None, columns)`` from ``COPY ... FROM stdin;``."""
-    match = _COPY.match(copy_stmt.strip())
-    if not match:
+    parsed = parse_copy(copy_stmt)
+    if parsed is None:
         return None
-    columns = [_unquote(c) for c in _IDENT.findall(match.group("columns") or "")]
+    columns = parsed.columns
     created = columns.index("created_at") if "created_at" in columns else None
-    return _table_name(match.group("table")), created, len(columns)
+    return parsed.table, created, len(columns)
 
 
 class TarStats:
@@ -94,6 +82,7 @@ class TarStats:
         self.toc: bytearray | None = None
         self.current: tuple[str, RowCounter] | None = None
         self.stats: dict[str, TableStats] = {}
+        self.entries: list[TocEntry] = []  # toc.dat's, once read
         self.first = True
 
     def start(self, name: str, size: int) -> None:
@@ -117,7 +106,8 @@ class TarStats:
 
     def end(self) -> None:
         if self.toc is not None:
-            for entry in read_toc(bytes(self.toc)):
+            self.entries = read_toc(bytes(self.toc))
+            for entry in self.entries:
                 target = _copy_target(entry.copy_stmt or "") if entry.desc == "TABLE DATA" else None
                 if target and entry.filename:
                     self.tables[entry.filename] = target
@@ -153,10 +143,10 @@ def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
     stats: dict[str, TableStats] = {}
     it = iter(lines)
     for line in it:
-        match = _COPY.match(line.rstrip("\n"))
-        if not match:
+        parsed = parse_copy(line.rstrip("\n"))
+        if parsed is None:
             continue
-        columns = [_unquote(c) for c in _IDENT.findall(match.group("columns") or "")]
+        columns = parsed.columns
         created = columns.index("created_at") if "created_at" in columns else None
         rows = 0
         newest: str | None = None
@@ -171,7 +161,7 @@ def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
                     key = timestamp_order(value)
                     if newest is None or key > newest_key:
                         newest, newest_key = value, key
-        table = _table_name(match.group("table"))
+        table = parsed.table
         stats[table] = TableStats(rows=rows, newest_created_at=normalize_timestamp(newest))
     return stats
 

@@ -23,6 +23,7 @@ class TocEntry:
     tag: str | None
     copy_stmt: str | None  # "COPY public.users (id, ...) FROM stdin;\n" for TABLE DATA
     filename: str | None  # "2582.dat" in tar and directory archives
+    defn: str | None = None  # e.g. "SET client_encoding = 'UTF8';\n" for ENCODING
 
 
 def read_toc(data: bytes) -> list[TocEntry]:
@@ -42,7 +43,8 @@ def read_toc(data: bytes) -> list[TocEntry]:
             r.str(), r.str()  # tableoid, oid
             tag, desc = r.str(), r.str()
             r.int()  # section
-            r.str(), r.str()  # defn, dropStmt
+            defn = r.str()
+            r.str()  # dropStmt
             copy_stmt = r.str()
             namespace = r.str()
             r.str()  # tablespace
@@ -54,7 +56,7 @@ def read_toc(data: bytes) -> list[TocEntry]:
             while r.str() is not None:  # dependencies
                 pass
             filename = r.str()
-            entries.append(TocEntry(dump_id, desc or "", namespace, tag, copy_stmt, filename))
+            entries.append(TocEntry(dump_id, desc or "", namespace, tag, copy_stmt, filename, defn))
     except IndexError as exc:
         raise IntegrityError(
             "the archive's table of contents (toc.dat) is truncated",

@@ -122,7 +122,6 @@ class StepRunner:
             if self.on_step:
                 self.on_step(step)
 
-
     def run(self, name: str, fn: Callable[[Step], None]) -> None:
         """Run ``fn`` as the step ``name`` (or record it skipped after a failure)."""
         try:
@@ -135,7 +134,6 @@ class StepRunner:
 
 class _Skip(Exception):
     pass
-
 
 
 def incident_steps(

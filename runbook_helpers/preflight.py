@@ -46,6 +46,7 @@ PROBE_KEY = "runbook-preflight-write-probe"
 TYPED_TOOLS = ("psql", "createdb", "gzip")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 
+
 def estimated_restored_bytes(backup_bytes: int, existing_bytes: int | None = None) -> int:
     """Restored size: SIZE_RATIO x the backup, or the existing database if that is larger."""
     return max(SIZE_RATIO * backup_bytes, existing_bytes or 0)

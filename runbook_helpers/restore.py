@@ -45,6 +45,7 @@ from runbook_helpers.archive import pg_restore_for
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_source import OpenedSource, decompressed_head, open_source
 from runbook_helpers.errors import IntegrityError, RunbookError
+from runbook_helpers.manifest import TableStats
 from runbook_helpers.marker import MARKER_IN_PROGRESS, read_marker, set_marker, utc_now
 from runbook_helpers.pgtools import tool_version
 from runbook_helpers.psql_restricted import restricted_psql
@@ -143,6 +144,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             prior.created = True
             stage(f"created database {dbname}")
 
+        settled: dict[str, TableStats] | None = None  # counted (and analyzed) already
         method, local_file = _plan(fmt, opened, jobs)
         if plan is not None and plan.parallel:
             method = "parallel"
@@ -185,7 +187,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             try:
                 if method == "parallel":
                     assert plan is not None
-                    desc, tar_stats, t0 = run_parallel(
+                    desc, tar_stats, t0, settled = run_parallel(
                         plan,
                         opened,
                         consumed,
@@ -198,6 +200,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         jobs,
                         stages,
                         stage,
+                        dbname,
+                        opts.analyze,
                     )
                     desc += f" (into {dbname})"
                 elif method == "file":
@@ -242,7 +246,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
 
         try:
             checked, marker, tables = restore_rows.finish(
-                target, dbname, safe_source, tar_stats, prior, opts.analyze, stages, stage
+                target, dbname, safe_source, tar_stats, prior, opts.analyze, stages, stage, settled
             )
         except BaseException as exc:
             if hidden:

@@ -36,16 +36,14 @@ from psycopg import sql
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_stream import TarWalker
 from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, UnsafeTarget
+from runbook_helpers.redact import redact_text
+from runbook_helpers.restore_copy import CopyLoader
 from runbook_helpers.restore_outcome import Interrupted
 from runbook_helpers.restore_swap import swap_databases
-from runbook_helpers.restore_tools import raise_for, wait
+from runbook_helpers.restore_tools import ToolFailed, raise_for, wait
 from runbook_helpers.tar_extract import Extractor
 from runbook_helpers.target import Target, maintenance_connection
 
-#: How long pg_restore may take to end once its whole input was written to it (it has at most
-#: a pipe and a socket buffer of rows left; a truncated tar is caught before this is waited for).
-EOF_GRACE_SECONDS = 60.0
-SECTIONS_STREAMED = ("--section=pre-data", "--section=data")
 _BASE = ("--no-owner", "--no-privileges", "--exit-on-error")
 
 
@@ -116,63 +114,71 @@ def load_streamed(
     directory: Path,
     conninfo: str,
     env: dict[str, str],
-    grace: float = EOF_GRACE_SECONDS,
+    jobs: int = 1,
 ) -> TarStats:
-    """Pre-data and data: ``chunks`` (the decompressed tar) streamed into ``pg_restore -Ft``,
-    rows counted and ``toc.dat`` written to ``directory`` in the same pass.
-
-    Reads the source to its end even when pg_restore stops early (it never reads the tar's
-    trailer), so the gzip CRC/length and the sha256 are checked to the last byte.
+    """Pre-data and data, in one pass over ``chunks`` (the decompressed tar): the tables are
+    created from ``toc.dat`` as soon as it is read, every table's rows are COPYed over ``jobs``
+    connections as they stream by (:mod:`runbook_helpers.restore_copy`) and counted, and the
+    rest of the data section (sequence values, large objects) is restored from the kept
+    ``toc.dat`` (and large-object files) at the end.
     """
     stats = TarStats()
-    keeper = Extractor(directory, only=frozenset({"toc.dat"}))
-    walker = TarWalker(keeper, stats)
-    cmd = [*_BASE, "--format=tar", *SECTIONS_STREAMED, "--dbname", conninfo]
+    loader = CopyLoader(
+        conninfo,
+        jobs,
+        lambda: stats.entries,
+        lambda: _from_directory(pg_restore, directory, conninfo, env, ["--section=pre-data"]),
+    )
+    # kept: toc.dat and large-object files; not the rows (loaded) nor restore.sql (unused)
+    keeper = Extractor(directory, skip=lambda name: name in loader.targets or name == "restore.sql")
+    walker = TarWalker(stats, keeper, loader)
+    try:
+        for chunk in chunks:
+            walker.feed(chunk)
+        walker.finish()  # a tar cut short inside a complete gzip: IntegrityError
+        stats.check_complete()
+        loader.finish()
+    except psycopg.Error as exc:
+        if (exc.sqlstate or "")[:2] in ("22", "23"):  # data exception, integrity violation
+            raise ToolFailed(f"the backup's rows do not load: {_first_line(exc)}") from (
+                IntegrityError(
+                    "rows",
+                    hint="pg_dump writes rows that fit their own tables: treat this file as "
+                    "damaged or tampered with and restore another backup",
+                )
+            )
+        raise ToolFailed(f"loading the table data failed: {_first_line(exc)}") from None
+    finally:
+        keeper.close()
+        loader.close()
+    rest = directory / "runbook-rest-of-data.list"
+    rest.write_text(
+        "".join(f"{e.dump_id};\n" for e in stats.entries if e.filename not in loader.targets)
+    )
+    _from_directory(
+        pg_restore, directory, conninfo, env, ["--section=data", "--use-list", str(rest)]
+    )
+    return stats
+
+
+def _first_line(exc: psycopg.Error) -> str:
+    return redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+
+
+def _from_directory(
+    pg_restore: Path, directory: Path, conninfo: str, env: dict[str, str], args: list[str]
+) -> None:
+    """``pg_restore --format=directory ARGS`` of ``directory`` (toc.dat and kept files)."""
+    cmd = [str(pg_restore), *_BASE, "--format=directory", *args, "--dbname", conninfo]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            [str(pg_restore), *cmd],
-            stdin=subprocess.PIPE,
+            [*cmd, str(directory)],
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
         )
-        assert proc.stdin is not None
-        try:
-            feeding = True
-            for chunk in chunks:
-                walker.feed(chunk)
-                if feeding:
-                    try:
-                        proc.stdin.write(chunk)
-                    except BrokenPipeError:
-                        feeding = False
-                        if proc.wait() != 0:
-                            break  # pg_restore failed: its error says why
-            else:
-                walker.finish()  # a tar cut short inside a complete gzip: IntegrityError
-                stats.check_complete()
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
-            code = _wait_after_eof(proc, grace)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            keeper.close()
-        raise_for(code, err, "pg_restore")
-    return stats
-
-
-def _wait_after_eof(proc: subprocess.Popen[bytes], grace: float) -> int:
-    try:
-        return proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        raise IntegrityError(
-            f"pg_restore did not finish within {grace:g} s after the end of the archive: "
-            "the archive is truncated or corrupted",
-            hint="fetch the backup again and compare its sha256; else use an older backup",
-        ) from None
+        raise_for(wait(proc), err, "pg_restore")
 
 
 def build_post_data(
@@ -180,22 +186,9 @@ def build_post_data(
 ) -> None:
     """``pg_restore -Fd --section=post-data -j N`` from the kept ``toc.dat``; typed error on
     failure. Indexes, constraints and triggers need no table data files."""
-    cmd = [
-        str(pg_restore),
-        *_BASE,
-        "--format=directory",
-        "--section=post-data",
-        "--jobs",
-        str(jobs),
-        "--dbname",
-        conninfo,
-        str(directory),
-    ]
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env
-        )
-        raise_for(wait(proc), err, "pg_restore")
+    _from_directory(
+        pg_restore, directory, conninfo, env, ["--section=post-data", "--jobs", str(jobs)]
+    )
 
 
 def drop_database(target: Target, dbname: str) -> bool:
@@ -241,6 +234,7 @@ def fail_hidden(target: Target, side_db: str, exc: BaseException) -> NoReturn:
     cause = exc.__cause__
     if error is RestoreFailed and isinstance(cause, RunbookError):
         error = type(cause)
+        hint = cause.hint or hint
     raise error(f"{reason}; {left}", hint=hint) from None
 
 

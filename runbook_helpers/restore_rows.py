@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_stream import TarWalker
 from runbook_helpers.errors import VerifyMismatch
-from runbook_helpers.manifest import table_stats
+from runbook_helpers.manifest import TableStats, table_stats
 from runbook_helpers.marker import MARKER_DONE, MARKER_FAILED, set_marker, utc_now
 from runbook_helpers.restore_outcome import Prior
 from runbook_helpers.target import Target, connect, user_tables
@@ -34,9 +34,12 @@ def finish(
     analyze: bool,
     stages: dict[str, float],
     stage: Callable[[str], None],
+    settled: dict[str, TableStats] | None = None,
 ) -> tuple[list[TableCheck] | None, str, int]:
     """Compare the rows read from the archive with the restored database, ANALYZE, mark DONE.
 
+    ``settled``: the restored rows, already counted (and ANALYZE done) while the parallel
+    restore built its indexes (:mod:`runbook_helpers.restore_settle`).
     A difference marks the database FAILED and raises VerifyMismatch (exit 10): the DONE mark
     (and, for a parallel restore, the target's name) comes only after every check.
     """
@@ -44,7 +47,7 @@ def finish(
     with connect(target.url, dbname=dbname) as conn:
         if tar_stats is not None:
             t0 = time.perf_counter()
-            checked = compare(tar_stats.stats, table_stats(conn))
+            checked = compare(tar_stats.stats, table_stats(conn) if settled is None else settled)
             stages["row check"] = time.perf_counter() - t0
             # tables that were there before (--allow-non-empty) are not the archive's to judge
             bad = [
@@ -64,7 +67,7 @@ def finish(
                     f"compare with `runbook verify --target URL --archive {safe_source}`",
                 )
             stage(f"rows of {len(tar_stats.stats)} tables match the archive")
-        if analyze:
+        if analyze and settled is None:
             t0 = time.perf_counter()
             conn.execute("analyze")
             stages["analyze"] = time.perf_counter() - t0

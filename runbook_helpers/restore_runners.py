@@ -22,9 +22,11 @@ from runbook_helpers import restore_parallel, restore_plain, restore_stream
 from runbook_helpers.archive import PARALLEL_FORMATS
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_source import OpenedSource
+from runbook_helpers.manifest import TableStats
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.psql_restricted import restricted_psql
 from runbook_helpers.restore_bytes import ByteCounter, archive_bytes
+from runbook_helpers.restore_settle import Settle
 from runbook_helpers.restore_tools import raise_for, wait
 from runbook_helpers.target import Target
 
@@ -53,31 +55,38 @@ def run_parallel(
     jobs: int,
     stages: dict[str, float],
     stage: Callable[[str], None],
-) -> tuple[str, TarStats, float]:
+    dbname: str,
+    analyze: bool,
+) -> tuple[str, TarStats, float, dict[str, TableStats]]:
     """Stream tables and rows into pg_restore (timed in ``stages``), ``checks()``, then the
-    indexes and constraints with ``pg_restore -j``.
+    indexes and constraints with ``pg_restore -j`` while the rows are counted (and ANALYZE
+    runs) on another connection (:mod:`runbook_helpers.restore_settle`).
 
-    Returns (description, the rows read, when the restore started: ``time.perf_counter()``).
+    Returns (description, the rows read, when the restore started: ``time.perf_counter()``,
+    the rows restored).
     """
     t0 = time.perf_counter()
     env = target.tool_env()
     with restore_parallel.workspace(plan.workdir) as directory:
         chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))
-        tar_stats = restore_parallel.load_streamed(tool, chunks, directory, conninfo, env)
+        tar_stats = restore_parallel.load_streamed(tool, chunks, directory, conninfo, env, jobs)
         stages["tables+rows"] = time.perf_counter() - t0
         stage(f"tables and rows loaded in {stages['tables+rows']:.1f}s (streamed)")
         checks()
         t1 = time.perf_counter()
+        settle = Settle(target, dbname, analyze)
         restore_parallel.build_post_data(tool, directory, conninfo, env, jobs)
+        actual = settle.result()
         stages["indexes+constraints"] = time.perf_counter() - t1
         stage(
             f"indexes and constraints built in {stages['indexes+constraints']:.1f}s "
-            f"(pg_restore -j {jobs})"
+            f"(pg_restore -j {jobs}; rows counted{' and ANALYZE' if analyze else ''} meanwhile)"
         )
     return (
         f"pg_restore streamed, then -j {jobs} for indexes and constraints",
         tar_stats,
         t0,
+        actual,
     )
 
 

@@ -50,6 +50,8 @@ TRANSACTION_TIMEOUT_ANY_SERVER = (
 def portable_header(head: bytes) -> bytes:
     """The script header with pg_restore 17+'s ``SET transaction_timeout`` made version-safe."""
     return head.replace(TRANSACTION_TIMEOUT_LINE, TRANSACTION_TIMEOUT_ANY_SERVER, 1)
+
+
 RELAY_CHUNK = 1 << 20
 COMMIT_LINE = b"COMMIT;\n"
 # what pg_restore writes after the final COMMIT: blank lines, comments, psql's \unrestrict

@@ -6,6 +6,7 @@ A :class:`~runbook_helpers.archive_stream.MemberSink` for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -13,12 +14,12 @@ from runbook_helpers.errors import IntegrityError, NoSpace
 
 
 class Extractor:
-    """Writes every member (or only those named in ``only``) to ``directory``, flat: pg_dump's
-    member names have no slashes. Every member's name is checked, written or not."""
+    """Writes every member (but those ``skip`` names) to ``directory``, flat: pg_dump's member
+    names have no slashes. Every member's name is checked, written or not."""
 
-    def __init__(self, directory: Path, only: frozenset[str] | None = None) -> None:
+    def __init__(self, directory: Path, skip: Callable[[str], bool] | None = None) -> None:
         self.directory = directory
-        self.only = only
+        self.skip = skip
         self.file: IO[bytes] | None = None
         self.bytes_written = 0
 
@@ -29,7 +30,7 @@ class Extractor:
                 f"unexpected member {name!r} in the tar archive: not written by pg_dump",
                 hint="use a backup made by pg_dump --format=tar",
             )
-        if self.only is None or safe in self.only:
+        if self.skip is None or not self.skip(safe):
             self.file = (self.directory / safe).open("wb")
 
     def data(self, buf: bytes, start: int, end: int) -> None:
