@@ -85,8 +85,8 @@ def choose(
         )
     return Plan(
         True,
-        f"parallel: tables and rows streamed, then indexes and constraints with pg_restore "
-        f"-j {jobs}",
+        f"parallel: rows streamed into {jobs} COPY sessions, then indexes and constraints with "
+        f"pg_restore -j {jobs}",
         where,
     )
 

@@ -48,7 +48,8 @@ def finish(
         if tar_stats is not None:
             t0 = time.perf_counter()
             checked = compare(tar_stats.stats, table_stats(conn) if settled is None else settled)
-            stages["row check"] = time.perf_counter() - t0
+            if settled is None:
+                stages["row check"] = time.perf_counter() - t0
             # tables that were there before (--allow-non-empty) are not the archive's to judge
             bad = [
                 c for c in checked if c.status not in ("ok", "-", "extra" if prior.tables else "ok")

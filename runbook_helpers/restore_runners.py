@@ -71,19 +71,24 @@ def run_parallel(
         chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))
         tar_stats = restore_parallel.load_streamed(tool, chunks, directory, conninfo, env, jobs)
         stages["tables+rows"] = time.perf_counter() - t0
-        stage(f"tables and rows loaded in {stages['tables+rows']:.1f}s (streamed)")
+        stage(
+            f"tables and rows loaded in {stages['tables+rows']:.1f}s (streamed into {jobs} COPY "
+            "sessions)"
+        )
         checks()
         t1 = time.perf_counter()
         settle = Settle(target, dbname, analyze)
         restore_parallel.build_post_data(tool, directory, conninfo, env, jobs)
         actual = settle.result()
         stages["indexes+constraints"] = time.perf_counter() - t1
+        meanwhile = "rows counted and tables analyzed" if analyze else "rows counted"
         stage(
             f"indexes and constraints built in {stages['indexes+constraints']:.1f}s "
-            f"(pg_restore -j {jobs}; rows counted{' and ANALYZE' if analyze else ''} meanwhile)"
+            f"(pg_restore -j {jobs}; meanwhile {meanwhile})"
         )
     return (
-        f"pg_restore streamed, then -j {jobs} for indexes and constraints",
+        f"rows streamed into {jobs} COPY sessions, then pg_restore -j {jobs} for indexes and "
+        "constraints",
         tar_stats,
         t0,
         actual,

@@ -56,9 +56,7 @@ def bucket_keys(r2: R2Mock) -> list[str]:
 def test_backup_restores_and_manifest_counts_match(
     source: str, env: dict[str, str], r2_clean: R2Mock, tmp_path: Path
 ) -> None:
-    result = run_cli(
-        ["backup", "--source", source, "--at", AT], env, secrets=r2_clean.secrets
-    )
+    result = run_cli(["backup", "--source", source, "--at", AT], env, secrets=r2_clean.secrets)
     assert result.status == 0, result.stderr
     assert result.stdout == f"s3://{r2_clean.bucket}/{KEY}\n"
     assert "dump " in result.stderr and "upload " in result.stderr  # timings on stderr

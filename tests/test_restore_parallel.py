@@ -18,6 +18,7 @@ from runbook_helpers.errors import ExitStatus
 from runbook_helpers.restore_parallel import build_post_data, choose, load_streamed
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support import faults
+from tests.support.backup_files import dump_tar_gz
 from tests.support.cli_runs import run_cli
 from tests.support.pg_dumps import pg_dump, seed_database
 
@@ -38,7 +39,8 @@ def tar_gz(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) 
             2,
             0,
             0,
-            "parallel: tables and rows streamed, then indexes and constraints with pg_restore -j 2",
+            "parallel: rows streamed into 2 COPY sessions, then indexes and constraints with "
+            "pg_restore -j 2",
         ),
         (1, 0, 0, "serial: --jobs 1"),
         (2, 3, 0, "serial: the target already holds tables"),
@@ -123,7 +125,7 @@ def test_parallel_restore_takes_the_target_name_only_when_done(
 ) -> None:
     res = run_cli(["restore", str(tar_gz), "--target", pg_url, "--jobs", "2"], sandbox_env)
     assert res.status == 0, res.stderr
-    assert "runbook: parallel: tables and rows streamed" in res.stderr
+    assert "runbook: parallel: rows streamed into 2 COPY sessions" in res.stderr
     assert "match the archive" in res.stderr and "runbook: renamed " in res.stderr
     assert faults.target_state(pg_url).endswith("tables (DONE)")
     assert faults.side_databases(pg_url) == {}  # the empty target it replaced is gone too
@@ -210,3 +212,38 @@ def test_without_a_terminal_progress_is_one_line_per_stage(
         "rows",
         "renamed",
     ]
+
+
+def test_sequence_values_large_objects_and_odd_names_survive(
+    pg_server: PostgresServer, tmp_path: Path, sandbox_env: dict[str, str]
+) -> None:
+    """The rest of the data section (setval, large objects) comes from toc.dat and the kept
+    files; quoted names and a table without a column list still load by COPY."""
+    src = pg_server.create_database("parallel_odd_src")
+    try:
+        with psycopg.connect(src, autocommit=True) as conn:
+            conn.execute(
+                'create schema "My Schema"; create table "My Schema"."T ""1""" '
+                '("a b" int, "c,d" text, created_at timestamptz);'
+                'insert into "My Schema"."T ""1""" select g, \'x,\ty\', now() '
+                "from generate_series(1, 500) g;"
+                "create table nocols ();"
+                "create sequence s; select setval('s', 4242);"
+                "select lo_from_bytea(777001, 'large object bytes');"
+            )
+        archive = tmp_path / "odd.tar.gz"
+        dump_tar_gz(src, archive, sandbox_env)
+        target = pg_server.url("parallel_odd")
+        res = run_cli(
+            ["restore", str(archive), "--target", target, "--create", "-j", "2"], sandbox_env
+        )
+        assert res.status == 0, res.stderr
+        assert "runbook: parallel:" in res.stderr
+        with psycopg.connect(target) as conn:
+            assert conn.execute('select count(*) from "My Schema"."T ""1"""').fetchone() == (500,)
+            assert conn.execute("select last_value from s").fetchone() == (4242,)
+            lo = conn.execute("select lo_get(777001)").fetchone()
+            assert lo == (b"large object bytes",)
+    finally:
+        pg_server.drop_database("parallel_odd")
+        pg_server.drop_database("parallel_odd_src")

@@ -202,7 +202,8 @@ def test_read_key_lists_and_reads_but_cannot_write(r2_clean: R2Mock) -> None:
     assert (
         error_code(
             lambda: reader.put_bucket_lifecycle_configuration(
-                Bucket=bucket, LifecycleConfiguration={"Rules": [rule]}  # type: ignore[list-item]
+                Bucket=bucket,
+                LifecycleConfiguration={"Rules": [rule]},  # type: ignore[list-item]
             )
         )
         == "AccessDenied"
@@ -288,9 +289,7 @@ def test_presigned_urls_are_checked(r2_clean: R2Mock) -> None:
     assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
     status, body = fetch(r2_clean.other_key)
     assert status == 403 and b"<Code>AccessDenied</Code>" in body
-    url = r2_clean.profile_client().generate_presigned_url(
-        "get_object", Params=params, ExpiresIn=1
-    )
+    url = r2_clean.profile_client().generate_presigned_url("get_object", Params=params, ExpiresIn=1)
     time.sleep(2)
     with pytest.raises(urllib.error.HTTPError) as expired:
         urllib.request.urlopen(url, timeout=10)
