@@ -28,7 +28,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "restore_file": ("`runbook restore F -j 1` (stream, checks, rows verified)", "#1f77b4"),
     "restore_s3": ("`runbook restore s3://... -j 1` (streamed from R2 stand-in)", "#17becf"),
     "restore_j2": (
-        "`runbook restore F -j 2` (extracted, pg_restore -Fd -j 2, verified)",
+        "`runbook restore F -j 2` (rows to 2 COPY sessions, pg_restore -j 2 indexes, verified)",
         "#2ca02c",
     ),
     "restore_j2_mwm": ("`runbook restore F -j 2` with PGOPTIONS maintenance_work_mem", "#98df8a"),

@@ -11,7 +11,8 @@ every round so that no step always runs on a warmer (or busier) machine:
 * ``floor_mwm``: the same with ``PGOPTIONS='-c maintenance_work_mem=512MB'``;
 * ``restore_file``: ``runbook restore F --jobs 1`` (serial stream, checks, rows verified);
 * ``restore_s3``: ``runbook restore s3://... --jobs 1`` (streamed from the R2 stand-in);
-* ``restore_j2``: ``runbook restore F --jobs 2`` (extracted, ``pg_restore -Fd -j 2``, verified);
+* ``restore_j2``: ``runbook restore F --jobs 2`` (rows into 2 COPY sessions as they stream,
+  indexes with ``pg_restore -j 2``, verified);
 * ``restore_j2_mwm``: the same with the PGOPTIONS above;
 * ``verify_archive``: ``runbook verify --archive F`` against a restored copy;
 * ``fetch``: ``runbook fetch s3://... --to DIR`` (download + gzip/tar/sha256 checks);

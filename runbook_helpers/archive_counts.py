@@ -11,56 +11,23 @@ and ``runbook restore`` compare a restored database with these numbers.
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import threading
-from collections.abc import Iterable, Iterator
-from datetime import datetime
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import Any
 
-from runbook_helpers.archive import local_pg_restore, pg_restore_error
 from runbook_helpers.archive_source import open_source
-from runbook_helpers.archive_stream import TarEnd, TarWalker, iter_gunzip
+from runbook_helpers.archive_stream import TarWalker, iter_gunzip
 from runbook_helpers.archive_toc import TocEntry, read_toc
+from runbook_helpers.copy_blocks import count_copy_blocks, timestamp_order
 from runbook_helpers.copy_statement import parse_copy
-from runbook_helpers.errors import Incompatible, IntegrityError
+from runbook_helpers.errors import Incompatible
 from runbook_helpers.format_detect import looks_like_text
-from runbook_helpers.manifest import TableStats, normalize_timestamp, parse_pg_timestamp
+from runbook_helpers.manifest import TableStats, normalize_timestamp
+from runbook_helpers.pg_restore_counts import EOF_GRACE_SECONDS, count_with_pg_restore
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.row_counter import RowCounter
 
 PLAIN_MARK = b"-- PostgreSQL database dump"
 PLAIN_HEAD_BYTES = 4096
-#: How long pg_restore may take to end once its whole input was written to it.
-EOF_GRACE_SECONDS = 15.0
-
-
-def parse_timestamp(text: str) -> datetime | None:
-    """A COPY-text timestamp, e.g. ``2026-11-20 03:00:00.123+00``, as an aware datetime.
-
-    None for NULL (``\\N``); ValueError for values Python cannot represent (see
-    :func:`timestamp_order`).
-    """
-    if text == r"\N":
-        return None
-    return parse_pg_timestamp(text)
-
-
-def timestamp_order(text: str) -> tuple[Any, ...]:
-    """Sort key for PostgreSQL timestamp text: ``-infinity`` < BC < AD < ``infinity``."""
-    value = text.strip()
-    if value == "-infinity":
-        return (0,)
-    if value == "infinity":
-        return (4,)
-    if value.endswith(" BC"):  # larger years are older
-        year, _, rest = value.removesuffix(" BC").partition("-")
-        return (1, -int(year) if year.isdigit() else 0, rest)
-    try:
-        return (2, parse_pg_timestamp(value).timestamp())
-    except (ValueError, OverflowError):  # year 10000 and later
-        year = value.split("-", 1)[0]
-        return (3, len(year), value)
 
 
 def _copy_target(copy_stmt: str) -> tuple[str, int | None, int] | None:
@@ -138,34 +105,6 @@ def count_tar(chunks: Iterator[bytes]) -> dict[str, TableStats]:
     return stats.stats
 
 
-def count_copy_blocks(lines: Iterable[str]) -> dict[str, TableStats]:
-    """Rows and newest ``created_at`` of every COPY block in SQL text (pure; easy to test)."""
-    stats: dict[str, TableStats] = {}
-    it = iter(lines)
-    for line in it:
-        parsed = parse_copy(line.rstrip("\n"))
-        if parsed is None:
-            continue
-        columns = parsed.columns
-        created = columns.index("created_at") if "created_at" in columns else None
-        rows = 0
-        newest: str | None = None
-        newest_key: tuple[Any, ...] = ()
-        for row in it:
-            if row.rstrip("\n") == "\\.":
-                break
-            rows += 1
-            if created is not None:
-                value = row.rstrip("\n").split("\t")[created]
-                if value != r"\N":
-                    key = timestamp_order(value)
-                    if newest is None or key > newest_key:
-                        newest, newest_key = value, key
-        table = parsed.table
-        stats[table] = TableStats(rows=rows, newest_created_at=normalize_timestamp(newest))
-    return stats
-
-
 def _text_lines(chunks: Iterator[bytes]) -> Iterator[str]:
     pending = b""
     for chunk in chunks:
@@ -198,57 +137,6 @@ def _pg_dump_sql(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
     yield from chunks
 
 
-def _tar_checked(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
-    """``chunks``, then IntegrityError if they were a tar archive without its end blocks."""
-    tar_end = TarEnd(source)
-    for chunk in chunks:
-        tar_end.feed(chunk)
-        yield chunk
-    tar_end.check()
-
-
-def _feed(chunks: Iterator[bytes], sink: IO[bytes], errors: list[BaseException]) -> None:
-    try:
-        for chunk in chunks:
-            sink.write(chunk)
-    except BrokenPipeError:
-        pass
-    except BaseException as exc:  # reported by the caller after pg_restore ends
-        errors.append(exc)
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            sink.close()
-
-
-def _watch(
-    proc: subprocess.Popen[bytes],
-    feeder: threading.Thread,
-    errors: list[BaseException],
-    grace: float,
-) -> None:
-    """Stop pg_restore when its input failed, or when it has not ended ``grace`` s after EOF.
-
-    pg_restore reading a truncated tar archive from a pipe spins forever at end of input; it
-    has at most a pipe buffer left to process once its input is closed, so a few seconds is
-    plenty for an intact archive.
-    """
-    feeder.join()
-    if errors:
-        proc.kill()
-        return
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        errors.append(
-            IntegrityError(
-                f"pg_restore did not finish within {grace:g} s after the end of the archive: "
-                "the archive is truncated or corrupted",
-                hint="fetch the backup again and compare its sha256; else use an older backup",
-            )
-        )
-        proc.kill()
-
-
 def archive_table_stats(
     source: str, *, client: Any = None, eof_grace: float = EOF_GRACE_SECONDS
 ) -> dict[str, TableStats]:
@@ -263,62 +151,4 @@ def archive_table_stats(
             return count_copy_blocks(_text_lines(_pg_dump_sql(data, source)))
         if opened.format.startswith("tar"):
             return count_tar(prefetch(data))
-        pg_restore, _ = local_pg_restore()
-        if opened.format == "directory":
-            cmd = [str(pg_restore), "--data-only", "-f", "-", opened.source]
-            stdin = subprocess.DEVNULL
-        else:
-            cmd = [str(pg_restore), "--data-only", "-f", "-"]
-            stdin = subprocess.PIPE
-            data = _tar_checked(data, source)
-        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            return _count_from(proc, data, eof_grace)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-def _count_from(
-    proc: subprocess.Popen[bytes], data: Iterator[bytes], eof_grace: float
-) -> dict[str, TableStats]:
-    errors: list[BaseException] = []
-    feeder = watcher = None
-    if proc.stdin is not None:
-        feeder = threading.Thread(target=_feed, args=(data, proc.stdin, errors), daemon=True)
-        feeder.start()
-        watcher = threading.Thread(
-            target=_watch, args=(proc, feeder, errors, eof_grace), daemon=True
-        )
-        watcher.start()
-    assert proc.stdout is not None and proc.stderr is not None
-    stderr_chunks: list[bytes] = []
-    drain = threading.Thread(
-        target=lambda: stderr_chunks.append(proc.stderr.read() if proc.stderr else b""),
-        daemon=True,
-    )
-    drain.start()
-    stats: dict[str, TableStats] = {}
-    unreadable: Exception | None = None
-    try:
-        stats = count_copy_blocks(
-            line.decode("utf-8", errors="replace") for line in iter(proc.stdout.readline, b"")
-        )
-    except (IndexError, ValueError) as exc:  # a row cut short or garbled
-        unreadable = exc
-        proc.kill()
-    status = proc.wait()
-    if watcher is not None:
-        watcher.join()
-    drain.join()
-    if errors:  # the input's own fault (truncated gzip, network) explains the rest
-        raise errors[0]
-    if status != 0 and unreadable is None:
-        raise pg_restore_error(b"".join(stderr_chunks).decode("utf-8", errors="replace"))
-    if unreadable is not None:
-        raise IntegrityError(
-            f"the archive's table data is unreadable ({type(unreadable).__name__}: {unreadable})",
-            hint="fetch the backup again and compare its sha256; else use an older backup",
-        )
-    return stats
+        return count_with_pg_restore(opened.format, opened.source, data, eof_grace)

@@ -1,6 +1,7 @@
 """The restore drill: run every step of the runbook end to end and time it (DEP-04: < 1 hour).
 
-Sandbox mode (default): start an embedded PostgreSQL and a moto "R2", seed a VLVT-like source
+Sandbox mode (default): start an embedded PostgreSQL (16, production's major, unless
+``RUNBOOK_PG`` says otherwise or no backend has it) and a moto "R2", seed a VLVT-like source
 database, back it up exactly like the Railway template, then list, fetch, inspect, restore into
 a fresh database and verify against the backup's manifest. Everything started is stopped.
 
@@ -11,6 +12,7 @@ before anything is downloaded), then the newest real backup is restored into it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -27,6 +29,7 @@ from runbook_helpers.storage import s3_client
 from runbook_helpers.target import Target, check_not_production, connect, ensure_empty
 
 REAL_TARGET_ENV = "RUNBOOK_DRILL_TARGET_URL"
+PRODUCTION_MAJOR = 16  # Railway's PostgreSQL, and the backup template's pg_dump
 SOURCE_DB = "vlvt_drill_source"
 RESTORE_DB = "vlvt_drill_restore"
 
@@ -73,15 +76,22 @@ def _sandbox(
     environ: Any,
 ) -> None:
     # the sandbox needs the optional `sandbox` extra (moto): imported only in sandbox mode
+    from runbook_helpers.sandbox import SandboxError
     from runbook_helpers.sandbox.postgres import PostgresServer, postgres_server
     from runbook_helpers.sandbox.r2 import R2Mock, r2_mock
 
     ctx: dict[str, Any] = {}
 
     def start(step: Step) -> None:
-        pg: PostgresServer = stack.enter_context(
-            postgres_server(environ.get("RUNBOOK_PG", "auto"), workdir=scratch)
-        )
+        kind = environ.get("RUNBOOK_PG", "auto")
+        pg: PostgresServer | None = None
+        if kind == "auto":  # production's major first (its pg_dump writes archive 1.15)
+            with contextlib.suppress(SandboxError):
+                pg = stack.enter_context(
+                    postgres_server(kind, workdir=scratch, major=PRODUCTION_MAJOR)
+                )
+        if pg is None:  # RUNBOOK_PG, or no PostgreSQL 16 here: the first server there is
+            pg = stack.enter_context(postgres_server(kind, workdir=scratch))
         r2: R2Mock = stack.enter_context(r2_mock(scratch))
         r2.reset_bucket()
         ctx.update(pg=pg, r2=r2, client=r2.client())

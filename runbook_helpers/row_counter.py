@@ -8,7 +8,7 @@ escapes them in values; else one C regex pass); the newest is the largest string
 value has PostgreSQL's usual shape (``2026-11-20 03:00:00.123+00``) with one UTC offset (true
 of a dump made in UTC, Railway's default) and a four-digit year - checked per chunk with C
 string counts - else each value of that chunk is compared exactly
-(:func:`runbook_helpers.archive_counts.timestamp_order`: infinity, BC, year 10000, offsets).
+(:func:`runbook_helpers.copy_blocks.timestamp_order`: infinity, BC, year 10000, offsets).
 """
 
 from __future__ import annotations

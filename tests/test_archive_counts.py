@@ -8,7 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.archive_counts import archive_table_stats, count_copy_blocks, parse_timestamp
+from runbook_helpers.archive_counts import archive_table_stats
+from runbook_helpers.copy_blocks import count_copy_blocks, parse_timestamp
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.manifest import TableStats, table_stats
 from runbook_helpers.sandbox.postgres import PostgresServer

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook_helpers.archive_counts import count_copy_blocks, count_tar, timestamp_order
+from runbook_helpers.archive_counts import count_tar
 from runbook_helpers.archive_stream import TarWalker
+from runbook_helpers.copy_blocks import count_copy_blocks, timestamp_order
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.manifest import TableStats, table_stats
 from runbook_helpers.row_counter import RowCounter

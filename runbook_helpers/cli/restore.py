@@ -20,10 +20,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "restore",
         help="restore a backup (local or s3://) into a database",
         description="Tar backups (what the backup service writes): with --jobs above 1 into "
-        "an empty target, tables and rows are streamed into pg_restore and, once the gzip CRC "
-        "and .sha256 are checked, indexes and constraints are built with pg_restore -j N, all "
-        "into a side database that takes the target's name only after every check; otherwise "
-        "streamed "
+        "an empty target, the tables are created from toc.dat, the rows streamed into N COPY "
+        "sessions and, once the gzip CRC and .sha256 are checked, indexes and constraints built "
+        "with pg_restore -j N, all into a side database that takes the target's name only "
+        "after every check; otherwise streamed "
         "through pg_restore into psql in one transaction, committed only after the checks. "
         "Either way the rows of every table are counted from the archive as it is read and "
         "compared with the restored database (exit 10 on a difference) before it is marked "
@@ -41,9 +41,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-j",
         type=int,
         default=0,
-        help="parallel pg_restore jobs (default: the machine's cores, at most 4; now "
-        f"{default_jobs()}); a tar backup is extracted to a temporary directory for it when "
-        "there is room, else restored serially; 1 always restores serially",
+        help="parallel jobs (default: the machine's cores, at most 4; now "
+        f"{default_jobs()}): a tar backup's rows go to N COPY sessions as they stream and its "
+        "indexes are built by pg_restore -j N, into an empty target; 1 always restores "
+        "serially in one transaction",
     )
     parser.add_argument(
         "--format",
@@ -57,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         default=None,
         metavar="DIR",
-        help="where a tar backup is extracted (or a custom archive from R2 downloaded) for "
-        "-j (default: $TMPDIR or /tmp)",
+        help="where a tar backup's toc.dat (and large objects) are kept, or a custom archive "
+        "from R2 is downloaded, for -j (default: $TMPDIR or /tmp)",
     )
     parser.add_argument(
         "--allow-non-empty",
