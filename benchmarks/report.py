@@ -267,7 +267,8 @@ def extrapolation(size: dict[str, Any]) -> list[str]:
         "sandbox's, which runs with `fsync=off` and `synchronous_commit=off` (a durable "
         "production server writes more slowly); R2 is on "
         "loopback here, so add `backup size / download rate` for a real download (streamed "
-        "restores overlap it); one table's COPY plus its indexes is a floor no `-j` removes.",
+        "restores overlap it); the largest table's primary key, indexes and foreign keys are "
+        "built one after another, a floor no `-j` removes.",
         "",
     ]
     return out
