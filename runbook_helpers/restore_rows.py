@@ -38,8 +38,8 @@ def finish(
 ) -> tuple[list[TableCheck] | None, str, int]:
     """Compare the rows read from the archive with the restored database, ANALYZE, mark DONE.
 
-    ``settled``: the restored rows, already counted (and ANALYZE done) while the parallel
-    restore built its indexes (:mod:`runbook_helpers.restore_settle`).
+    ``settled``: the restored rows, already counted (and ANALYZE done) by the parallel
+    restore (:mod:`runbook_helpers.restore_settle`).
     A difference marks the database FAILED and raises VerifyMismatch (exit 10): the DONE mark
     (and, for a parallel restore, the target's name) comes only after every check.
     """

@@ -26,7 +26,7 @@ from runbook_helpers.manifest import TableStats
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.psql_restricted import restricted_psql
 from runbook_helpers.restore_bytes import ByteCounter, archive_bytes
-from runbook_helpers.restore_settle import Settle
+from runbook_helpers.restore_settle import settle
 from runbook_helpers.restore_tools import raise_for, wait
 from runbook_helpers.target import Target
 
@@ -59,8 +59,8 @@ def run_parallel(
     analyze: bool,
 ) -> tuple[str, TarStats, float, dict[str, TableStats]]:
     """Stream tables and rows into pg_restore (timed in ``stages``), ``checks()``, then the
-    indexes and constraints with ``pg_restore -j`` while the rows are counted (and ANALYZE
-    runs) on another connection (:mod:`runbook_helpers.restore_settle`).
+    indexes and constraints with ``pg_restore -j``; then the rows are counted while ANALYZE
+    runs on another connection (:mod:`runbook_helpers.restore_settle`).
 
     Returns (description, the rows read, when the restore started: ``time.perf_counter()``,
     the rows restored).
@@ -77,15 +77,17 @@ def run_parallel(
         )
         checks()
         t1 = time.perf_counter()
-        settle = Settle(target, dbname, analyze)
         restore_parallel.build_post_data(tool, directory, conninfo, env, jobs)
-        actual = settle.result()
         stages["indexes+constraints"] = time.perf_counter() - t1
-        meanwhile = "rows counted and tables analyzed" if analyze else "rows counted"
         stage(
             f"indexes and constraints built in {stages['indexes+constraints']:.1f}s "
-            f"(pg_restore -j {jobs}; meanwhile {meanwhile})"
+            f"(pg_restore -j {jobs})"
         )
+    t2 = time.perf_counter()
+    actual = settle(target, dbname, analyze)
+    stages["rows+analyze"] = time.perf_counter() - t2
+    also = " while ANALYZE ran" if analyze else ""
+    stage(f"rows counted in {stages['rows+analyze']:.1f}s{also}")
     return (
         f"rows streamed into {jobs} COPY sessions, then pg_restore -j {jobs} for indexes and "
         "constraints",

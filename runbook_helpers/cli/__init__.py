@@ -42,15 +42,25 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every available sub-command registered."""
+def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """Only the named command's module (its imports - boto3, psycopg - cost a second of start-up
+    on every run); every module for ``--help``, ``--version`` or an unknown command."""
+    words = list(argv)
+    if not words or words[0].startswith("-"):
+        return COMMAND_MODULES
+    name = {"dev-snapshot": "scrub"}.get(words[0], words[0].replace("-", "_"))
+    return (name,) if name in COMMAND_MODULES else COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every sub-command, or only the one ``argv`` (if given) names."""
     parser = argparse.ArgumentParser(
         prog="runbook",
         description="Find, check, restore and verify VLVT's PostgreSQL backups on Cloudflare R2.",
     )
     parser.add_argument("--version", action="version", version=f"runbook {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in _modules_for(argv) if argv is not None else COMMAND_MODULES:
         try:
             module = importlib.import_module(f"runbook_helpers.cli.{name}")
         except ModuleNotFoundError as exc:  # a command not written yet
@@ -110,7 +120,7 @@ def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
     out = out or Output.from_system()
     try:  # argparse prints usage errors and --help itself: send them to our streams
         with contextlib.redirect_stdout(out.stdout), contextlib.redirect_stderr(out.stderr):
-            args = build_parser().parse_args(argv)
+            args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     except SystemExit as exc:
         return int(ExitStatus.USAGE) if exc.code not in (0, None) else int(ExitStatus.OK)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import psycopg
 import pytest
@@ -28,8 +28,8 @@ def failing_command(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[BaseExcept
     raised: list[BaseException] = []
     real = cli.build_parser
 
-    def parser() -> argparse.ArgumentParser:
-        built = real()
+    def parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+        built = real(argv)
 
         def boom(args: argparse.Namespace, out: Output) -> int:
             raise raised[0]
