@@ -84,8 +84,20 @@ def test_ratios_and_extrapolation_come_from_the_numbers() -> None:
     )
     assert row.endswith("| 2 min | 12 min |")
     assert "Measured on 2026-11-25" in text and "Assumptions:" in text
-    assert "<= 0.90x the floor | 0.75x | 0.75x | yes |" in text
-    assert "<= 0.25x the floor | 0.20x | 0.20x | yes |" in text
+    # judged from 1 GB up only: the 0.5 GB size (0.80x) is not a column
+    assert "<= 0.90x the floor | 0.75x / 0.75x | yes |" in text
+    assert "<= 0.25x the floor | 0.20x / 0.20x | yes |" in text
     assert "not measured at 2 GB" in text  # never claimed when not measured
     slow = dict(result, sizes=[_fake(20.0, {"verify_archive": 6.0}, 1.0)])
-    assert "<= 0.25x the floor | 0.30x | 0.30x | **no** |" in report.markdown(slow)
+    assert "<= 0.25x the floor | 0.30x / 0.30x | **no** |" in report.markdown(slow)
+    # every size from 1 GB up must meet a target: one miss is a miss
+    two = dict(
+        result,
+        sizes=[
+            _fake(20.0, {"restore_j2": 17.0}, 1.0),
+            _fake(40.0, {"restore_j2": 38.0}, 2.0),
+        ],
+    )
+    text = report.markdown(two)
+    assert "<= 0.90x the floor | 0.85x / 0.85x | 0.95x / 0.95x | **no** |" in text
+    assert "| 80 MB at 2.00 GB | | yes |" in text
