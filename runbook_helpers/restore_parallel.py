@@ -151,6 +151,7 @@ def load_streamed(
     finally:
         keeper.close()
         loader.close()
+    _name_lo_tocs(directory, stats)
     rest = directory / "runbook-rest-of-data.list"
     rest.write_text(
         "".join(f"{e.dump_id};\n" for e in stats.entries if e.filename not in loader.targets)
@@ -159,6 +160,18 @@ def load_streamed(
         pg_restore, directory, conninfo, env, ["--section=data", "--use-list", str(rest)]
     )
     return stats
+
+
+def _name_lo_tocs(directory: Path, stats: TarStats) -> None:
+    """pg_dump 17+ writes a large-object group's list as the tar member ``blobs_<id>.toc``
+    while its toc.dat names the entry ``<id>.dat`` (a tar's name for every data entry); a
+    directory archive reads the list from the name toc.dat gives, so it is moved there."""
+    for entry in stats.entries:
+        if entry.desc != "BLOBS" or not entry.filename or "/" in entry.filename:
+            continue
+        listed, named = directory / f"blobs_{entry.dump_id}.toc", directory / entry.filename
+        if listed.is_file() and not named.exists():
+            listed.rename(named)
 
 
 def _first_line(exc: psycopg.Error) -> str:
