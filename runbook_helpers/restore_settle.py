@@ -12,41 +12,28 @@ index built, ANALYZE also gathers the statistics of expression indexes.
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from runbook_helpers.manifest import TableStats, table_stats
 from runbook_helpers.target import Target, connect
 
 
-class _Analyze(threading.Thread):
-    """``ANALYZE`` of ``dbname`` on a connection of its own; :meth:`done` joins."""
+def _analyze(url: str, dbname: str) -> None:
+    with connect(url, dbname=dbname) as conn:
+        conn.execute("analyze")  # outside a transaction block: one transaction per table
 
-    def __init__(self, url: str, dbname: str) -> None:
-        super().__init__(name="runbook-analyze", daemon=True)
-        self.url, self.dbname = url, dbname
-        self.error: BaseException | None = None
-        self.start()
 
-    def run(self) -> None:
-        try:
-            with connect(self.url, dbname=self.dbname) as conn:
-                conn.execute("analyze")  # outside a transaction block: one per table
-        except BaseException as exc:  # re-raised by done() in the restoring thread
-            self.error = exc
-
-    def done(self) -> None:
-        self.join()
-        if self.error is not None:
-            raise self.error
+def _count(url: str, dbname: str) -> dict[str, TableStats]:
+    with connect(url, dbname=dbname) as conn:
+        return table_stats(conn)
 
 
 def settle(target: Target, dbname: str, analyze: bool) -> dict[str, TableStats]:
-    """The restored rows (exact counts, newest ``created_at``), with ANALYZE alongside."""
-    analyzing = _Analyze(target.url, dbname) if analyze else None
-    try:
-        with connect(target.url, dbname=dbname) as conn:
-            stats = table_stats(conn)
-    finally:
+    """The restored rows (exact counts, newest ``created_at``), with ANALYZE alongside; the
+    first failure of either is raised."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="runbook-settle") as pool:
+        analyzing = pool.submit(_analyze, target.url, dbname) if analyze else None
+        stats = pool.submit(_count, target.url, dbname).result()
         if analyzing is not None:
-            analyzing.done()
+            analyzing.result()
     return stats

@@ -45,10 +45,9 @@ COMMAND_MODULES: tuple[str, ...] = (
 def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:
     """Only the named command's module (its imports - boto3, psycopg - cost a second of start-up
     on every run); every module for ``--help``, ``--version`` or an unknown command."""
-    words = list(argv)
-    if not words or words[0].startswith("-"):
+    if not argv or argv[0].startswith("-"):
         return COMMAND_MODULES
-    name = {"dev-snapshot": "scrub"}.get(words[0], words[0].replace("-", "_"))
+    name = {"dev-snapshot": "scrub"}.get(argv[0], argv[0].replace("-", "_"))
     return (name,) if name in COMMAND_MODULES else COMMAND_MODULES
 
 
@@ -60,7 +59,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"runbook {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _modules_for(argv) if argv is not None else COMMAND_MODULES:
+    for name in COMMAND_MODULES if argv is None else _modules_for(argv):
         try:
             module = importlib.import_module(f"runbook_helpers.cli.{name}")
         except ModuleNotFoundError as exc:  # a command not written yet
