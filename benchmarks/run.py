@@ -8,12 +8,14 @@ deterministically (``runbook seed``, seed 42), one template backup is made (``ru
 every round so that no step always runs on a warmer (or busier) machine:
 
 * ``floor``: ``gzip -cd F | pg_restore -d DB`` + ``ANALYZE`` (no checks at all: the floor);
-* ``floor_mwm``: the same with ``PGOPTIONS='-c maintenance_work_mem=512MB'``;
+* ``floor_mwm``: the same with ``PGOPTIONS='-c maintenance_work_mem=256MB'`` (what
+  ``runbook restore -j 2`` gives its index builds by default);
 * ``restore_file``: ``runbook restore F --jobs 1`` (serial stream, checks, rows verified);
 * ``restore_s3``: ``runbook restore s3://... --jobs 1`` (streamed from the R2 stand-in);
 * ``restore_j2``: ``runbook restore F --jobs 2`` (rows into 2 COPY sessions as they stream,
-  indexes with ``pg_restore -j 2``, verified);
-* ``restore_j2_mwm``: the same with the PGOPTIONS above;
+  indexes with ``pg_restore -j 2`` and ``maintenance_work_mem`` 256MB, verified);
+* ``restore_j2_server``: the same with ``--maintenance-work-mem server`` (the server's own
+  setting, 64MB by default, for the index builds);
 * ``verify_archive``: ``runbook verify --archive F`` against a restored copy;
 * ``fetch``: ``runbook fetch s3://... --to DIR`` (download + gzip/tar/sha256 checks);
 * ``scrub``: ``runbook scrub`` when this tree has it.
@@ -43,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report
 
+from runbook_helpers.restore_memory import DEFAULT as DEFAULT_MWM
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer, postgres_server
 from runbook_helpers.sandbox.r2 import r2_mock
@@ -54,7 +57,7 @@ ROUNDS = int(os.environ.get("RUNBOOK_BENCH_ROUNDS", "3"))
 #: rounds at 1 GB and above (a shared 2-core machine: each round there takes minutes)
 LARGE_ROUNDS = int(os.environ.get("RUNBOOK_BENCH_LARGE_ROUNDS", "2"))
 OUT = Path(os.environ.get("RUNBOOK_BENCH_OUT", "build/bench.json"))
-MWM = "-c maintenance_work_mem=512MB"
+MWM = f"-c maintenance_work_mem={DEFAULT_MWM}"
 BACKUP_AT = "2026-01-25T03:00:00Z"
 
 
@@ -118,11 +121,11 @@ def _floor(s: Session, archive: Path, env: dict[str, str] | None = None) -> tupl
         s.drop(name)
 
 
-def _restore(s: Session, source: str, jobs: int, env: dict[str, str] | None = None) -> Any:
+def _restore(s: Session, source: str, jobs: int, *more: str) -> Any:
     name, url = s.fresh_db()
     try:
         return s.run(
-            ["runbook", "restore", source, "--target", url, "--create", "-j", str(jobs)], env
+            ["runbook", "restore", source, "--target", url, "--create", "-j", str(jobs), *more]
         )
     finally:
         s.drop(name)
@@ -170,7 +173,9 @@ def measure_size(s: Session, size_gb: float) -> dict[str, Any]:
         "restore_file": lambda: _restore(s, str(archive), 1),
         "restore_s3": lambda: _restore(s, uri, 1),
         "restore_j2": lambda: _restore(s, str(archive), 2),
-        "restore_j2_mwm": lambda: _restore(s, str(archive), 2, env_mwm),
+        "restore_j2_server": lambda: _restore(
+            s, str(archive), 2, "--maintenance-work-mem", "server"
+        ),
         "verify_archive": lambda: s.run(
             ["runbook", "verify", "--target", verify_url, "--archive", str(archive)]
         ),

@@ -202,6 +202,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         stage,
                         dbname,
                         opts.analyze,
+                        opts.maintenance_work_mem,
                     )
                     desc += f" (into {dbname})"
                 elif method == "file":

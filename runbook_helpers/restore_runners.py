@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runbook_helpers import restore_parallel, restore_plain, restore_stream
+from runbook_helpers import restore_memory, restore_parallel, restore_plain, restore_stream
 from runbook_helpers.archive import PARALLEL_FORMATS
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_source import OpenedSource
@@ -57,9 +57,11 @@ def run_parallel(
     stage: Callable[[str], None],
     dbname: str,
     analyze: bool,
+    maintenance_work_mem: int | None,
 ) -> tuple[str, TarStats, float, dict[str, TableStats]]:
     """Stream tables and rows into pg_restore (timed in ``stages``), ``checks()``, then the
-    indexes and constraints with ``pg_restore -j``; then the rows are counted while ANALYZE
+    indexes and constraints with ``pg_restore -j`` (``maintenance_work_mem`` raised for them,
+    :mod:`runbook_helpers.restore_memory`); then the rows are counted while ANALYZE
     runs on another connection (:mod:`runbook_helpers.restore_settle`).
 
     Returns (description, the rows read, when the restore started: ``time.perf_counter()``,
@@ -77,11 +79,13 @@ def run_parallel(
         )
         checks()
         t1 = time.perf_counter()
-        restore_parallel.build_post_data(tool, directory, conninfo, env, jobs)
+        have = restore_memory.session_kb(target, dbname)
+        post_env, memory = restore_memory.post_data_env(env, have, maintenance_work_mem)
+        restore_parallel.build_post_data(tool, directory, conninfo, post_env, jobs)
         stages["indexes+constraints"] = time.perf_counter() - t1
         stage(
             f"indexes and constraints built in {stages['indexes+constraints']:.1f}s "
-            f"(pg_restore -j {jobs})"
+            f"(pg_restore -j {jobs}, {memory})"
         )
     t2 = time.perf_counter()
     actual = settle(target, dbname, analyze)

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 from types import FrameType
 
+from runbook_helpers import restore_memory
 from runbook_helpers.archive_format import KINDS
 from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
@@ -45,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"{default_jobs()}): a tar backup's rows go to N COPY sessions as they stream and its "
         "indexes are built by pg_restore -j N, into an empty target; 1 always restores "
         "serially in one transaction",
+    )
+    parser.add_argument(
+        "--maintenance-work-mem",
+        type=_memory,
+        default=restore_memory.DEFAULT,
+        metavar="SIZE",
+        help="maintenance_work_mem of each pg_restore -j session that builds the indexes and "
+        f"foreign keys (default {restore_memory.DEFAULT}; memory on the target server, up to "
+        "--jobs times SIZE): raised to SIZE for those sessions only, never lowered; "
+        f"'{restore_memory.SERVER}' keeps the server's setting",
     )
     parser.add_argument(
         "--format",
@@ -91,6 +102,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=handle)
 
 
+def _memory(text: str) -> str:
+    try:
+        restore_memory.parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def summary(result: RestoreResult) -> str:
     swapped = f"; previous database kept as {result.swapped_old}" if result.swapped_old else ""
     return (
@@ -129,6 +148,7 @@ def _restore(args: argparse.Namespace, out: Output) -> int:
         swap=args.swap,
         format=args.format,
         workdir=args.workdir,
+        maintenance_work_mem=restore_memory.parse_size(args.maintenance_work_mem),
         client=client,
         on_stage=lambda msg: (bar.note if bar else out.info)(f"runbook: {msg}"),
         on_bytes=bar.set if bar else None,
