@@ -8,19 +8,22 @@ deterministically (``runbook seed``, seed 42), one template backup is made (``ru
 every round so that no step always runs on a warmer (or busier) machine:
 
 * ``floor``: ``gzip -cd F | pg_restore -d DB`` + ``ANALYZE`` (no checks at all: the floor);
-* ``floor_mwm``: the same with ``PGOPTIONS='-c maintenance_work_mem=256MB'`` (what
-  ``runbook restore -j 2`` gives its index builds by default);
+* ``floor_mwm``: the same with ``PGOPTIONS='-c maintenance_work_mem=256MB'``;
 * ``restore_file``: ``runbook restore F --jobs 1`` (serial stream, checks, rows verified);
 * ``restore_s3``: ``runbook restore s3://... --jobs 1`` (streamed from the R2 stand-in);
 * ``restore_j2``: ``runbook restore F --jobs 2`` (rows into 2 COPY sessions as they stream,
-  indexes with ``pg_restore -j 2`` and ``maintenance_work_mem`` 256MB, verified);
-* ``restore_j2_server``: the same with ``--maintenance-work-mem server`` (the server's own
-  setting, 64MB by default, for the index builds);
+  indexes with ``pg_restore -j 2``, verified);
+* ``restore_j2_mwm``: the same with ``--maintenance-work-mem 256MB`` (the index builds'
+  sessions only);
 * ``verify_archive``: ``runbook verify --archive F`` against a restored copy;
 * ``fetch``: ``runbook fetch s3://... --to DIR`` (download + gzip/tar/sha256 checks);
 * ``scrub``: ``runbook scrub`` when this tree has it.
 
-Restores go into a new database after a CHECKPOINT and are dropped afterwards (untimed). The
+Before every timed step the server checkpoints and the machine's dirty pages are written out
+(``sync``, untimed): the sandbox runs with ``fsync=off``, so without it the previous step's
+gigabytes were still being written back while the next one ran (a floor timed right after the
+scrub's database was dropped took 17 s, the others 24 s at 1 GB). Restores go into a new
+database and are dropped afterwards (untimed). The
 ``runbook restore`` process's peak memory (``ru_maxrss`` from ``wait4``) is recorded. Results:
 ``build/bench.json`` and ``build/bench.svg`` (:mod:`report`).
 """
@@ -45,7 +48,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report
 
-from runbook_helpers.restore_memory import DEFAULT as DEFAULT_MWM
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer, postgres_server
 from runbook_helpers.sandbox.r2 import r2_mock
@@ -57,7 +59,8 @@ ROUNDS = int(os.environ.get("RUNBOOK_BENCH_ROUNDS", "3"))
 #: rounds at 1 GB and above (a shared 2-core machine: each round there takes minutes)
 LARGE_ROUNDS = int(os.environ.get("RUNBOOK_BENCH_LARGE_ROUNDS", "2"))
 OUT = Path(os.environ.get("RUNBOOK_BENCH_OUT", "build/bench.json"))
-MWM = f"-c maintenance_work_mem={DEFAULT_MWM}"
+MWM_SIZE = "256MB"
+MWM = f"-c maintenance_work_mem={MWM_SIZE}"
 BACKUP_AT = "2026-01-25T03:00:00Z"
 
 
@@ -97,6 +100,13 @@ class Session:
         with self.pg.connect() as conn:
             conn.execute("CHECKPOINT")
         return name, self.pg.url(name)
+
+    def quiesce(self) -> None:
+        """CHECKPOINT, then write the machine's dirty pages out: the next step starts with
+        nothing of the last one still being written back."""
+        with self.pg.connect() as conn:
+            conn.execute("CHECKPOINT")
+        os.sync()
 
     def drop(self, name: str) -> None:
         with self.pg.connect() as conn:
@@ -173,9 +183,7 @@ def measure_size(s: Session, size_gb: float) -> dict[str, Any]:
         "restore_file": lambda: _restore(s, str(archive), 1),
         "restore_s3": lambda: _restore(s, uri, 1),
         "restore_j2": lambda: _restore(s, str(archive), 2),
-        "restore_j2_server": lambda: _restore(
-            s, str(archive), 2, "--maintenance-work-mem", "server"
-        ),
+        "restore_j2_mwm": lambda: _restore(s, str(archive), 2, "--maintenance-work-mem", MWM_SIZE),
         "verify_archive": lambda: s.run(
             ["runbook", "verify", "--target", verify_url, "--archive", str(archive)]
         ),
@@ -191,6 +199,7 @@ def measure_size(s: Session, size_gb: float) -> dict[str, Any]:
     for rnd in range(rounds):
         order = names[rnd % len(names) :] + names[: rnd % len(names)]
         for name in order:
+            s.quiesce()
             seconds, peak = steps[name]()
             runs[name].append(round(seconds, 3))
             rss[name].append(peak)
