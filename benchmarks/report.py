@@ -28,16 +28,10 @@ STEPS: dict[str, tuple[str, str]] = {
     "restore_file": ("`runbook restore F -j 1` (stream, checks, rows verified)", "#1f77b4"),
     "restore_s3": ("`runbook restore s3://... -j 1` (streamed from R2 stand-in)", "#17becf"),
     "restore_j2": (
-        "`runbook restore F -j 2` (rows to 2 COPY sessions, pg_restore -j 2 indexes with "
-        "maintenance_work_mem 256MB, verified)",
+        "`runbook restore F -j 2` (rows to 2 COPY sessions, pg_restore -j 2 indexes, verified)",
         "#2ca02c",
     ),
-    "restore_j2_server": (
-        "`runbook restore F -j 2 --maintenance-work-mem server` (the server's 64MB)",
-        "#98df8a",
-    ),
-    # measured before the -j default raised maintenance_work_mem (bench.json of 2026-12-04)
-    "restore_j2_mwm": ("`runbook restore F -j 2` with PGOPTIONS maintenance_work_mem", "#bcbd22"),
+    "restore_j2_mwm": ("`runbook restore F -j 2 --maintenance-work-mem 256MB`", "#98df8a"),
     "verify_archive": ("`runbook verify --archive F` alone", "#d62728"),
     "fetch": ("`runbook fetch s3://...` (download + checks)", "#ff7f0e"),
     "scrub": ("`runbook scrub`", "#9467bd"),
@@ -49,7 +43,6 @@ LEGEND = {
     "restore_file": "runbook restore -j 1 (file)",
     "restore_s3": "runbook restore -j 1 (s3://)",
     "restore_j2": "runbook restore -j 2",
-    "restore_j2_server": "-j 2, server's maintenance_work_mem",
     "restore_j2_mwm": "-j 2 + maintenance_work_mem",
     "verify_archive": "runbook verify --archive",
     "fetch": "runbook fetch",
@@ -59,7 +52,6 @@ RATIO_STEPS = (
     "restore_file",
     "restore_s3",
     "restore_j2",
-    "restore_j2_server",
     "restore_j2_mwm",
     "verify_archive",
 )

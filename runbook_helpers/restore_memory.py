@@ -1,12 +1,13 @@
 """``maintenance_work_mem`` for the index and constraint builds of a parallel restore.
 
-The sort memory of ``CREATE INDEX`` and ``ADD FOREIGN KEY`` is ``maintenance_work_mem``, 64 MB by
-default: from about 2 GB of VLVT data the largest table's index sorts no longer fit in it and
-spill to disk. The parallel restore raises it for its ``pg_restore --section=post-data -j N``
-sessions only, through ``PGOPTIONS`` (a session setting: nothing on the server changes, and the
-rows, count and ANALYZE sessions keep the server's value). It only ever raises: a server, role,
-database or ``PGOPTIONS`` setting that is already as large is kept. The memory is the target
-server's, up to N jobs times the setting while the indexes build.
+``CREATE INDEX`` sorts, and the check of ``ADD FOREIGN KEY`` hashes, in ``maintenance_work_mem``
+(64 MB unless the server sets more). ``--maintenance-work-mem SIZE`` raises it for the
+``pg_restore --section=post-data -j N`` sessions only, through ``PGOPTIONS`` (a session setting:
+nothing on the server changes; the rows, count and ANALYZE sessions keep the server's value),
+and only ever raises: a server, role, database or ``PGOPTIONS`` setting that is already as large
+is kept. The default is the server's own setting: up to 2 GB of VLVT data, 256MB was not
+measurably faster (docs/time-estimates.md), and it is memory on the target server, which is
+production's during an incident, up to N jobs times SIZE while the indexes build.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import re
 
 from runbook_helpers.target import Target, connect
 
-#: per session; measured on 2 cores at 2 GB (docs/time-estimates.md)
-DEFAULT = "256MB"
-#: ``--maintenance-work-mem server``: leave the sessions the server's own setting
+#: ``--maintenance-work-mem server`` (the default): the sessions keep the server's own setting
 SERVER = "server"
+DEFAULT = SERVER
 
 _UNITS = {"kB": 1, "MB": 1024, "GB": 1024**2, "TB": 1024**3}
 _SIZE = re.compile(r"\s*(\d+)\s*(kB|MB|GB|TB)\s*")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_helpers.restore_memory import DEFAULT, parse_size
 from runbook_helpers.verify import TableCheck
 
 
@@ -28,7 +27,7 @@ class RestoreOptions:
     analyze: bool = True
     # maintenance_work_mem (kB) of a parallel restore's index builds, raised to this if lower;
     # None: the server's (runbook_helpers.restore_memory)
-    maintenance_work_mem: int | None = field(default_factory=lambda: parse_size(DEFAULT))
+    maintenance_work_mem: int | None = None
     workdir: Path | None = None  # where custom archives are downloaded (default: a temp dir)
     format: str | None = None  # --format: tar | custom | directory | plain (None: by its name)
     client: Any = None  # boto3 S3 client for s3:// sources

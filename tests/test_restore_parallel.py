@@ -7,7 +7,6 @@ import gzip
 import io
 import subprocess
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,16 +19,6 @@ from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support import faults
 from tests.support.backup_files import dump_tar_gz
 from tests.support.cli_runs import run_cli
-from tests.support.pg_dumps import pg_dump, seed_database
-
-
-@pytest.fixture(scope="module")
-def tar_gz(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    seed_database(pg_server, "parallel_src", 0.3)
-    try:
-        yield pg_dump(pg_server, "parallel_src", "tar.gz", tmp_path_factory.mktemp("parallel"))
-    finally:
-        pg_server.drop_database("parallel_src")
 
 
 @pytest.mark.parametrize(
@@ -56,13 +45,13 @@ def test_the_pre_check_says_which_path_and_why(
 
 
 def test_only_toc_dat_is_written_locally(
-    tar_gz: Path, tmp_path: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, tmp_path: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
 ) -> None:
     """Rows go straight from the stream into the database: no extracted copy of the data."""
     url = pg_server.create_database("parallel_steps")
     tool = pg_server.bin_dir / "pg_restore" if pg_server.bin_dir else Path("pg_restore")
     try:
-        with tar_gz.open("rb") as f:
+        with seeded_tar_gz.open("rb") as f:
             stats = load_streamed(tool, iter_gunzip(iter_file(f)), tmp_path, url, sandbox_env, 2)
         assert sorted(p.name for p in tmp_path.iterdir()) == [
             "runbook-rest-of-data.list",  # sequence values, large objects: from toc.dat
@@ -92,14 +81,15 @@ def _schema(pg_server: PostgresServer, url: str) -> str:
 
 
 def test_parallel_and_serial_restores_give_the_same_database(
-    tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
 ) -> None:
     """Same tables, columns, indexes, constraints, triggers, sequences and rows either way."""
     urls = [pg_server.url(f"parallel_same_{jobs}") for jobs in (1, 2)]
     try:
         for jobs, url in zip((1, 2), urls, strict=True):
             res = run_cli(
-                ["restore", str(tar_gz), "--target", url, "--create", "-j", str(jobs)], sandbox_env
+                ["restore", str(seeded_tar_gz), "--target", url, "--create", "-j", str(jobs)],
+                sandbox_env,
             )
             assert res.status == 0, res.stderr
         serial, parallel = (_schema(pg_server, url) for url in urls)
@@ -121,9 +111,9 @@ def test_parallel_and_serial_restores_give_the_same_database(
 
 
 def test_parallel_restore_takes_the_target_name_only_when_done(
-    tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
-    res = run_cli(["restore", str(tar_gz), "--target", pg_url, "--jobs", "2"], sandbox_env)
+    res = run_cli(["restore", str(seeded_tar_gz), "--target", pg_url, "--jobs", "2"], sandbox_env)
     assert res.status == 0, res.stderr
     assert "runbook: parallel: rows streamed into 2 COPY sessions" in res.stderr
     assert "match the archive" in res.stderr and "runbook: renamed " in res.stderr
@@ -134,24 +124,25 @@ def test_parallel_restore_takes_the_target_name_only_when_done(
 
 
 def test_allow_non_empty_restores_serially(
-    tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("create table keep_me (id int)")
     res = run_cli(
-        ["restore", str(tar_gz), "--target", pg_url, "-j", "2", "--allow-non-empty"], sandbox_env
+        ["restore", str(seeded_tar_gz), "--target", pg_url, "-j", "2", "--allow-non-empty"],
+        sandbox_env,
     )
     assert res.status == 0, res.stderr
     assert "runbook: serial: the target already holds tables" in res.stderr
     assert "rows of 4 tables match the archive" in res.stderr  # keep_me is not judged
 
 
-def _extra_row(tar_gz: bytes) -> bytes:
+def _extra_row(seeded_tar_gz: bytes) -> bytes:
     """The backup with one more row in its first data member (a valid archive that lies)."""
     out = io.BytesIO()
     done = False
     with (
-        tarfile.open(fileobj=io.BytesIO(gzip.decompress(tar_gz))) as src,
+        tarfile.open(fileobj=io.BytesIO(gzip.decompress(seeded_tar_gz))) as src,
         tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as dst,
     ):
         for member in src.getmembers():
@@ -168,10 +159,12 @@ def _extra_row(tar_gz: bytes) -> bytes:
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_hostile_data_member_never_runs_and_never_lands(
-    jobs: str, tar_gz: Path, tmp_path: Path, pg_url: str, sandbox_env: dict[str, str]
+    jobs: str, seeded_tar_gz: Path, tmp_path: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     canary = tmp_path / "canary"
-    bad = faults.write(tmp_path / tar_gz.name, faults.hostile_tar_gz(tar_gz.read_bytes(), canary))
+    bad = faults.write(
+        tmp_path / seeded_tar_gz.name, faults.hostile_tar_gz(seeded_tar_gz.read_bytes(), canary)
+    )
     res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", jobs], sandbox_env)
     assert not canary.exists()
     assert res.status != 0
@@ -183,10 +176,10 @@ def test_hostile_data_member_never_runs_and_never_lands(
 
 
 def test_a_lying_archive_leaves_the_target_untouched(
-    tar_gz: Path, tmp_path: Path, pg_url: str, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, tmp_path: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     """A duplicated first row: the primary key (or the row check) stops it before the rename."""
-    bad = faults.write(tmp_path / tar_gz.name, _extra_row(tar_gz.read_bytes()))
+    bad = faults.write(tmp_path / seeded_tar_gz.name, _extra_row(seeded_tar_gz.read_bytes()))
     res = run_cli(["restore", str(bad), "--target", pg_url, "--jobs", "2"], sandbox_env)
     assert res.status != 0
     assert faults.target_state(pg_url) == "untouched"
@@ -194,9 +187,9 @@ def test_a_lying_archive_leaves_the_target_untouched(
 
 
 def test_without_a_terminal_progress_is_one_line_per_stage(
-    tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
-    res = run_cli(["restore", str(tar_gz), "--target", pg_url, "--jobs", "2"], sandbox_env)
+    res = run_cli(["restore", str(seeded_tar_gz), "--target", pg_url, "--jobs", "2"], sandbox_env)
     assert res.status == 0, res.stderr
     assert "\r" not in res.stderr and "\033" not in res.stderr
     stages = [

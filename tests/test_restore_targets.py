@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -24,19 +23,9 @@ from runbook_helpers.target import Target, derived_name, is_production
 from tests.support import faults
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.cli_runs import run_cli, spawn_runbook
-from tests.support.pg_dumps import pg_dump, seed_database
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOK = (sys.executable, "-m", "runbook_helpers")
-
-
-@pytest.fixture(scope="module")
-def tar_gz(pg_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    seed_database(pg_server, "targets_src", 0.3)
-    try:
-        yield pg_dump(pg_server, "targets_src", "tar.gz", tmp_path_factory.mktemp("targets"))
-    finally:
-        pg_server.drop_database("targets_src")
 
 
 @pytest.mark.parametrize(
@@ -78,21 +67,21 @@ def test_non_production_hosts(url: str, env: dict[str, str]) -> None:
 
 
 def test_pghost_production_is_refused_without_connecting(
-    tar_gz: Path, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, sandbox_env: dict[str, str]
 ) -> None:
     """``runbook restore FILE --target postgresql:///x`` with PGHOST=db.proxy.rlwy.net: exit 8.
 
     PGPORT points at a port nothing listens on: any connection attempt would be exit 5.
     """
     env = {**sandbox_env, "PGHOST": "db.proxy.rlwy.net", "PGPORT": "1"}
-    res = run_cli(["restore", str(tar_gz), "--target", "postgresql:///x"], env)
+    res = run_cli(["restore", str(seeded_tar_gz), "--target", "postgresql:///x"], env)
     error = assert_clean_failure(res, ExitStatus.UNSAFE_TARGET)
     assert "db.proxy.rlwy.net looks like production" in error
 
 
 @pytest.mark.parametrize("dbname", ["postgres", "template0", "template1", ""])
 def test_maintenance_and_template_databases_are_refused(
-    dbname: str, tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+    dbname: str, seeded_tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
 ) -> None:
     url = pg_server.url(dbname)
     if not dbname:  # a URL without a database name: libpq falls back to the user, postgres
@@ -100,7 +89,7 @@ def test_maintenance_and_template_databases_are_refused(
         env = {**sandbox_env, "PGUSER": "postgres"}
     else:
         env = sandbox_env
-    res = run_cli(["restore", str(tar_gz), "--target", url, "--allow-non-empty"], env)
+    res = run_cli(["restore", str(seeded_tar_gz), "--target", url, "--allow-non-empty"], env)
     error = assert_clean_failure(res, ExitStatus.UNSAFE_TARGET)
     assert "never writes into postgres, template0 or template1" in error
     with psycopg.connect(pg_server.url("template1")) as conn:
@@ -121,14 +110,15 @@ def test_side_db_names_unique_and_within_63_bytes() -> None:
 
 
 def test_two_side_db_restores_in_one_second_do_not_collide(
-    tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
 ) -> None:
     base = f"s{uuid.uuid4().hex[:6]}_" + "x" * 45  # 53 bytes: the side name must be shortened
     pg_server.create_database(base[:63])
     try:
         outs = [
             run_cli(
-                ["restore", str(tar_gz), "--target", pg_server.url(base), "--side-db"], sandbox_env
+                ["restore", str(seeded_tar_gz), "--target", pg_server.url(base), "--side-db"],
+                sandbox_env,
             )
             for _ in range(2)
         ]
@@ -144,19 +134,19 @@ def test_two_side_db_restores_in_one_second_do_not_collide(
 
 
 def test_too_long_target_name_is_refused(
-    tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, pg_server: PostgresServer, sandbox_env: dict[str, str]
 ) -> None:
-    res = run_cli(["restore", str(tar_gz), "--target", pg_server.url("n" * 70)], sandbox_env)
+    res = run_cli(["restore", str(seeded_tar_gz), "--target", pg_server.url("n" * 70)], sandbox_env)
     error = assert_clean_failure(res, ExitStatus.USAGE)
     assert "63" in error
 
 
 def test_concurrent_restores_into_one_target(
-    tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
+    seeded_tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
     """The second restore exits 8 at once; the first completes and is reported complete."""
     # serial (-j1): the IN PROGRESS mark this test waits for is then on the target itself
-    argv = ["restore", str(tar_gz), "-j1", "--target", pg_url]
+    argv = ["restore", str(seeded_tar_gz), "-j1", "--target", pg_url]
     first = spawn_runbook(argv, sandbox_env, capture=True)
     try:
         deadline = time.monotonic() + 60
@@ -166,7 +156,7 @@ def test_concurrent_restores_into_one_target(
         first.send_signal(signal.SIGSTOP)  # hold the first one mid-restore, deterministically
         try:  # a separate process with a deadline: without the lock it would wait on the first
             second = subprocess.run(
-                [*RUNBOOK, "restore", str(tar_gz), "--target", pg_url],
+                [*RUNBOOK, "restore", str(seeded_tar_gz), "--target", pg_url],
                 env=sandbox_env,
                 capture_output=True,
                 text=True,

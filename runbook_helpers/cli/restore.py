@@ -52,10 +52,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_memory,
         default=restore_memory.DEFAULT,
         metavar="SIZE",
-        help="maintenance_work_mem of each pg_restore -j session that builds the indexes and "
-        f"foreign keys (default {restore_memory.DEFAULT}; memory on the target server, up to "
-        "--jobs times SIZE): raised to SIZE for those sessions only, never lowered; "
-        f"'{restore_memory.SERVER}' keeps the server's setting",
+        help="raise maintenance_work_mem to SIZE (e.g. 256MB) for the pg_restore -j sessions "
+        "that build the indexes and foreign keys, never lower it; memory on the target "
+        f"server, up to --jobs times SIZE (default: {restore_memory.DEFAULT}, the server's "
+        "own setting)",
     )
     parser.add_argument(
         "--format",
