@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,7 +133,8 @@ def test_latest_among_more_than_1000_keys(env: dict[str, str], r2_clean: R2Mock)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path) -> None:
     """Ctrl-C or ``kill`` while R2 does not answer: exit 130, one line + hint, nothing left."""
-    with misbehaving_server("stall") as endpoint:
+    asked = threading.Event()
+    with misbehaving_server("stall", asked) as endpoint:
         env = _with_endpoint(env, tmp_path, endpoint)
         argv = ["fetch", f"s3://vlvt-backups/{KEY}", "--to", str(tmp_path / "dl")]
         proc = subprocess.Popen(
@@ -142,7 +144,9 @@ def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path
             text=True,
             env=env,
         )
-        time.sleep(3)
+        # signalled once it waits for R2's answer, not while a loaded machine still imports it
+        assert asked.wait(60), "the command never sent its request"
+        time.sleep(0.5)
         proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=30)
     result = CliResult(proc.returncode, stdout, stderr)

@@ -20,10 +20,11 @@ LIFETIME = 180.0  # seconds; the server stops by itself after this even if a tes
 
 
 @contextmanager
-def misbehaving_server(mode: str) -> Iterator[str]:
+def misbehaving_server(mode: str, received: threading.Event | None = None) -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a server that ``stall``s (accepts, reads, never answers),
     ``close``s (accepts, reads the request, closes the connection without a byte) or answers
-    ``half`` (a 200 promising 1 MiB, 4 KiB of it, then silence)."""
+    ``half`` (a 200 promising 1 MiB, 4 KiB of it, then silence). ``received`` is set once a
+    request has been read."""
     assert mode in ("stall", "close", "half")
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -44,6 +45,8 @@ def misbehaving_server(mode: str) -> Iterator[str]:
             conn.settimeout(1.0)
             with suppress(OSError):
                 conn.recv(65536)
+            if received is not None:
+                received.set()
             if mode == "close":
                 conn.close()
                 continue
