@@ -25,7 +25,7 @@ from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support import faults
 from tests.support.backup_files import truncated
 from tests.support.cli_checks import assert_clean_failure
-from tests.support.cli_runs import run_cli
+from tests.support.cli_runs import interruptible, run_cli
 from tests.support.pg_dumps import pg_dump, seed_database
 
 KEY = "vlvt_backup_-2026-01-25T03-00-00-000Z.tar.gz"
@@ -227,8 +227,14 @@ def runbook_proc(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=preexec_fn,
+        preexec_fn=lambda: _prepare(preexec_fn),
     )
+
+
+def _prepare(then: Callable[[], None] | None) -> None:
+    interruptible()
+    if then is not None:
+        then()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])

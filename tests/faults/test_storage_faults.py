@@ -21,7 +21,7 @@ from runbook_helpers.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.aws_profiles import write_profile
 from tests.support.cli_checks import assert_clean_failure
-from tests.support.cli_runs import CliResult, run_cli
+from tests.support.cli_runs import CliResult, interruptible, run_cli
 from tests.support.tcp_servers import misbehaving_server
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -143,6 +143,7 @@ def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=interruptible,
         )
         # signalled once it waits for R2's answer, not while a loaded machine still imports it
         assert asked.wait(60), "the command never sent its request"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -63,6 +64,13 @@ def run_runbook(argv: list[str], env: Mapping[str, str], timeout: float = 120) -
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def interruptible() -> None:
+    """``preexec_fn``: Ctrl-C's default action, as in a terminal. A shell without job control
+    starts background commands with SIGINT ignored (POSIX), a CI runner may too, and Python
+    keeps an inherited SIG_IGN: the signal tests would then test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn_runbook(
     argv: list[str], env: Mapping[str, str], *, capture: bool = False
 ) -> subprocess.Popen[str]:
@@ -74,4 +82,5 @@ def spawn_runbook(
         stdout=out,
         stderr=out,
         text=True,
+        preexec_fn=interruptible,
     )
