@@ -76,7 +76,9 @@ class Session:
         self.workdir = workdir
 
     def run(self, cmd: str | list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-        """Run (shell string or argv), return (seconds, peak RSS KiB of the direct child)."""
+        """Run (shell string or argv) after :meth:`quiesce`, return (seconds, peak RSS KiB of
+        the direct child)."""
+        self.quiesce()
         started = time.perf_counter()
         proc = subprocess.Popen(
             cmd,
@@ -97,8 +99,6 @@ class Session:
 
     def fresh_db(self) -> tuple[str, str]:
         name = f"bench_{uuid.uuid4().hex[:8]}"
-        with self.pg.connect() as conn:
-            conn.execute("CHECKPOINT")
         return name, self.pg.url(name)
 
     def quiesce(self) -> None:
@@ -199,7 +199,6 @@ def measure_size(s: Session, size_gb: float) -> dict[str, Any]:
     for rnd in range(rounds):
         order = names[rnd % len(names) :] + names[: rnd % len(names)]
         for name in order:
-            s.quiesce()
             seconds, peak = steps[name]()
             runs[name].append(round(seconds, 3))
             rss[name].append(peak)

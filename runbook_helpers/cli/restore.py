@@ -102,12 +102,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=handle)
 
 
-def _memory(text: str) -> str:
+def _memory(text: str) -> int | None:
+    """kB, or None for the server's (argparse also runs it on the string default)."""
     try:
-        restore_memory.parse_size(text)
+        return restore_memory.parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
 
 
 def summary(result: RestoreResult) -> str:
@@ -148,7 +148,7 @@ def _restore(args: argparse.Namespace, out: Output) -> int:
         swap=args.swap,
         format=args.format,
         workdir=args.workdir,
-        maintenance_work_mem=restore_memory.parse_size(args.maintenance_work_mem),
+        maintenance_work_mem=args.maintenance_work_mem,
         client=client,
         on_stage=lambda msg: (bar.note if bar else out.info)(f"runbook: {msg}"),
         on_bytes=bar.set if bar else None,
