@@ -35,6 +35,7 @@ from psycopg import sql
 
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_stream import TarWalker
+from runbook_helpers.child_lifetime import dies_with_parent
 from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore_copy import CopyLoader
@@ -190,6 +191,7 @@ def _from_directory(
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
+            preexec_fn=dies_with_parent(),
         )
         raise_for(wait(proc), err, "pg_restore")
 

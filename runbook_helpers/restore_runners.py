@@ -22,6 +22,7 @@ from runbook_helpers import restore_memory, restore_parallel, restore_plain, res
 from runbook_helpers.archive import PARALLEL_FORMATS
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_source import OpenedSource
+from runbook_helpers.child_lifetime import dies_with_parent
 from runbook_helpers.manifest import TableStats
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.psql_restricted import restricted_psql
@@ -123,6 +124,7 @@ def run_file(
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=target.tool_env(),
+            preexec_fn=dies_with_parent(),
         )
         if on_process:
             on_process(proc)

@@ -122,6 +122,9 @@ def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
             args = build_parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     except SystemExit as exc:
         return int(ExitStatus.USAGE) if exc.code not in (0, None) else int(ExitStatus.OK)
+    except KeyboardInterrupt:  # while the command's modules load: nothing has started
+        out.error("interrupted", "nothing was started; re-run the command")
+        return int(ExitStatus.INTERRUPTED)
     try:
         with _library_notes(out), _sigterm_interrupts():
             status: int = args.func(args, out)

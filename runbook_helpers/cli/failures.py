@@ -8,8 +8,7 @@ to re-run with ``RUNBOOK_DEBUG=1`` (which shows the traceback) and report it.
 from __future__ import annotations
 
 import errno
-
-import psycopg
+import sys
 
 from runbook_helpers.errors import (
     AccessDenied,
@@ -69,13 +68,14 @@ def as_runbook_error(exc: BaseException) -> RunbookError:
         )
     if isinstance(exc, FileNotFoundError):
         return NotFound(f"no such file or directory: {exc.filename or exc}", hint="check the path")
-    if isinstance(exc, psycopg.OperationalError):
+    psycopg = sys.modules.get("psycopg")  # not imported (start-up stays fast): not its error
+    if psycopg is not None and isinstance(exc, psycopg.OperationalError):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return Unreachable(
             f"the database connection failed: {first}",
             hint="check the URL, that the server is up, and PGCONNECT_TIMEOUT if it is slow",
         )
-    if isinstance(exc, psycopg.DataError):
+    if psycopg is not None and isinstance(exc, psycopg.DataError):
         return IntegrityError(
             f"the database returned a value this tool cannot read: {exc}".strip(),
             hint=f"report it with the output of the same command under {DEBUG_ENV}=1",

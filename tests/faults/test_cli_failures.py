@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import errno
 import io
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 
 import psycopg
@@ -88,6 +90,27 @@ def test_a_url_password_in_an_unexpected_error_is_redacted(
     failing_command.append(ValueError("bad postgresql://u:Hunter2-Secret@h/db"))
     argv = ["presign", "s3://b/k"]
     assert_clean_failure(run(argv), ExitStatus.ERROR, ["Hunter2-Secret"], argv=argv)
+
+
+def test_ctrl_c_while_the_command_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while a command's modules are imported (boto3, psycopg: the first ~0.2 s of a run)
+    is the interrupted line, not a traceback."""
+
+    def interrupted(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+        raise KeyboardInterrupt  # where build_parser imports the command's module
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    argv = ["presign", "s3://b/k"]
+    error = assert_clean_failure(run(argv), ExitStatus.INTERRUPTED, argv=argv)
+    assert error == "runbook: error: interrupted"
+
+
+def test_the_cli_starts_without_the_database_driver() -> None:
+    """``runbook`` imports psycopg only for a command that needs it: until then a Ctrl-C cannot
+    land in the driver's import, outside ``main``'s handler."""
+    code = "import sys, runbook_helpers.cli; print(sorted({'psycopg', 'boto3'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_every_status_has_a_default_hint() -> None:
