@@ -113,9 +113,10 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every restore path side by side, alternating rounds, at 0.25/1/2 GB (benchmarks/run.py).
 
-    Writes build/bench.json and build/bench.svg. RUNBOOK_BENCH_SIZES_GB (default 0.25,1,2) and
-    RUNBOOK_BENCH_ROUNDS (default 3) set the sizes and rounds; copy the JSON to
-    docs/data/bench.json and run `python benchmarks/report.py` to update docs/time-estimates.md.
+    Writes build/bench.json and build/bench.svg. RUNBOOK_BENCH_SIZES_GB (default 0.25,1,2),
+    RUNBOOK_BENCH_ROUNDS (default 3) and RUNBOOK_BENCH_LARGE_ROUNDS (default 5, from 1 GB up)
+    set the sizes and rounds; copy the JSON to docs/data/bench.json and run
+    `python benchmarks/report.py` to update docs/time-estimates.md.
     """
     session.install("-e", ".[sandbox]", *PINNED)
     session.run("python", "benchmarks/run.py", *session.posargs)

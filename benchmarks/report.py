@@ -187,6 +187,8 @@ def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
             if len(v["runs_s"]) > 1:  # a shared machine: the best runs are compared too
                 best = min(v["runs_s"]) / min(floor["runs_s"])
                 cell += f"; best {min(v['runs_s']):.1f} s ({best:.2f}x)"
+            elif len(floor["runs_s"]) > 1:
+                cell += "; one run"
             cells.append(cell)
         lines.append(f"| {_cell(_label(step))} | " + " | ".join(cells) + " |")
     lines += [

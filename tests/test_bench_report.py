@@ -101,3 +101,29 @@ def test_ratios_and_extrapolation_come_from_the_numbers() -> None:
     text = report.markdown(two)
     assert "<= 0.90x the floor | 0.85x / 0.85x | 0.95x / 0.95x | **no** |" in text
     assert "| 80 MB at 2.00 GB | | yes |" in text
+
+
+def test_a_step_timed_once_says_so() -> None:
+    """From 1 GB up the scrub runs in one round only: its cell says "one run", not a best."""
+    size = _fake(20.0, {"restore_j2": 17.0, "scrub": 180.0}, 1.0)
+    size["steps"]["floor"]["runs_s"] = [19.0, 20.0, 22.0]
+    result = {
+        "measured_at": "2026-12-04T08:25:00+00:00",
+        "machine": {
+            "cores": 2,
+            "cpu": "X",
+            "memory_gb": 8,
+            "postgres": "16.2",
+            "loadavg_1m_at_start": 1.0,
+        },
+        "rounds": 3,
+        "sizes": [size],
+    }
+    row = next(
+        ln for ln in report.markdown(result).splitlines() if ln.startswith("| `runbook scrub`")
+    )
+    assert row.endswith("| 180.0 s (9.00x); one run |"), row
+    floor = next(
+        ln for ln in report.markdown(result).splitlines() if ln.startswith("| serial floor:")
+    )
+    assert "best 19.0 s" in floor
