@@ -40,7 +40,7 @@ from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, 
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore_copy import CopyLoader
 from runbook_helpers.restore_outcome import Interrupted
-from runbook_helpers.restore_swap import swap_databases
+from runbook_helpers.restore_swap import NOT_AUTOVACUUM, swap_databases
 from runbook_helpers.restore_tools import ToolFailed, raise_for, wait
 from runbook_helpers.tar_extract import Extractor
 from runbook_helpers.target import Target, maintenance_connection
@@ -103,7 +103,8 @@ def sessions_on(target: Target) -> int:
     """Other sessions connected to the target database (it could not be renamed)."""
     with maintenance_connection(target) as conn:
         row = conn.execute(
-            "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
+            f" and {NOT_AUTOVACUUM}",
             (target.dbname,),
         ).fetchone()
     return int(row[0]) if row else 0

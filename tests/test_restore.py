@@ -357,7 +357,8 @@ def test_side_db_and_swap(
                 sandbox_env,
             )
         assert res.status == ExitStatus.UNSAFE_TARGET
-        assert "session(s) are connected" in res.error_line and "_restore_" in res.stderr
+        assert f"session(s) are connected (1 to {name})" in res.error_line, res.stderr
+        assert "_restore_" in res.stderr
     finally:
         for db in pg_server.list_databases():
             if db.startswith(name):

@@ -17,7 +17,8 @@ import psycopg
 import pytest
 
 from runbook_helpers.cli import build_parser
-from runbook_helpers.errors import ExitStatus
+from runbook_helpers.errors import ExitStatus, UnsafeTarget
+from runbook_helpers.restore_swap import swap_databases
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.target import Target, derived_name, is_production
 from tests.support import faults
@@ -232,3 +233,59 @@ def test_every_restore_hint_names_only_real_options() -> None:
                 if opt not in allowed:
                     bad.append(f"{module}: {opt} in {text!r}")
     assert not bad, bad
+
+
+def test_swap_names_the_database_that_has_sessions(pg_server: PostgresServer) -> None:
+    """A session on the restored copy (someone inspecting it) blocks the swap too: the error
+    names that database, not the target, and the hint's SQL ends the sessions where they are."""
+    name = f"sw_{uuid.uuid4().hex[:8]}"
+    side = f"{name}_restore_x"
+    pg_server.create_database(name)
+    pg_server.create_database(side)
+    try:
+        with psycopg.connect(pg_server.url(side)), pytest.raises(UnsafeTarget) as info:
+            swap_databases(Target.parse(pg_server.url(name)), side, "x")
+        assert "session(s) are connected (1 to " + side + ")" in str(info.value), info.value
+        assert f"WHERE datname IN ('{side}')" in info.value.hint, info.value.hint
+        assert {name, side} <= set(pg_server.list_databases())  # nothing renamed
+    finally:
+        pg_server.drop_database(side)
+        pg_server.drop_database(name)
+
+
+def test_autovacuum_on_the_restored_copy_does_not_block_the_swap(pg_server: PostgresServer) -> None:
+    """Seconds after a large restore, autovacuum starts on the copy and runs for a while (18 s
+    on 1 GB's largest table): it is not a session to wait for, and the rename stops it."""
+    name = f"av_{uuid.uuid4().hex[:8]}"
+    side = f"{name}_restore_x"
+    pg_server.create_database(name)
+    side_url = pg_server.create_database(side)
+    try:
+        with psycopg.connect(side_url, autocommit=True) as conn:  # slow: still running at swap
+            conn.execute(
+                "create table t (id int, pad text) with (autovacuum_vacuum_cost_delay = 100)"
+            )
+            conn.execute(
+                "insert into t select g, repeat('x', 100) from generate_series(1, 200000) g"
+            )
+        with psycopg.connect(pg_server.url("postgres"), autocommit=True) as admin:
+            admin.execute("alter system set autovacuum_naptime = 1")
+            admin.execute("select pg_reload_conf()")
+            try:
+                deadline = time.monotonic() + 60
+                while not admin.execute(
+                    "select 1 from pg_stat_activity"
+                    " where datname = %s and backend_type = 'autovacuum worker'",
+                    (side,),
+                ).fetchone():
+                    assert time.monotonic() < deadline, "autovacuum did not start within 60 s"
+                    time.sleep(0.05)
+            finally:
+                admin.execute("alter system reset autovacuum_naptime")
+                admin.execute("select pg_reload_conf()")
+        assert swap_databases(Target.parse(pg_server.url(name)), side, "x") == f"{name}_old_x"
+        assert faults.target_state(pg_server.url(name)).startswith("1 tables")
+    finally:
+        for db in (side, name, f"{name}_old_x"):
+            if db in pg_server.list_databases():
+                pg_server.drop_database(db)
