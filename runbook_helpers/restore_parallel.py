@@ -33,6 +33,7 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
+from runbook_helpers import restore_swap
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_stream import TarWalker
 from runbook_helpers.child_lifetime import dies_with_parent
@@ -40,7 +41,6 @@ from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, 
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore_copy import CopyLoader
 from runbook_helpers.restore_outcome import Interrupted
-from runbook_helpers.restore_swap import NOT_AUTOVACUUM, swap_databases
 from runbook_helpers.restore_tools import ToolFailed, raise_for, wait
 from runbook_helpers.tar_extract import Extractor
 from runbook_helpers.target import Target, maintenance_connection
@@ -102,12 +102,7 @@ def server_major(target: Target) -> int:
 def sessions_on(target: Target) -> int:
     """Other sessions connected to the target database (it could not be renamed)."""
     with maintenance_connection(target) as conn:
-        row = conn.execute(
-            "select count(*) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()"
-            f" and {NOT_AUTOVACUUM}",
-            (target.dbname,),
-        ).fetchone()
-    return int(row[0]) if row else 0
+        return restore_swap.connected_sessions(conn, target.dbname).get(target.dbname, 0)
 
 
 def load_streamed(
@@ -226,7 +221,7 @@ def rename_into_place(target: Target, side_db: str, stamp: str, wait_s: float = 
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return swap_databases(target, side_db, stamp)
+            return restore_swap.swap_databases(target, side_db, stamp)
         except UnsafeTarget:
             if time.monotonic() > deadline:
                 raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -12,14 +13,19 @@ from runbook_helpers.errors import UnsafeTarget
 from runbook_helpers.redact import redact_text
 from runbook_helpers.target import Target, derived_name, maintenance_connection
 
-#: Autovacuum works on a freshly loaded copy for a while (VACUUM of 1 GB's largest table: 18 s,
-#: starting seconds after the restore); it is not a session to wait for: ALTER DATABASE ...
-#: RENAME stops autovacuum workers itself (and waits up to 5 s for them).
-NOT_AUTOVACUUM = "backend_type is distinct from 'autovacuum worker'"
 
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def connected_sessions(conn: psycopg.Connection[Any], *dbnames: str) -> dict[str, int]:
+    """Sessions connected to each of ``dbnames`` (those with none left out), other than
+    ``conn``'s. Autovacuum workers are not counted: they start on a freshly loaded copy within
+    seconds and run for a while (VACUUM of 1 GB's largest table: 18 s), and ALTER DATABASE ...
+    RENAME stops them itself (waiting up to 5 s for them)."""
+    rows = conn.execute(
+        "select datname, count(*) from pg_stat_activity where datname = any(%s)"
+        " and pid <> pg_backend_pid() and backend_type is distinct from 'autovacuum worker'"
+        " group by datname",
+        (list(dbnames),),
+    ).fetchall()
+    return {str(d): int(n) for d, n in rows}
 
 
 def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
@@ -28,22 +34,17 @@ def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
     old, _ = derived_name(name, f"_old_{stamp}")
     with maintenance_connection(target) as conn:
         exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-        rows = conn.execute(
-            "select datname, count(*) from pg_stat_activity where datname in (%s, %s) "
-            f"and pid <> pg_backend_pid() and {NOT_AUTOVACUUM} group by datname",
-            (name, side_db),
-        ).fetchall()
-        busy = sorted(((str(d), int(n)) for d, n in rows), key=lambda dn: dn[0] != name)
+        busy = connected_sessions(conn, name, side_db)  # the target's first, then the copy's
+        named = [d for d in (name, side_db) if d in busy] or [name]
         hint = (
             f"the restored copy is ready in {side_db}; stop the services using "
-            f"{' and '.join(d for d, _ in busy) or name} (or SELECT pg_terminate_backend(pid) "
-            "FROM pg_stat_activity WHERE datname IN ("
-            f"{', '.join(_literal(d) for d, _ in busy) or _literal(name)})), "
+            f"{' and '.join(named)} (or SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname IN ({', '.join(sql.Literal(d).as_string(conn) for d in named)})), "
             f"then: ALTER DATABASE {name} RENAME TO {old}; "
             f"ALTER DATABASE {side_db} RENAME TO {name};"
         )
         if busy:  # named: a session on the restored copy (someone inspecting it) counts too
-            where = " and ".join(f"{n} to {d}" for d, n in busy)
+            where = " and ".join(f"{busy[d]} to {d}" for d in named)
             raise UnsafeTarget(
                 f"cannot swap: session(s) are connected ({where}); nothing was renamed",
                 hint=hint,

@@ -58,22 +58,29 @@ def _fake(floor: float, steps: dict[str, float], db_gb: float) -> dict[str, Any]
     }
 
 
-def test_ratios_and_extrapolation_come_from_the_numbers() -> None:
-    result = {
+def _result(sizes: list[dict[str, Any]]) -> dict[str, Any]:
+    machine = {
+        "cores": 2,
+        "cpu": "X",
+        "memory_gb": 8,
+        "postgres": "16.2",
+        "loadavg_1m_at_start": 1.0,
+    }
+    return {
         "measured_at": "2026-11-25T15:00:00+00:00",
-        "machine": {
-            "cores": 2,
-            "cpu": "X",
-            "memory_gb": 8,
-            "postgres": "16.2",
-            "loadavg_1m_at_start": 1.0,
-        },
+        "machine": machine,
         "rounds": 3,
-        "sizes": [
+        "sizes": sizes,
+    }
+
+
+def test_ratios_and_extrapolation_come_from_the_numbers() -> None:
+    result = _result(
+        [
             _fake(10.0, {"restore_j2": 8.0, "verify_archive": 2.0}, 0.5),
             _fake(20.0, {"restore_j2": 15.0, "verify_archive": 4.0}, 1.0),
-        ],
-    }
+        ]
+    )
     text = report.markdown(result)
     assert "| 15.0 s (0.75x) |" in text and "8.0 s (0.80x)" in text
     # 15 s per GB -> 150 s at 10 GB (2.5 min -> "2 min"), 750 s at 50 GB (12.5 min)
@@ -107,23 +114,8 @@ def test_a_step_timed_once_says_so() -> None:
     """From 1 GB up the scrub runs in one round only: its cell says "one run", not a best."""
     size = _fake(20.0, {"restore_j2": 17.0, "scrub": 180.0}, 1.0)
     size["steps"]["floor"]["runs_s"] = [19.0, 20.0, 22.0]
-    result = {
-        "measured_at": "2026-12-04T08:25:00+00:00",
-        "machine": {
-            "cores": 2,
-            "cpu": "X",
-            "memory_gb": 8,
-            "postgres": "16.2",
-            "loadavg_1m_at_start": 1.0,
-        },
-        "rounds": 3,
-        "sizes": [size],
-    }
-    row = next(
-        ln for ln in report.markdown(result).splitlines() if ln.startswith("| `runbook scrub`")
-    )
+    lines = report.markdown(_result([size])).splitlines()
+    row = next(ln for ln in lines if ln.startswith("| `runbook scrub`"))
     assert row.endswith("| 180.0 s (9.00x); one run |"), row
-    floor = next(
-        ln for ln in report.markdown(result).splitlines() if ln.startswith("| serial floor:")
-    )
+    floor = next(ln for ln in lines if ln.startswith("| serial floor:"))
     assert "best 19.0 s" in floor

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.faults.test_restore_faults import runbook_proc
 from tests.support import faults
+from tests.support.cli_runs import spawn_runbook
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's"
@@ -72,7 +72,9 @@ def _terminated(pid: int) -> bool:
 def test_sigkill_takes_its_pg_restore_along(
     seeded_tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:
-    proc = runbook_proc([str(seeded_tar_gz), "--target", pg_url, "-j", "2"], sandbox_env)
+    proc = spawn_runbook(
+        ["restore", str(seeded_tar_gz), "--target", pg_url, "-j", "2"], sandbox_env
+    )
     child = None
     try:
         try:
