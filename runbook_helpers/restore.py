@@ -132,10 +132,14 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             )
             stage(plan.reason)
         hidden = plan is not None and plan.parallel and not opts.side_db
+        side = restore_parallel.HiddenSideDatabase(target)
         if opts.side_db or hidden:
             dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
+            side.dbname = dbname
             if cut:
                 stage(f"side database name shortened to {dbname} (PostgreSQL keeps 63 bytes)")
+            if hidden:  # from here until it is renamed, any failure or Ctrl-C drops it
+                lock.enter_context(side)
             create_database(target, dbname)
             prior.created = True
             stage(f"created side database {dbname}")
@@ -176,7 +180,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                     )
             except BaseException as exc:  # a side database nobody asked for is not left behind
                 if hidden:
-                    restore_parallel.fail_hidden(target, dbname, exc)
+                    side.fail(exc)
                 raise
             conninfo = target.conninfo(dbname, with_password=False)
 
@@ -232,7 +236,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                     )
             except (ToolFailed, RunbookError, KeyboardInterrupt) as exc:
                 if hidden:
-                    restore_parallel.fail_hidden(target, dbname, exc)
+                    side.fail(exc)
                 if not isinstance(exc, (ToolFailed, IntegrityError, KeyboardInterrupt)):
                     raise
                 partial = (method == "file" and is_parallel(fmt, jobs)) or isinstance(
@@ -251,11 +255,12 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             )
         except BaseException as exc:
             if hidden:
-                restore_parallel.fail_hidden(target, dbname, exc)
+                side.fail(exc)
             raise
         swapped_old = None
         final_db = dbname
         if hidden:  # every check has passed: the restored copy takes the target's name
+            side.keep()  # a refused rename leaves it ready under its side name (exit 8)
             replaced = restore_parallel.rename_into_place(target, dbname, stamp)
             if replaced:
                 restore_parallel.drop_database(target, replaced)

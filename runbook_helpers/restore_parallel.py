@@ -33,10 +33,9 @@ from typing import NoReturn
 import psycopg
 from psycopg import sql
 
-from runbook_helpers import restore_swap
+from runbook_helpers import child_lifetime, restore_swap
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_stream import TarWalker
-from runbook_helpers.child_lifetime import dies_with_parent
 from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore_copy import CopyLoader
@@ -181,13 +180,12 @@ def _from_directory(
     """``pg_restore --format=directory ARGS`` of ``directory`` (toc.dat and kept files)."""
     cmd = [str(pg_restore), *_BASE, "--format=directory", *args, "--dbname", conninfo]
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
+        proc = child_lifetime.start(
             [*cmd, str(directory)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
-            preexec_fn=dies_with_parent(),
         )
         raise_for(wait(proc), err, "pg_restore")
 
@@ -247,6 +245,31 @@ def fail_hidden(target: Target, side_db: str, exc: BaseException) -> NoReturn:
         error = type(cause)
         hint = cause.hint or hint
     raise error(f"{reason}; {left}", hint=hint) from None
+
+
+class HiddenSideDatabase:
+    """The side database of a parallel restore the user did not ask for: until :meth:`keep`,
+    an exception or Ctrl-C leaving the ``with`` block - between two steps of the restore as
+    well as inside one - drops it (:func:`fail_hidden`) and says the target is untouched."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.dbname = ""
+        self._settled = False
+
+    def fail(self, exc: BaseException) -> NoReturn:
+        self._settled = True
+        fail_hidden(self.target, self.dbname, exc)
+
+    def keep(self) -> None:
+        self._settled = True
+
+    def __enter__(self) -> HiddenSideDatabase:
+        return self
+
+    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None and not self._settled:
+            self.fail(exc)
 
 
 @contextlib.contextmanager

@@ -18,11 +18,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runbook_helpers import restore_memory, restore_parallel, restore_plain, restore_stream
+from runbook_helpers import (
+    child_lifetime,
+    restore_memory,
+    restore_parallel,
+    restore_plain,
+    restore_stream,
+)
 from runbook_helpers.archive import PARALLEL_FORMATS
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_source import OpenedSource
-from runbook_helpers.child_lifetime import dies_with_parent
 from runbook_helpers.manifest import TableStats
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.psql_restricted import restricted_psql
@@ -118,13 +123,12 @@ def run_file(
     cmd = base_cmd(tool) + (["--jobs", str(jobs)] if parallel else ["--single-transaction"])
     cmd += ["--dbname", conninfo, str(path)]
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
+        proc = child_lifetime.start(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=target.tool_env(),
-            preexec_fn=dies_with_parent(),
         )
         if on_process:
             on_process(proc)

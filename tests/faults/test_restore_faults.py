@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from runbook_helpers.errors import ExitStatus
@@ -177,8 +178,6 @@ def test_plain_dump_with_large_objects_is_one_transaction(
     src = "faults_lo_src"
     seed_url = pg_server.create_database(src)
     try:
-        import psycopg
-
         with psycopg.connect(seed_url, autocommit=True) as conn:
             conn.execute("create table t (id int primary key, o oid)")
             conn.execute("insert into t values (1, lo_from_bytea(0, 'hello'))")
@@ -237,6 +236,29 @@ def _prepare(then: Callable[[], None] | None) -> None:
         then()
 
 
+def _stop_when(proc: subprocess.Popen[str], url: str, query: str, param: str) -> None:
+    """Poll ``query`` (one connection to the ``postgres`` database, no sleep: a connection to
+    the target would be a session there) until it is true, then SIGSTOP runbook: nothing it
+    does can finish between the stage being seen and the signal being sent."""
+    admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+    deadline = time.monotonic() + 60
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        while not (row := conn.execute(query, (param,)).fetchone()) or not row[0]:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+    os.kill(proc.pid, signal.SIGSTOP)
+
+
+# the restore marker (a comment on the database) says IN PROGRESS
+_TARGET_MARKED = (
+    "select coalesce(shobj_description(oid, 'pg_database'), '') like '%%IN PROGRESS%%'"
+    " from pg_database where datname = %s"
+)
+_SIDE_DB_MARKED = (
+    "select exists (select from pg_database where datname like %s"
+    " and coalesce(shobj_description(oid, 'pg_database'), '') like '%%IN PROGRESS%%')"
+)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("stage", ["started", "streaming", "parallel", "parallel-tar"])
 def test_runbook_killed_at_each_stage(
@@ -246,28 +268,30 @@ def test_runbook_killed_at_each_stage(
     pg_url: str,
     sandbox_env: dict[str, str],
 ) -> None:
+    """Runbook is stopped (SIGSTOP) the moment the stage is seen, signalled, then continued:
+    the signal always lands in that stage, however fast the machine restores."""
     args = [str(dumps["tar.gz"]), "--target", pg_url, "-j", "1"]
     if stage == "parallel":  # pg_restore -j 2 from an unpacked file: not one transaction
         args = [str(dumps["custom.gz"]), "--target", pg_url, "-j", "2"]
     if stage == "parallel-tar":  # extracted, -j 2 into a side database
         args = [str(dumps["tar.gz"]), "--target", pg_url, "-j", "2"]
+    dbname = str(psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"])
     proc = runbook_proc(args, sandbox_env)
-    deadline = time.monotonic() + 60
-    if stage == "started":  # the CLI is up ("runbook: restoring ..."), the target not yet touched
-        assert proc.stderr is not None
-        assert proc.stderr.readline().startswith("runbook: restoring")
-    elif stage == "parallel-tar":
-        while "IN PROGRESS" not in "".join(faults.side_databases(pg_url).values()):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.01)
-    else:
-        while "IN PROGRESS" not in faults.target_state(pg_url):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.01)
-    proc.send_signal(sig)
+    try:
+        if stage == "started":  # the CLI is up ("runbook: restoring ..."), the target untouched
+            assert proc.stderr is not None
+            assert proc.stderr.readline().startswith("runbook: restoring")
+            os.kill(proc.pid, signal.SIGSTOP)
+        elif stage == "parallel-tar":
+            _stop_when(proc, pg_url, _SIDE_DB_MARKED, f"{dbname}\\_restore\\_%")
+        else:
+            _stop_when(proc, pg_url, _TARGET_MARKED, dbname)
+        assert proc.poll() is None, "runbook ended before it could be stopped in the stage"
+        proc.send_signal(sig)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the restore finished before the signal (machine too fast for this stage)")
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL
     else:
@@ -285,7 +309,7 @@ def test_runbook_killed_at_each_stage(
         if sig == signal.SIGKILL:  # nothing can clean up: it stays, marked IN PROGRESS
             assert all("IN PROGRESS" in marker for marker in left.values()), left
         else:
-            assert left == {}, left
+            assert left == {}, (left, err)
             assert "was dropped" in err, err
     else:
         assert state in ("untouched", "empty (IN PROGRESS)", "empty (FAILED)"), state
