@@ -132,14 +132,13 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             )
             stage(plan.reason)
         hidden = plan is not None and plan.parallel and not opts.side_db
-        side = restore_parallel.HiddenSideDatabase(target)
+        side: restore_parallel.HiddenSideDatabase | None = None
         if opts.side_db or hidden:
             dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
-            side.dbname = dbname
             if cut:
                 stage(f"side database name shortened to {dbname} (PostgreSQL keeps 63 bytes)")
             if hidden:  # from here until it is renamed, any failure or Ctrl-C drops it
-                lock.enter_context(side)
+                side = lock.enter_context(restore_parallel.HiddenSideDatabase(target, dbname))
             create_database(target, dbname)
             prior.created = True
             stage(f"created side database {dbname}")
@@ -173,15 +172,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 stages["checksum"] = time.perf_counter() - t0
                 check_sha(expected_sha, hasher.hexdigest(), source, where=NOTHING_RESTORED)
 
-            try:
-                with connect(target.url, dbname=dbname) as conn:
-                    set_marker(
-                        conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started)
-                    )
-            except BaseException as exc:  # a side database nobody asked for is not left behind
-                if hidden:
-                    side.fail(exc)
-                raise
+            with connect(target.url, dbname=dbname) as conn:
+                set_marker(conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started))
             conninfo = target.conninfo(dbname, with_password=False)
 
             def checks() -> None:  # before anything commits: the whole source was read
@@ -235,7 +227,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         tar_stats,
                     )
             except (ToolFailed, RunbookError, KeyboardInterrupt) as exc:
-                if hidden:
+                if side is not None:  # dropped, and the error worded for the untouched target
                     side.fail(exc)
                 if not isinstance(exc, (ToolFailed, IntegrityError, KeyboardInterrupt)):
                     raise
@@ -249,17 +241,12 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             if tmpdir is not None:
                 tmpdir.cleanup()
 
-        try:
-            checked, marker, tables = restore_rows.finish(
-                target, dbname, safe_source, tar_stats, prior, opts.analyze, stages, stage, settled
-            )
-        except BaseException as exc:
-            if hidden:
-                side.fail(exc)
-            raise
+        checked, marker, tables = restore_rows.finish(
+            target, dbname, safe_source, tar_stats, prior, opts.analyze, stages, stage, settled
+        )
         swapped_old = None
         final_db = dbname
-        if hidden:  # every check has passed: the restored copy takes the target's name
+        if side is not None:  # every check has passed: the restored copy takes the target's name
             side.keep()  # a refused rename leaves it ready under its side name (exit 8)
             replaced = restore_parallel.rename_into_place(target, dbname, stamp)
             if replaced:

@@ -252,9 +252,9 @@ class HiddenSideDatabase:
     an exception or Ctrl-C leaving the ``with`` block - between two steps of the restore as
     well as inside one - drops it (:func:`fail_hidden`) and says the target is untouched."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, dbname: str) -> None:
         self.target = target
-        self.dbname = ""
+        self.dbname = dbname
         self._settled = False
 
     def fail(self, exc: BaseException) -> NoReturn:
