@@ -142,6 +142,11 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:,.0f} MB"
 
 
+def _span(seconds: float) -> str:
+    """``45 s`` under a minute, else ``2.5 min`` (an estimate: one decimal, never "0 min")."""
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def per_gb(size: dict[str, Any], step: str) -> float:
     """Seconds per GB of database for ``step`` at this size."""
     return float(size["steps"][step]["median_s"]) / (size["db_bytes"] / GB)
@@ -273,9 +278,7 @@ def extrapolation(size: dict[str, Any]) -> list[str]:
     for step in ("floor", "restore_file", "restore_j2", "verify_archive", "fetch"):
         if step in size["steps"]:
             rate = per_gb(size, step)
-            out.append(
-                f"| {_cell(_label(step))} | {rate * 10 / 60:.0f} min | {rate * 50 / 60:.0f} min |"
-            )
+            out.append(f"| {_cell(_label(step))} | {_span(rate * 10)} | {_span(rate * 50)} |")
     out += [
         "",
         "Assumptions: time grows linearly with the database (index builds grow a little faster "

@@ -83,13 +83,15 @@ def test_ratios_and_extrapolation_come_from_the_numbers() -> None:
     )
     text = report.markdown(result)
     assert "| 15.0 s (0.75x) |" in text and "8.0 s (0.80x)" in text
-    # 15 s per GB -> 150 s at 10 GB (2.5 min -> "2 min"), 750 s at 50 GB (12.5 min)
+    # 15 s per GB -> 150 s at 10 GB (2.5 min), 750 s at 50 GB (12.5 min); 4 s per GB -> 40 s
+    # at 10 GB: seconds under a minute, never "0 min"
     row = next(
         ln
         for ln in text.splitlines()
         if ln.startswith("| `runbook restore F -j 2`") and "min" in ln
     )
-    assert row.endswith("| 2 min | 12 min |")
+    assert row.endswith("| 2.5 min | 12.5 min |")
+    assert "| `runbook verify --archive F` alone | 40 s | 3.3 min |" in text
     assert "Measured on 2026-11-25" in text and "Assumptions:" in text
     # judged from 1 GB up only: the 0.5 GB size (0.80x) is not a column
     assert "<= 0.90x the floor | 0.75x / 0.75x | yes |" in text
