@@ -149,7 +149,7 @@ def _span(seconds: float) -> str:
 
 def per_gb(size: dict[str, Any], step: str) -> float:
     """Seconds per GB of database for ``step`` at this size."""
-    return float(size["steps"][step]["median_s"]) / (size["db_bytes"] / GB)
+    return float(size["steps"][step]["median_s"]) / (float(size["db_bytes"]) / GB)
 
 
 def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
