@@ -227,8 +227,8 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         tar_stats,
                     )
             except (ToolFailed, RunbookError, KeyboardInterrupt) as exc:
-                if side is not None:  # dropped, and the error worded for the untouched target
-                    side.fail(exc)
+                if side is not None:  # its guard drops it and words the error for the target
+                    raise
                 if not isinstance(exc, (ToolFailed, IntegrityError, KeyboardInterrupt)):
                     raise
                 partial = (method == "file" and is_parallel(fmt, jobs)) or isinstance(

@@ -255,21 +255,17 @@ class HiddenSideDatabase:
     def __init__(self, target: Target, dbname: str) -> None:
         self.target = target
         self.dbname = dbname
-        self._settled = False
-
-    def fail(self, exc: BaseException) -> NoReturn:
-        self._settled = True
-        fail_hidden(self.target, self.dbname, exc)
+        self._kept = False
 
     def keep(self) -> None:
-        self._settled = True
+        self._kept = True
 
     def __enter__(self) -> HiddenSideDatabase:
         return self
 
     def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and not self._settled:
-            self.fail(exc)
+        if exc is not None and not self._kept:
+            fail_hidden(self.target, self.dbname, exc)
 
 
 @contextlib.contextmanager
