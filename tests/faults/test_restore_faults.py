@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -236,27 +237,18 @@ def _prepare(then: Callable[[], None] | None) -> None:
         then()
 
 
-def _stop_when(proc: subprocess.Popen[str], url: str, query: str, param: str) -> None:
-    """Poll ``query`` (one connection to the ``postgres`` database, no sleep: a connection to
+def _stop_when(
+    proc: subprocess.Popen[str], url: str, seen: Callable[[psycopg.Connection[Any]], bool]
+) -> None:
+    """Poll ``seen`` (one connection to the ``postgres`` database, no sleep: a connection to
     the target would be a session there) until it is true, then SIGSTOP runbook: nothing it
     does can finish between the stage being seen and the signal being sent."""
     admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
     deadline = time.monotonic() + 60
     with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        while not (row := conn.execute(query, (param,)).fetchone()) or not row[0]:
+        while not seen(conn):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
     os.kill(proc.pid, signal.SIGSTOP)
-
-
-# the restore marker (a comment on the database) says IN PROGRESS
-_TARGET_MARKED = (
-    "select coalesce(shobj_description(oid, 'pg_database'), '') like '%%IN PROGRESS%%'"
-    " from pg_database where datname = %s"
-)
-_SIDE_DB_MARKED = (
-    "select exists (select from pg_database where datname like %s"
-    " and coalesce(shobj_description(oid, 'pg_database'), '') like '%%IN PROGRESS%%')"
-)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
@@ -282,10 +274,14 @@ def test_runbook_killed_at_each_stage(
             assert proc.stderr is not None
             assert proc.stderr.readline().startswith("runbook: restoring")
             os.kill(proc.pid, signal.SIGSTOP)
-        elif stage == "parallel-tar":
-            _stop_when(proc, pg_url, _SIDE_DB_MARKED, f"{dbname}\\_restore\\_%")
-        else:
-            _stop_when(proc, pg_url, _TARGET_MARKED, dbname)
+        elif stage == "parallel-tar":  # the side database is marked IN PROGRESS
+            _stop_when(
+                proc,
+                pg_url,
+                lambda c: "IN PROGRESS" in "".join(faults.side_markers(c, dbname).values()),
+            )
+        else:  # the target is marked IN PROGRESS
+            _stop_when(proc, pg_url, lambda c: "IN PROGRESS" in faults.database_marker(c, dbname))
         assert proc.poll() is None, "runbook ended before it could be stopped in the stage"
         proc.send_signal(sig)
     finally:

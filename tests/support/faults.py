@@ -13,6 +13,7 @@ import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -127,29 +128,40 @@ def target_state(url: str) -> str:
             "select count(*) from pg_tables"
             " where schemaname not in ('pg_catalog', 'information_schema')"
         ).fetchone()
-        comment = conn.execute(
-            "select shobj_description(oid, 'pg_database') from pg_database"
-            " where datname = current_database()"
-        ).fetchone()
+        text = database_marker(conn, conn.info.dbname)
     tables = int(row[0]) if row else 0
-    text = str(comment[0]) if comment and comment[0] else ""
     if not text:
         return "untouched" if tables == 0 else f"{tables} tables (no marker)"
     state = "FAILED" if "FAILED" in text else "IN PROGRESS" if "IN PROGRESS" in text else "DONE"
     return f"{'empty' if tables == 0 else f'{tables} tables'} ({state})"
 
 
+def database_marker(conn: psycopg.Connection[Any], dbname: str) -> str:
+    """The restore marker (the comment) on database ``dbname``, or ""."""
+    row = conn.execute(
+        "select coalesce(shobj_description(oid, 'pg_database'), '') from pg_database"
+        " where datname = %s",
+        (dbname,),
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+def side_markers(conn: psycopg.Connection[Any], dbname: str) -> dict[str, str]:
+    """Side databases of restores into ``dbname``: name -> restore marker (or "")."""
+    rows = conn.execute(
+        "select datname, coalesce(shobj_description(oid, 'pg_database'), '')"
+        " from pg_database where datname like %s",
+        (f"{dbname}\\_restore\\_%",),
+    ).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
 def side_databases(url: str) -> dict[str, str]:
     """Side databases of restores into ``url``'s database: name -> restore marker (or "")."""
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
     admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
     with psycopg.connect(admin, connect_timeout=5) as conn:
-        rows = conn.execute(
-            "select datname, coalesce(shobj_description(oid, 'pg_database'), '')"
-            " from pg_database where datname like %s",
-            (f"{name}\\_restore\\_%",),
-        ).fetchall()
-    return {str(r[0]): str(r[1]) for r in rows}
+        return side_markers(conn, name)
 
 
 def wait_for_no_sessions(url: str, timeout: float = 60) -> None:
