@@ -43,7 +43,8 @@ def _copy_target(copy_stmt: str) -> tuple[str, int | None, int] | None:
 class TarStats:
     """A :class:`~runbook_helpers.archive_stream.MemberSink` counting the rows of every table."""
 
-    def __init__(self) -> None:
+    def __init__(self, newest: bool = True) -> None:
+        self.newest = newest  # False: rows only (the created_at column is read elsewhere)
         # member name -> (table, index of created_at, number of columns)
         self.tables: dict[str, tuple[str, int | None, int]] = {}
         self.toc: bytearray | None = None
@@ -63,6 +64,7 @@ class TarStats:
             self.toc = bytearray()
         elif name in self.tables:
             table, created, columns = self.tables[name]
+            created = created if self.newest else None
             self.current = (table, RowCounter(created, timestamp_order, columns))
 
     def data(self, buf: bytes, start: int, end: int) -> None:

@@ -6,11 +6,13 @@ members of pg_dump's tar (``toc.dat``, ``NNNN.dat``) are what a directory archiv
 archive is streamed once (GET -> gunzip -> :class:`~runbook_helpers.archive_stream.TarWalker`)
 into ``pg_restore --format=tar --section=pre-data --section=data`` - tables and rows load while
 the bytes arrive, as in the serial floor ``gzip -cd | pg_restore`` - while the rows of every
-table are counted and only ``toc.dat`` is written to a private temporary directory (kilobytes:
-no extracted copy of the data). Once the gzip CRC/length and the ``.sha256`` sidecar have been
-checked, ``pg_restore --format=directory --section=post-data -j N`` builds the indexes,
-constraints and triggers from that ``toc.dat`` on N connections: the part of a restore that is
-more than half of it at VLVT's size, and the part ``-j`` parallelises. All of it goes into
+table are counted (a local file's newest ``created_at`` is read again while the indexes build,
+:mod:`runbook_helpers.archive_reread`) and only ``toc.dat`` is written to a private temporary
+directory (kilobytes: no extracted copy of the data). Once the gzip CRC/length and the
+``.sha256`` sidecar have been checked, ``pg_restore --format=directory --section=post-data
+-j N`` builds the indexes, constraints and triggers from that ``toc.dat`` on N connections:
+the part of a restore that is more than half of it at VLVT's size, and the part ``-j``
+parallelises. All of it goes into
 ``<target>_restore_<stamp>``; the rows are compared, then ANALYZE, the DONE marker, and only
 then the side database is renamed to the target (atomically; an empty target it replaces is
 dropped). Any failure drops the side database: the target is never touched.
@@ -111,6 +113,7 @@ def load_streamed(
     conninfo: str,
     env: dict[str, str],
     jobs: int = 1,
+    newest: bool = True,
 ) -> TarStats:
     """Pre-data and data, in one pass over ``chunks`` (the decompressed tar): the tables are
     created from ``toc.dat`` as soon as it is read, every table's rows are COPYed over ``jobs``
@@ -118,7 +121,7 @@ def load_streamed(
     rest of the data section (sequence values, large objects) is restored from the kept
     ``toc.dat`` (and large-object files) at the end.
     """
-    stats = TarStats()
+    stats = TarStats(newest)
     loader = CopyLoader(
         conninfo,
         jobs,

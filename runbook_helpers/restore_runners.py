@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 import time
@@ -24,9 +25,11 @@ from runbook_helpers import (
     restore_parallel,
     restore_plain,
     restore_stream,
+    storage,
 )
 from runbook_helpers.archive import PARALLEL_FORMATS
 from runbook_helpers.archive_counts import TarStats
+from runbook_helpers.archive_reread import Reread
 from runbook_helpers.archive_source import OpenedSource
 from runbook_helpers.manifest import TableStats
 from runbook_helpers.prefetch import prefetch
@@ -75,15 +78,25 @@ def run_parallel(
     """
     t0 = time.perf_counter()
     env = target.tool_env()
-    with restore_parallel.workspace(plan.workdir) as directory:
+    # a regular local file is read a second time for created_at (not R2, not a pipe)
+    local = None if storage.is_s3_uri(opened.source) else Path(opened.source)
+    local = local if local is not None and local.is_file() else None
+    with contextlib.ExitStack() as stack:
+        directory = stack.enter_context(restore_parallel.workspace(plan.workdir))
         chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))
-        tar_stats = restore_parallel.load_streamed(tool, chunks, directory, conninfo, env, jobs)
+        tar_stats = restore_parallel.load_streamed(
+            tool, chunks, directory, conninfo, env, jobs, newest=local is None
+        )
         stages["tables+rows"] = time.perf_counter() - t0
         stage(
             f"tables and rows loaded in {stages['tables+rows']:.1f}s (streamed into {jobs} COPY "
             "sessions)"
         )
         checks()
+        reread = None
+        if local is not None:  # created_at read again while the indexes build
+            reread = Reread(local, gzipped=opened.format.endswith(".gz"))
+            stack.callback(reread.close)
         t1 = time.perf_counter()
         have = restore_memory.session_kb(target, dbname)
         post_env, memory = restore_memory.post_data_env(env, have, maintenance_work_mem)
@@ -93,11 +106,19 @@ def run_parallel(
             f"indexes and constraints built in {stages['indexes+constraints']:.1f}s "
             f"(pg_restore -j {jobs}, {memory})"
         )
-    t2 = time.perf_counter()
-    actual = settle(target, dbname, analyze)
-    stages["rows+analyze"] = time.perf_counter() - t2
-    also = " while ANALYZE ran" if analyze else ""
-    stage(f"rows counted in {stages['rows+analyze']:.1f}s{also}")
+        t2 = time.perf_counter()
+        actual = settle(target, dbname, analyze)
+        stages["rows+analyze"] = time.perf_counter() - t2
+        also = " while ANALYZE ran" if analyze else ""
+        stage(f"rows counted in {stages['rows+analyze']:.1f}s{also}")
+        if reread is not None:
+            t3 = time.perf_counter()
+            tar_stats.stats = reread.result(hasher.hexdigest(), tar_stats.stats)
+            stages["created_at"] = time.perf_counter() - t3
+            stage(
+                f"newest created_at read in a second pass over {opened.source} "
+                f"(waited {stages['created_at']:.1f}s for it)"
+            )
     return (
         f"rows streamed into {jobs} COPY sessions, then pg_restore -j {jobs} for indexes and "
         "constraints",
