@@ -49,10 +49,13 @@ def _stop_a_restoring_child(parent: int, timeout: float = 60) -> int:
                 pid = int(entry.name)
                 stat = _stat(pid)
                 if stat and stat[0] == "pg_restore" and stat[2] == parent:
-                    os.kill(pid, signal.SIGSTOP)
-                    if any(arg.startswith("--section") for arg in _argv(pid)):
-                        return pid
-                    os.kill(pid, signal.SIGCONT)
+                    try:
+                        os.kill(pid, signal.SIGSTOP)
+                        if any(arg.startswith("--section") for arg in _argv(pid)):
+                            return pid
+                        os.kill(pid, signal.SIGCONT)
+                    except ProcessLookupError:  # a short-lived one (--version) ended meanwhile
+                        continue
     raise AssertionError(f"no pg_restore child of {parent} within {timeout} s")
 
 
