@@ -14,8 +14,9 @@ import pytest
 
 from runbook_helpers.archive_stream import iter_file, iter_gunzip
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.restore_parallel import build_post_data, choose, load_streamed
+from runbook_helpers.restore_parallel import build_post_data, choose, load_streamed, sessions_on
 from runbook_helpers.sandbox.postgres import PostgresServer
+from runbook_helpers.target import Target
 from tests.support import faults
 from tests.support.backup_files import dump_tar_gz
 from tests.support.cli_runs import run_cli
@@ -42,6 +43,17 @@ def test_the_pre_check_says_which_path_and_why(
     plan = choose(jobs, tmp_path, target_tables=tables, target_sessions=sessions)
     assert plan.reason.startswith(expected), plan.reason
     assert plan.parallel == expected.startswith("parallel")
+
+
+def test_a_session_that_just_closed_is_not_counted_one_left_open_is(pg_url: str) -> None:
+    """The pre-checks' own connection to the target has just closed when the sessions are
+    counted: its backend may still be listed for a moment, which chose the serial path once."""
+    target = Target.parse(pg_url)
+    for _ in range(20):
+        psycopg.connect(pg_url).close()
+        assert sessions_on(target) == 0
+    with psycopg.connect(pg_url):
+        assert sessions_on(target, settle_s=0.2) == 1
 
 
 def test_only_toc_dat_is_written_locally(
