@@ -24,13 +24,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from runbook_helpers import child_lifetime
-from runbook_helpers.archive_counts import TarStats
-from runbook_helpers.archive_stream import TarWalker, iter_file, iter_gunzip
+from runbook_helpers.archive_counts import count_tar
+from runbook_helpers.archive_stream import iter_file, iter_gunzip, tap
 from runbook_helpers.errors import IntegrityError
 from runbook_helpers.manifest import TableStats
 from runbook_helpers.redact import redact_text
@@ -94,22 +93,12 @@ def _child_env() -> dict[str, str]:
 def read(path: Path, gzipped: bool) -> tuple[str, dict[str, TableStats]]:
     """SHA-256 of the file's bytes, and the rows and newest ``created_at`` of every table."""
     hasher = hashlib.sha256()
-    stats = TarStats()
-    walker = TarWalker(stats)
     with path.open("rb") as f:
         raw = iter_file(f)
-        chunks = iter_gunzip(raw, on_raw=hasher.update) if gzipped else _hashed(raw, hasher)
-        for chunk in chunks:
-            walker.feed(chunk)
-    walker.finish()
-    stats.check_complete()
-    return hasher.hexdigest(), stats.stats
-
-
-def _hashed(raw: Iterator[bytes], hasher: Any) -> Iterator[bytes]:
-    for chunk in raw:
-        hasher.update(chunk)
-        yield chunk
+        stats = count_tar(
+            iter_gunzip(raw, on_raw=hasher.update) if gzipped else tap(raw, hasher.update)
+        )
+    return hasher.hexdigest(), stats
 
 
 def _lowest_priority() -> None:

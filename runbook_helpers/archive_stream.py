@@ -50,6 +50,13 @@ def iter_file(f: IO[bytes], *, chunk: int = CHUNK) -> Iterator[bytes]:
         yield data
 
 
+def tap(chunks: Iterator[bytes], fn: Callable[[bytes], None]) -> Iterator[bytes]:
+    """``chunks`` unchanged, each passed to ``fn`` first."""
+    for chunk in chunks:
+        fn(chunk)
+        yield chunk
+
+
 class GzipDecoder:
     """Incremental gzip decoding; concatenated gzip members (valid gzip) decode as one stream."""
 

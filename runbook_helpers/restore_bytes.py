@@ -18,7 +18,7 @@ from typing import Any
 from runbook_helpers import restore_rows
 from runbook_helpers.archive_counts import TarStats
 from runbook_helpers.archive_source import OpenedSource
-from runbook_helpers.archive_stream import iter_file, iter_gunzip
+from runbook_helpers.archive_stream import iter_file, iter_gunzip, tap
 from runbook_helpers.errors import NoSpace
 from runbook_helpers.prefetch import prefetch
 
@@ -96,10 +96,3 @@ def download(
             hint="free space, or pass --workdir on a bigger disk",
         ) from None
     return path
-
-
-def tap(chunks: Iterator[bytes], fn: Callable[[bytes], None]) -> Iterator[bytes]:
-    """``chunks`` unchanged, each passed to ``fn`` first."""
-    for chunk in chunks:
-        fn(chunk)
-        yield chunk

@@ -80,7 +80,8 @@ def run_parallel(
     env = target.tool_env()
     # a regular local file is read a second time for created_at (not R2, not a pipe)
     local = None if storage.is_s3_uri(opened.source) else Path(opened.source)
-    local = local if local is not None and local.is_file() else None
+    if local is not None and not local.is_file():
+        local = None
     with contextlib.ExitStack() as stack:
         directory = stack.enter_context(restore_parallel.workspace(plan.workdir))
         chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))
