@@ -65,9 +65,8 @@ class Reread:
             )
         report = json.loads(out)
         tables = {t: TableStats(rows, newest) for t, (rows, newest) in report["tables"].items()}
-        if report["sha256"] != sha256 or {t: s.rows for t, s in tables.items()} != {
-            t: s.rows for t, s in counted.items()
-        }:
+        rows = {t: s.rows for t, s in tables.items()}
+        if report["sha256"] != sha256 or rows != {t: s.rows for t, s in counted.items()}:
             raise IntegrityError(
                 "the backup file changed while it was being restored (its second read differs)",
                 hint="copy the backup somewhere nothing writes to, then restore it again",

@@ -100,17 +100,10 @@ def server_major(target: Target) -> int:
     return int(row[0]) // 10000 if row else 0
 
 
-def sessions_on(target: Target, settle_s: float = 1.0) -> int:
-    """Other sessions connected to the target database (it could not be renamed). A session
-    that has just closed - the pre-checks' own, on the target - stays in ``pg_stat_activity``
-    until its backend has exited, so a count above zero is asked again for ``settle_s``."""
-    deadline = time.monotonic() + settle_s
+def sessions_on(target: Target) -> int:
+    """Other sessions connected to the target database (it could not be renamed)."""
     with maintenance_connection(target) as conn:
-        while True:
-            count = restore_swap.connected_sessions(conn, target.dbname).get(target.dbname, 0)
-            if not count or time.monotonic() > deadline:
-                return count
-            time.sleep(0.05)
+        return restore_swap.connected_sessions(conn, target.dbname).get(target.dbname, 0)
 
 
 def load_streamed(

@@ -51,6 +51,15 @@ def base_cmd(tool: Path) -> list[str]:
     return [str(tool), "--no-owner", "--no-privileges", "--exit-on-error"]
 
 
+def _local_file(source: str) -> Path | None:
+    """``source`` if it is a regular local file (read a second time for ``created_at``, see
+    :mod:`runbook_helpers.archive_reread`); an R2 object or a pipe is read once."""
+    if storage.is_s3_uri(source):
+        return None
+    path = Path(source)
+    return path if path.is_file() else None
+
+
 def run_parallel(
     plan: restore_parallel.Plan,
     opened: OpenedSource,
@@ -78,10 +87,7 @@ def run_parallel(
     """
     t0 = time.perf_counter()
     env = target.tool_env()
-    # a regular local file is read a second time for created_at (not R2, not a pipe)
-    local = None if storage.is_s3_uri(opened.source) else Path(opened.source)
-    if local is not None and not local.is_file():
-        local = None
+    local = _local_file(opened.source)
     with contextlib.ExitStack() as stack:
         directory = stack.enter_context(restore_parallel.workspace(plan.workdir))
         chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))

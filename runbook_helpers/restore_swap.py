@@ -14,18 +14,27 @@ from runbook_helpers.redact import redact_text
 from runbook_helpers.target import Target, derived_name, maintenance_connection
 
 
-def connected_sessions(conn: psycopg.Connection[Any], *dbnames: str) -> dict[str, int]:
+def connected_sessions(
+    conn: psycopg.Connection[Any], *dbnames: str, settle_s: float = 1.0
+) -> dict[str, int]:
     """Sessions connected to each of ``dbnames`` (those with none left out), other than
-    ``conn``'s. Autovacuum workers are not counted: they start on a freshly loaded copy within
-    seconds and run for a while (VACUUM of 1 GB's largest table: 18 s), and ALTER DATABASE ...
-    RENAME stops them itself (waiting up to 5 s for them)."""
-    rows = conn.execute(
-        "select datname, count(*) from pg_stat_activity where datname = any(%s)"
-        " and pid <> pg_backend_pid() and backend_type is distinct from 'autovacuum worker'"
-        " group by datname",
-        (list(dbnames),),
-    ).fetchall()
-    return {str(d): int(n) for d, n in rows}
+    ``conn``'s (an autocommit connection: ``pg_stat_activity`` is read once per transaction).
+    Autovacuum workers are not counted: they start on a freshly loaded copy within seconds and
+    run for a while (VACUUM of 1 GB's largest table: 18 s), and ALTER DATABASE ... RENAME stops
+    them itself (waiting up to 5 s for them). A session that has just closed (the pre-checks'
+    own, a restore's COPY and pg_restore sessions) stays listed until its backend has exited,
+    so a count above zero is asked again, every 50 ms, for up to ``settle_s``."""
+    deadline = time.monotonic() + settle_s
+    while True:
+        rows = conn.execute(
+            "select datname, count(*) from pg_stat_activity where datname = any(%s)"
+            " and pid <> pg_backend_pid() and backend_type is distinct from 'autovacuum worker'"
+            " group by datname",
+            (list(dbnames),),
+        ).fetchall()
+        if not rows or time.monotonic() > deadline:
+            return {str(d): int(n) for d, n in rows}
+        time.sleep(0.05)
 
 
 def swap_databases(target: Target, side_db: str, stamp: str) -> str | None:
