@@ -1,3 +1,3 @@
 """Registers the docs engine (collects docs/**/*.md) and the sandbox fixtures."""
 
-pytest_plugins = ["tests.engine.plugin", "tests.fixtures.plugin", "docs_site.runinfo"]
+pytest_plugins = ["runbook_docs.plugin", "tests.fixtures.plugin", "docs_site.runinfo"]

@@ -106,7 +106,7 @@ def lint(session: nox.Session) -> None:
     """ruff on everything, mypy --strict on the library and the test engine."""
     session.install("-e", ".[lint,test]", *PINNED)
     session.run("ruff", "check", ".")
-    session.run("mypy", "--strict", "runbook_helpers", "tests/engine")
+    session.run("mypy", "--strict", "runbook_helpers", "runbook_docs")
 
 
 @nox.session(python=PYTHON)

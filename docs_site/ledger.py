@@ -1,6 +1,6 @@
 """Read what the last docs test run recorded: the block ledger and the run's versions.
 
-The ledger (written by ``tests/engine``) has one entry per fence: ``file``, ``line``,
+The ledger (written by ``runbook_docs``) has one entry per fence: ``file``, ``line``,
 ``language``, ``status``, ``reason`` and, for executed blocks, ``checked`` ("output" or
 "status"), ``commands`` (the exact text executed, one per step) and ``outputs`` (the recorded,
 redacted output per step). The run info (written by ``docs_site.runinfo``) has the date, commit

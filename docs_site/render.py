@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from docs_site.ledger import Block, Record
-from tests.engine.transcript import Step, TranscriptError, parse_transcript
+from runbook_docs.transcript import Step, TranscriptError, parse_transcript
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<ticks>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
 _PLACEHOLDER = re.compile(r"\[(?P<name>[A-Z][A-Z0-9_]*)\]")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from runbook_docs.plugin import STATE
 from runbook_helpers.sandbox import SandboxError
-from tests.engine.plugin import STATE
 from tests.fixtures.registry import sandbox_of
 
 TOOLS = {  # name shown on the site -> command printing its version

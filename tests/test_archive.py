@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from runbook_helpers.archive import inspect
-from runbook_helpers.archive_format import (
+from runbook_helpers.archive.detect import detect_format
+from runbook_helpers.archive.header import (
     max_archive_version,
     parse_header,
     required_pg_restore_major,
 )
+from runbook_helpers.archive.inspect import inspect
 from runbook_helpers.errors import ExitStatus, Incompatible
-from runbook_helpers.format_detect import detect_format
-from runbook_helpers.pgtools import candidate_bin_dirs, tool_version
+from runbook_helpers.pg.tools import candidate_bin_dirs, tool_version
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli

@@ -8,10 +8,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.archive_counts import archive_table_stats
-from runbook_helpers.copy_blocks import count_copy_blocks, parse_timestamp
+from runbook_helpers.archive.copy_blocks import count_copy_blocks, parse_timestamp
+from runbook_helpers.archive.counts import archive_table_stats
+from runbook_helpers.archive.manifest import TableStats, table_stats
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.manifest import TableStats, table_stats
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli

@@ -10,11 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.archive_counts import count_tar
-from runbook_helpers.archive_reread import Reread, read
-from runbook_helpers.archive_stream import iter_file, iter_gunzip
+from runbook_helpers.archive.counts import count_tar
+from runbook_helpers.archive.manifest import TableStats
+from runbook_helpers.archive.reread import Reread, read
+from runbook_helpers.archive.stream import iter_file, iter_gunzip
 from runbook_helpers.errors import IntegrityError
-from runbook_helpers.manifest import TableStats
 from tests.support import faults
 from tests.support.cli_runs import run_cli
 

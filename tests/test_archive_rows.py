@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from runbook_helpers.archive_counts import count_tar
-from runbook_helpers.archive_stream import TarWalker
-from runbook_helpers.copy_blocks import count_copy_blocks, timestamp_order
+from runbook_helpers.archive.copy_blocks import count_copy_blocks, timestamp_order
+from runbook_helpers.archive.counts import count_tar
+from runbook_helpers.archive.manifest import TableStats, table_stats
+from runbook_helpers.archive.row_counter import RowCounter
+from runbook_helpers.archive.stream import TarWalker
+from runbook_helpers.archive.tar_extract import Extractor
 from runbook_helpers.errors import Incompatible, IntegrityError
-from runbook_helpers.manifest import TableStats, table_stats
-from runbook_helpers.row_counter import RowCounter
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.tar_extract import Extractor
 from tests.support.backup_files import dump_tar_gz, seed_small
 
 ODD = r'''

@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from runbook_helpers.archive_stream import (
+from runbook_helpers.archive.stream import (
     CHUNK,
     TarCut,
     TarEnd,

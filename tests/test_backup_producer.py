@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from runbook_helpers.archive.manifest import Manifest
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.manifest import Manifest
 from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from runbook_helpers.backups import latest_backup, list_backups
 from runbook_helpers.errors import ExitStatus, NotFound
-from runbook_helpers.naming import backup_key
+from runbook_helpers.r2.backups import latest_backup, list_backups
+from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.cli.common import resolve_source
-from runbook_helpers.naming import backup_key
+from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.backup_producer import create_backup
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.produce.backup import create_backup
+from runbook_helpers.produce.seed import seed
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.scrub.scan import EMAIL
-from runbook_helpers.seed import seed
 from tests.fixtures.dev_snapshots import (
     DEV_PROFILE,
     DEV_WRITE_PROFILE,

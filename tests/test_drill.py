@@ -9,11 +9,11 @@ from pathlib import Path
 
 import psycopg
 
-from runbook_helpers.backup_producer import BackupResult, create_backup
+from runbook_helpers.produce.backup import BackupResult, create_backup
+from runbook_helpers.produce.seed import SeedResult, seed
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
-from runbook_helpers.seed import SeedResult, seed
 from tests.support.cli_runs import run_cli
 from tests.support.pg_dumps import written_archive_version
 

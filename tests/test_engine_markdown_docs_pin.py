@@ -21,7 +21,7 @@ from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
 PINNED = "0.9.2"
 CHANGED = (
-    "pytest-markdown-docs internals changed ({what}); tests/engine/items.py (PythonFenceItem) "
+    "pytest-markdown-docs internals changed ({what}); runbook_docs/items.py (PythonFenceItem) "
     f"relies on them: adapt it, then update the pin (== {PINNED}) and this test"
 )
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.contract import PageEnv
-from tests.engine.headless import PageFailed, run_page
+from runbook_docs.contract import PageEnv
+from runbook_docs.headless import PageFailed, run_page
 from tests.fixtures.page_state import PageStates, table
 from tests.fixtures.plugin import pytest_runbook_page_env
 from tests.fixtures.registry import Sandbox

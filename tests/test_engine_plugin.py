@@ -20,7 +20,7 @@ SECRET = "s3cr3t-value-42"
 PAGE_ENV_CONFTEST = f'''
 import os, tempfile
 from pathlib import Path
-from tests.engine.contract import PageEnv
+from runbook_docs.contract import PageEnv
 
 CLOSED = Path(os.environ["RUNBOOK_TEST_CLOSED"])
 
@@ -49,7 +49,7 @@ class Docs:
         return self.page(name, (SAMPLES / name).read_text())
 
     def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "tests.engine.plugin", "-p", "no:cacheprovider", *args)
+        return self.pytester.runpytest("-p", "runbook_docs.plugin", "-p", "no:cacheprovider", *args)
 
     def ledger(self) -> dict[tuple[str, int], dict[str, Any]]:
         data = json.loads((self.pytester.path / "build" / "docs-ledger.json").read_text())
@@ -432,7 +432,7 @@ def test_python_block_prints_are_redacted_in_the_report(
         '```python\nimport os\nprint("token", os.environ["API_TOKEN"])\nassert False\n```\n',
     )
     result = docs.pytester.runpytest_subprocess(
-        "-p", "tests.engine.plugin", "-p", "no:cacheprovider"
+        "-p", "runbook_docs.plugin", "-p", "no:cacheprovider"
     )
     result.assert_outcomes(failed=1)
     output = result.stdout.str()

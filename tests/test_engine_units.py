@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.blocks import Directive, PageError, parse_page
-from tests.engine.matching import UnknownPlaceholder, compare, matches, rewrite
-from tests.engine.transcript import Step, TranscriptError, parse_transcript
+from runbook_docs.blocks import Directive, PageError, parse_page
+from runbook_docs.matching import UnknownPlaceholder, compare, matches, rewrite
+from runbook_docs.transcript import Step, TranscriptError, parse_transcript
 
 PLACES = {"BUCKET": "my-bucket", "DB": "restore_db"}
 
@@ -164,8 +164,8 @@ def test_parse_page_errors(text: str, message: str) -> None:
 
 
 def test_every_runnable_language_has_one_evaluator() -> None:
-    from tests.engine.blocks import RUNNABLE_LANGS
-    from tests.engine.registry import EVALUATORS
+    from runbook_docs.blocks import RUNNABLE_LANGS
+    from runbook_docs.registry import EVALUATORS
 
     assert set(EVALUATORS) == RUNNABLE_LANGS
     assert EVALUATORS["console"].checked == "output"
@@ -187,13 +187,13 @@ def test_every_runnable_language_has_one_evaluator() -> None:
     ],
 )
 def test_server_errors(output: str, errors: list[str]) -> None:
-    from tests.engine.matching import server_errors
+    from runbook_docs.matching import server_errors
 
     assert server_errors(output) == errors
 
 
 def test_unshown_errors_need_a_line_not_an_ellipsis() -> None:
-    from tests.engine.matching import unshown_errors
+    from runbook_docs.matching import unshown_errors
 
     out = "a\nERROR:  division by zero\nb"
     assert unshown_errors(out, ["a", "ERROR:  division by zero", "b"], {}) == []

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.errors import ExitStatus, IntegrityError, NoSpace
-from runbook_helpers.fetch import DiskUsage, fetch, verify_local
-from runbook_helpers.naming import backup_key
+from runbook_helpers.r2.fetch import DiskUsage, fetch, verify_local
+from runbook_helpers.r2.naming import backup_key
+from runbook_helpers.r2.storage import S3Location
 from runbook_helpers.sandbox.r2 import R2Mock
-from runbook_helpers.storage import S3Location
 from tests.support.backup_files import gz_bytes
 from tests.support.cli_runs import run_cli
 

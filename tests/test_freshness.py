@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runbook_helpers.backups import check_freshness
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.naming import backup_key
+from runbook_helpers.r2.backups import check_freshness
+from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("runbook_helpers", "tests/engine")
+PACKAGES = ("runbook_helpers", "runbook_docs")
 
 
 def _private(name: str) -> bool:
@@ -48,13 +48,13 @@ def crossings(source: str, where: str) -> list[str]:
 
 
 def test_the_check_sees_both_forms() -> None:
-    assert crossings("from runbook_helpers.drill import _run\n", "x.py") == [
-        "x.py:1: runbook_helpers.drill._run"
+    assert crossings("from runbook_helpers.checks.drill import _run\n", "x.py") == [
+        "x.py:1: runbook_helpers.checks.drill._run"
     ]
     assert crossings("from runbook_helpers import drill\ndrill._Runner()\n", "x.py") == [
         "x.py:2: drill._Runner"
     ]
-    assert crossings("from runbook_helpers.r2_errors import translate_errors as _t\n", "x") == []
+    assert crossings("from runbook_helpers.r2.errors import translate_errors as _t\n", "x") == []
 
 
 def test_no_private_name_crosses_a_module() -> None:
@@ -65,7 +65,7 @@ def test_no_private_name_crosses_a_module() -> None:
     assert found == []
 
 
-READER = "runbook_helpers/archive_stream.py"
+READER = "runbook_helpers/archive/stream.py"
 DECODERS = {
     "zlib": {"decompressobj", "decompress"},
     "isal_zlib": {"decompressobj", "decompress"},

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from runbook_helpers.naming import backup_key, parse_backup_key
+from runbook_helpers.r2.naming import backup_key, parse_backup_key
 
 T = datetime(2026, 1, 25, 3, 0, 0, 123000, tzinfo=UTC)
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from runbook_helpers.backups import BackupObject
+from runbook_helpers.checks.preflight import SIZE_RATIO, check_space, estimated_restored_bytes
+from runbook_helpers.checks.preflight_checklist import Check, State
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.naming import backup_key
-from runbook_helpers.preflight import SIZE_RATIO, check_space, estimated_restored_bytes
-from runbook_helpers.preflight_checklist import Check, State
+from runbook_helpers.produce.seed import seed
+from runbook_helpers.r2.backups import BackupObject
+from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.postgres import PostgresServer, pgserver_bin_dir
 from runbook_helpers.sandbox.r2 import R2Key, R2Mock, write_profiles
-from runbook_helpers.seed import seed
 from tests.support.cli_runs import CliResult, run_cli
 
 TEMPLATE_DUMP = 'pg_dump --dbname="$URL" --format=tar | gzip > "$OUT"'

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from runbook_helpers.errors import ExitStatus, UsageError
-from runbook_helpers.presign import check_expiry, parse_duration
+from runbook_helpers.r2.presign import check_expiry, parse_duration
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli
 

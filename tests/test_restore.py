@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from runbook_helpers.archive.manifest import Manifest, table_stats
 from runbook_helpers.errors import ExitStatus, RestoreFailed
-from runbook_helpers.manifest import Manifest, table_stats
-from runbook_helpers.restore import RestoreOptions, restore
+from runbook_helpers.restore.dispatch import RestoreOptions, restore
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli
@@ -204,7 +204,7 @@ def test_plain_dump_mislabelled_is_refused(
 
 
 def test_plain_dump_given_to_pg_restore_is_explained(dumps: dict[str, Path]) -> None:
-    from runbook_helpers.archive import pg_restore_error
+    from runbook_helpers.archive.inspect import pg_restore_error
 
     proc = subprocess.run(["pg_restore", "-l", str(dumps["plain"])], capture_output=True, text=True)
     err = pg_restore_error(proc.stderr)

@@ -27,10 +27,10 @@ import psycopg
 import pytest
 
 from runbook_helpers.errors import ExitStatus, IntegrityError, RestoreFailed
-from runbook_helpers.psql_restricted import restricted_psql
-from runbook_helpers.restore import RestoreOptions, restore
-from runbook_helpers.restore_stream import split_commit, stream_restore
-from runbook_helpers.restore_tools import raise_for
+from runbook_helpers.pg.psql_restricted import restricted_psql
+from runbook_helpers.restore.dispatch import RestoreOptions, restore
+from runbook_helpers.restore.stream import split_commit, stream_restore
+from runbook_helpers.restore.tools import raise_for
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli, spawn_runbook

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from runbook_helpers.checks.restore_history import LocalHistory, open_history, report_name
 from runbook_helpers.errors import UsageError
-from runbook_helpers.restore_history import LocalHistory, open_history, report_name
 
 
 def test_a_directory_keeps_the_newest_reports_oldest_first(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from runbook_helpers import restore_parallel
-from runbook_helpers.restore_memory import format_kb, parse_size, post_data_env
+from runbook_helpers.restore import parallel as restore_parallel
+from runbook_helpers.restore.memory import format_kb, parse_size, post_data_env
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support.cli_runs import run_cli
 

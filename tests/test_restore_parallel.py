@@ -12,11 +12,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.archive_stream import iter_file, iter_gunzip
+from runbook_helpers.archive.stream import iter_file, iter_gunzip
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.restore_parallel import build_post_data, choose, load_streamed, sessions_on
+from runbook_helpers.pg.target import Target
+from runbook_helpers.restore.parallel import build_post_data, choose, load_streamed, sessions_on
 from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.target import Target
 from tests.support import faults
 from tests.support.backup_files import dump_tar_gz
 from tests.support.cli_runs import run_cli

@@ -18,9 +18,9 @@ import pytest
 
 from runbook_helpers.cli import build_parser
 from runbook_helpers.errors import ExitStatus, UnsafeTarget
-from runbook_helpers.restore_swap import swap_databases
+from runbook_helpers.pg.target import Target, derived_name, is_production
+from runbook_helpers.restore.swap import swap_databases
 from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.target import Target, derived_name, is_production
 from tests.support import faults
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.cli_runs import run_cli, spawn_runbook
@@ -177,15 +177,15 @@ def test_concurrent_restores_into_one_target(
 
 
 RESTORE_MODULES = (
-    "restore.py",
-    "restore_stream.py",
-    "restore_plain.py",
-    "restore_lock.py",
-    "psql_restricted.py",
-    "target.py",
-    "production.py",
-    "archive_format.py",
-    "marker.py",
+    "restore/dispatch.py",
+    "restore/stream.py",
+    "restore/plain.py",
+    "restore/lock.py",
+    "pg/psql_restricted.py",
+    "pg/target.py",
+    "pg/production.py",
+    "archive/header.py",
+    "pg/marker.py",
 )
 # options of the PostgreSQL tools a hint may quote
 PG_TOOL_OPTIONS = {"--no-owner", "--no-privileges", "--single-transaction", "--list"}

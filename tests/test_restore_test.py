@@ -22,13 +22,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.backup_producer import create_backup
+from runbook_helpers.archive.tar_check import check_tar_complete
 from runbook_helpers.errors import IntegrityError
-from runbook_helpers.naming import backup_key
+from runbook_helpers.produce.backup import create_backup
+from runbook_helpers.produce.seed import seed
+from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
-from runbook_helpers.seed import seed
-from runbook_helpers.tar_check import check_tar_complete
 from tests.support.cli_runs import CliResult, run_cli
 
 

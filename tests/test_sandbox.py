@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from runbook_helpers.pgtools import tool_version
+from runbook_helpers.pg.tools import tool_version
 from runbook_helpers.sandbox import SandboxError, bin_dirs, sandbox_environment
 from runbook_helpers.sandbox import postgres as pgmod
 from runbook_helpers.sandbox.ports import free_port

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.produce.seed import seed
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.scrub.policy import Policy
 from runbook_helpers.scrub.run import scrub
-from runbook_helpers.seed import seed
 from tests.support.cli_runs import run_cli
 
 POLICY = Path(__file__).resolve().parents[1] / "scrub" / "vlvt.yml"

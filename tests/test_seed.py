@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.produce.seed import default_anchor, seed
 from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.seed import default_anchor, seed
 from tests.support.cli_runs import run_cli
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.errors import ExitStatus, UsageError
+from runbook_helpers.r2.storage import S3Location, is_s3_uri, read_text, resolve_profile
 from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.r2 import R2Mock
-from runbook_helpers.storage import S3Location, is_s3_uri, read_text, resolve_profile
 from tests.support.aws_profiles import write_profile
 from tests.support.cli_runs import run_cli
 

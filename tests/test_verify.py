@@ -6,11 +6,11 @@ import json
 
 import psycopg
 
+from runbook_helpers.archive.manifest import Manifest, TableStats, table_stats
+from runbook_helpers.checks.verify import compare
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.manifest import Manifest, TableStats, table_stats
+from runbook_helpers.produce.seed import seed
 from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.seed import seed
-from runbook_helpers.verify import compare
 from tests.support.cli_runs import run_cli
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook_helpers.archive import pg_restore_error
-from runbook_helpers.archive_format import required_pg_restore_major
+from runbook_helpers.archive.header import required_pg_restore_major
+from runbook_helpers.archive.inspect import pg_restore_error
 from runbook_helpers.errors import ExitStatus, Incompatible
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.bin_dirs import client_bin_dir

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from runbook_helpers.restore_summary import TIMING_FIELDS
+from runbook_helpers.checks.restore_summary import TIMING_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -6,16 +6,16 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from runbook_helpers.backups import (
+from runbook_helpers.cli.common import add_s3_options, client_from_args, human_age, human_size, iso
+from runbook_helpers.cli.output import Output
+from runbook_helpers.errors import ExitStatus, UsageError
+from runbook_helpers.r2.backups import (
     BackupObject,
     latest_backup,
     list_backups,
     no_backups_error,
     split_future,
 )
-from runbook_helpers.cli.common import add_s3_options, client_from_args, human_age, human_size, iso
-from runbook_helpers.cli.output import Output
-from runbook_helpers.errors import ExitStatus, UsageError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

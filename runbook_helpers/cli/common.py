@@ -7,8 +7,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runbook_helpers.backups import latest_backup
-from runbook_helpers.storage import S3Client, S3Location, is_s3_uri, s3_client
+from runbook_helpers.r2.backups import latest_backup
+from runbook_helpers.r2.storage import S3Client, S3Location, is_s3_uri, s3_client
 
 DEFAULT_BUCKET = "vlvt-backups"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from runbook_helpers.cli.common import add_s3_options, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.r2.storage import s3_client
 from runbook_helpers.scrub.policy import Policy
 from runbook_helpers.scrub.run import LeakFound, PolicyGap
 from runbook_helpers.scrub.snapshot import SNAPSHOT_BUCKET, SNAPSHOT_PREFIX, dev_snapshot
-from runbook_helpers.storage import s3_client
 
 DEST_PROFILE = "r2-vlvt-dev-write"
 MAX_FINDINGS_SHOWN = 20

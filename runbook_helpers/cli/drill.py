@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runbook_helpers.checks.drill import REAL_TARGET_ENV, run_drill
+from runbook_helpers.checks.drill_steps import DrillReport, Step
 from runbook_helpers.cli.common import human_size
 from runbook_helpers.cli.output import Output
-from runbook_helpers.drill import REAL_TARGET_ENV, run_drill
-from runbook_helpers.drill_steps import DrillReport, Step
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,8 +10,8 @@ from runbook_helpers.cli.common import add_s3_options, human_size, resolve_sourc
 from runbook_helpers.cli.output import Output
 from runbook_helpers.cli.progress import progress_for
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.fetch import FetchResult, fetch, verify_local
-from runbook_helpers.storage import S3Location, head
+from runbook_helpers.r2.fetch import FetchResult, fetch, verify_local
+from runbook_helpers.r2.storage import S3Location, head
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runbook_helpers.archive import ArchiveInfo, check_compatible, inspect
+from runbook_helpers.archive.inspect import ArchiveInfo, check_compatible, inspect
 from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus

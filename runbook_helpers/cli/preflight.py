@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import re
 
+from runbook_helpers.checks.preflight import run_preflight
 from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import UsageError
-from runbook_helpers.preflight import run_preflight
-from runbook_helpers.target import Target
+from runbook_helpers.pg.target import Target
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 

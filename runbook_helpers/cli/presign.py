@@ -13,7 +13,7 @@ from runbook_helpers.cli.common import (
 )
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.presign import check_expiry, format_duration, parse_duration, presign
+from runbook_helpers.r2.presign import check_expiry, format_duration, parse_duration, presign
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

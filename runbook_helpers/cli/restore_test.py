@@ -7,16 +7,16 @@ import json
 import os
 from pathlib import Path
 
-from runbook_helpers.backups import DEFAULT_MIN_RATIO
+from runbook_helpers.checks.drill_steps import Step
+from runbook_helpers.checks.restore_history import DEFAULT_KEEP, open_history, report_name
+from runbook_helpers.checks.restore_summary import DEFAULT_DOCS, append_timings, render_markdown
+from runbook_helpers.checks.restore_test import DEFAULT_SLOW_RATIO, Settings, run_restore_test
 from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
-from runbook_helpers.drill_steps import Step
 from runbook_helpers.errors import UsageError
-from runbook_helpers.presign import parse_duration
-from runbook_helpers.restore_history import DEFAULT_KEEP, open_history, report_name
-from runbook_helpers.restore_summary import DEFAULT_DOCS, append_timings, render_markdown
-from runbook_helpers.restore_test import DEFAULT_SLOW_RATIO, Settings, run_restore_test
-from runbook_helpers.storage import is_s3_uri, s3_client
+from runbook_helpers.r2.backups import DEFAULT_MIN_RATIO
+from runbook_helpers.r2.presign import parse_duration
+from runbook_helpers.r2.storage import is_s3_uri, s3_client
 
 SCRATCH_ENV = "RUNBOOK_SCRATCH_URL"
 

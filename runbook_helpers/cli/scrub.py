@@ -8,11 +8,11 @@ from pathlib import Path
 from runbook_helpers.cli import dev_snapshot
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.pg.target import Target, connect
 from runbook_helpers.scrub.guess import draft
 from runbook_helpers.scrub.policy import Policy
 from runbook_helpers.scrub.run import scrub
 from runbook_helpers.scrub.schema import read_columns
-from runbook_helpers.target import Target, connect
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,7 @@ import argparse
 from runbook_helpers.cli.common import human_size
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.seed import seed
+from runbook_helpers.produce.seed import seed
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from runbook_helpers.checks.verify import VerifyReport, check, load_manifest, verify
 from runbook_helpers.cli.common import client_from_args
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.storage import is_s3_uri
-from runbook_helpers.verify import VerifyReport, check, load_manifest, verify
+from runbook_helpers.r2.storage import is_s3_uri
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

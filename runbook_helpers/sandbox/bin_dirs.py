@@ -13,7 +13,7 @@ import shutil
 from contextlib import suppress
 from pathlib import Path
 
-from runbook_helpers.pgtools import candidate_bin_dirs, tool_version
+from runbook_helpers.pg.tools import candidate_bin_dirs, tool_version
 from runbook_helpers.sandbox import SandboxError
 
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from runbook_helpers.pgtools import tool_version
+from runbook_helpers.pg.tools import tool_version
 from runbook_helpers.sandbox import SandboxError
 from runbook_helpers.sandbox.ports import free_port
 from runbook_helpers.sandbox.run_as import RunAs

@@ -24,19 +24,19 @@ import psycopg
 from psycopg import sql
 
 from runbook_helpers.errors import ExitStatus, NotFound, RunbookError, UnsafeTarget
-from runbook_helpers.production import production_match
+from runbook_helpers.pg.production import production_match
+from runbook_helpers.pg.target import (
+    Target,
+    connect,
+    database_exists,
+    maintenance_connection,
+)
 from runbook_helpers.redact import redact_text
 from runbook_helpers.scrub.guess import rule_line
 from runbook_helpers.scrub.policy import Policy, Rule, short
 from runbook_helpers.scrub.scan import Finding, sample_originals, scan_database
 from runbook_helpers.scrub.schema import Column, by_table, coverage, read_columns
 from runbook_helpers.scrub.sqlgen import functions, table_statement, unusable
-from runbook_helpers.target import (
-    Target,
-    connect,
-    database_exists,
-    maintenance_connection,
-)
 
 
 class PolicyGap(RunbookError):

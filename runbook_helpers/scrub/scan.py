@@ -18,11 +18,11 @@ import psycopg
 from psycopg import sql
 
 from runbook_helpers.errors import RunbookError
-from runbook_helpers.pgtools import find_tool
+from runbook_helpers.pg.target import Target
+from runbook_helpers.pg.tools import find_tool
 from runbook_helpers.scrub.policy import Rule, short
 from runbook_helpers.scrub.schema import Column
 from runbook_helpers.scrub.sqlgen import FAKE_DOMAIN, FAKE_PHONE, FAKE_URL, vocabulary
-from runbook_helpers.target import Target
 
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 # International (+CC ...) and North American ((NNN) NNN-NNNN) numbers; each regex starts with a

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from psycopg import sql
 
-from runbook_helpers.backup_producer import BackupResult, create_backup
 from runbook_helpers.errors import UnsafeTarget
-from runbook_helpers.restore import RestoreOptions, restore
+from runbook_helpers.pg.target import Target, database_exists, maintenance_connection
+from runbook_helpers.produce.backup import BackupResult, create_backup
+from runbook_helpers.r2.storage import S3Client, S3Location, put_text
+from runbook_helpers.restore.dispatch import RestoreOptions, restore
 from runbook_helpers.scrub.policy import Policy
 from runbook_helpers.scrub.run import LeakFound, ScrubResult, scrub
-from runbook_helpers.storage import S3Client, S3Location, put_text
-from runbook_helpers.target import Target, database_exists, maintenance_connection
 
 SNAPSHOT_BUCKET = "vlvt-dev-snapshots"
 SNAPSHOT_PREFIX = "vlvt_dev_snapshot"

@@ -18,8 +18,8 @@ from runbook_helpers import cli
 from runbook_helpers.cli.failures import DEFAULT_HINTS, as_runbook_error
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, RunbookError
-from runbook_helpers.r2_errors import translate_errors
-from runbook_helpers.storage import S3Location
+from runbook_helpers.r2.errors import translate_errors
+from runbook_helpers.r2.storage import S3Location
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.cli_runs import CliResult
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.marker import MARKER_IN_PROGRESS, set_marker
+from runbook_helpers.pg.marker import MARKER_IN_PROGRESS, set_marker
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import dump_tar_gz, seed_small
 from tests.support.cli_checks import assert_clean_failure

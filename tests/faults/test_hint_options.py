@@ -47,13 +47,17 @@ def _is_hint_name(name: str) -> bool:
 
 # Modules whose name does not start with the command they serve.
 SERVES = {"restore_history": "restore-test", "restore_summary": "restore-test"}
+# Packages all of whose modules serve one command.
+PACKAGE_SERVES = {"restore": "restore"}
 
 
 def module_command(where: str, options: dict[str, set[str]]) -> str | None:
-    """The command a module serves (``restore_stream.py`` -> ``restore``, ``restore_test.py`` ->
-    ``restore-test``); None when shared."""
-    stem = Path(where.split(":")[0]).stem
-    for command in (SERVES.get(stem), stem.replace("_", "-"), stem.split("_")[0]):
+    """The command a module serves (``restore/stream.py`` -> ``restore``,
+    ``checks/restore_test.py`` -> ``restore-test``); None when shared."""
+    path = Path(where.split(":")[0])
+    stem = path.stem
+    package = PACKAGE_SERVES.get(path.parent.name)
+    for command in (package, SERVES.get(stem), stem.replace("_", "-"), stem.split("_")[0]):
         if command in options:
             return command
     return None
@@ -96,9 +100,9 @@ def test_checker_catches_an_invented_option() -> None:
     assert unknown_options("run `aws configure --profile x` or pg_dump --format=tar", options) == []
     assert unknown_options("pass --production", options, "restore") == []
     assert unknown_options("pass --production", options, "fetch") == ["--production"]
-    assert module_command("runbook_helpers/restore_stream.py:3", options) == "restore"
+    assert module_command("runbook_helpers/restore/stream.py:3", options) == "restore"
     assert module_command("runbook_helpers/cli/verify.py:3", options) == "verify"
-    assert module_command("runbook_helpers/storage.py:3", options) is None
+    assert module_command("runbook_helpers/r2/storage.py:3", options) is None
 
 
 @pytest.mark.parametrize(("where", "text"), hint_texts(), ids=lambda v: str(v)[:60])

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.naming import backup_key
+from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.aws_profiles import write_profile
 from tests.support.cli_checks import assert_clean_failure

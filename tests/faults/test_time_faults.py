@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.naming import backup_key
+from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.backup_files import dump_tar_gz, seed_small
 from tests.support.cli_checks import assert_clean_failure

@@ -8,9 +8,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from runbook_helpers.archive_format import max_archive_version
+from runbook_helpers.archive.header import max_archive_version
+from runbook_helpers.produce.seed import seed
 from runbook_helpers.sandbox.postgres import PostgresServer
-from runbook_helpers.seed import seed
 
 # pg_dump flags and whether the output is gzip'd afterwards, per format name
 DUMP_FORMATS: dict[str, tuple[str, bool]] = {

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from runbook_helpers.pgtools import tool_version
+from runbook_helpers.pg.tools import tool_version
 from runbook_helpers.sandbox import SandboxError
 from runbook_helpers.sandbox.bin_dirs import wheel_bin_dir
 from runbook_helpers.sandbox.cluster import cluster

@@ -1,0 +1,74 @@
+"""Run a whole page's blocks outside pytest's item loop, in a shell of a given flavor.
+
+Two users: the fixtures run the pages a page starts after (setup, then the start page) to get
+the state they leave behind, and ``reader`` re-runs a page in a reader's ``bash``/``zsh``.
+Blocks run in page order with the same evaluators as the suite; skipped blocks are skipped;
+python blocks are not run here (pages run this way have none, see ``run_page``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runbook_docs.registry import parse_fences
+from runbook_docs.runner import Context
+from runbook_docs.shell import PageShell
+from runbook_helpers.redact import redact_text
+
+# Variables a shell sets for itself; never part of the state a page leaves behind.
+SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "ZDOTDIR"})
+
+
+class PageFailed(Exception):
+    """A block failed; the message is the evaluator's (redacted) failure report."""
+
+
+@dataclass(frozen=True)
+class PageRunResult:
+    """The exported environment of the page's shell after its last block."""
+
+    env: dict[str, str]
+    blocks: int  # how many blocks ran
+
+
+def run_page(
+    path: Path,
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    display: str,
+    timeout: float,
+    placeholders: Mapping[str, str],
+    secrets: Sequence[str],
+    flavor: str = "strict",
+) -> PageRunResult:
+    """Run every runnable, not skipped block of ``path`` in one new shell; raise on a failure."""
+    text = path.read_text()
+    lines = text.splitlines()
+    ctx = Context(
+        location=display,
+        page_lines=lines,
+        timeout=timeout,
+        placeholders=placeholders,
+        redact=lambda t: redact_text(t, list(secrets)),
+    )
+    shell = PageShell(dict(env), cwd, flavor)
+    ran = 0
+    try:
+        for fence, evaluator, steps in parse_fences(path, text, display):
+            if evaluator is None or fence.directive.skip_reason:
+                continue
+            if evaluator.run is None:
+                raise PageFailed(f"{display}:{fence.line}: python blocks cannot run here")
+            outcome = evaluator.run(fence, steps, shell, ctx)
+            ran += 1
+            if not outcome.ok:
+                raise PageFailed(outcome.text)
+        snapshot = shell.snapshot()
+        if snapshot is None:
+            raise PageFailed(f"{display}: the page's shell ended before its last block")
+        return PageRunResult({k: v for k, v in snapshot[0].items() if k not in SHELL_OWN}, ran)
+    finally:
+        shell.close()

@@ -1,0 +1,63 @@
+"""A page's run state: its environment, its shell, and which failed block blocks the rest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from runbook_docs.contract import PageEnv
+from runbook_docs.shell import PageShell
+from runbook_helpers.redact import redact_text
+
+SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "PGPASSWORD")
+
+
+def bare_env() -> PageEnv:
+    """The environment when no plugin provides one: this process's env, a fresh tmp dir."""
+    cwd = Path(tempfile.mkdtemp(prefix="runbook-page-"))
+    return PageEnv(
+        env=dict(os.environ), cwd=cwd, close=lambda: shutil.rmtree(cwd, ignore_errors=True)
+    )
+
+
+class PageRun:
+    """Started by the page's first executed block, closed after its last item."""
+
+    def __init__(self, display: str, make_env: Callable[[], PageEnv | None]) -> None:
+        self.display = display
+        self._make_env = make_env
+        self.env: PageEnv | None = None
+        self.shell: PageShell | None = None
+        self.blocked_by: str | None = None
+        self.secrets: list[str] = [v for k in SECRET_ENV_VARS if (v := os.environ.get(k))]
+
+    def start(self) -> PageEnv:
+        if self.env is None:
+            env = self._make_env() or bare_env()
+            self.env = env
+            self.secrets += env.secrets
+            self.secrets += [v for k in SECRET_ENV_VARS if (v := env.env.get(k))]
+        return self.env
+
+    def get_shell(self) -> PageShell:
+        env = self.start()
+        if self.shell is None:
+            self.shell = PageShell(env.env, env.cwd)
+        return self.shell
+
+    def redact(self, text: str) -> str:
+        return redact_text(text, self.secrets)
+
+    def close(self) -> None:
+        """Close the shell, then the environment (also after failures)."""
+        shell, env = self.shell, self.env
+        self.shell = self.env = None
+        try:
+            if shell is not None:
+                shell.close()
+        finally:
+            if env is not None:
+                env.close()

@@ -1,0 +1,84 @@
+"""A reader's shell: a page's blocks again, in order, in plain ``bash`` and in ``zsh``.
+
+The suite runs pages under ``set -euo pipefail``; a reader's terminal has no ``-e``, and
+macOS's default shell is zsh. For each page listed in the ``runbook_reader_pages`` ini (globs
+relative to the docs dir) and each flavor in ``runbook_reader_shells``, one item
+``docs/x.md::reader[zsh]`` runs after the page's own items: a fresh page environment, every
+block that is not skipped (hidden setup blocks too) through the same evaluators, so exit
+statuses and compared output must be the same as in the suite's shell.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from runbook_docs.headless import PageFailed, run_page
+from runbook_docs.page import SECRET_ENV_VARS, bare_env
+from runbook_docs.shell import SHELLS
+
+if TYPE_CHECKING:
+    from runbook_docs.items import RunbookPage
+
+MARKER = "reader_shell"
+
+
+class ReaderFailed(Exception):
+    """The page failed in a reader's shell; the message is the redacted report."""
+
+
+def reader_flavors(config: pytest.Config, docs_dir: Path, page: Path) -> list[str]:
+    """The reader shells ``page`` is also run in (none unless the ini lists the page)."""
+    relative = page.resolve().relative_to(docs_dir)
+    patterns = str(config.getini("runbook_reader_pages")).split()
+    if not any(relative.match(p) or relative.as_posix() == p for p in patterns):
+        return []
+    return str(config.getini("runbook_reader_shells")).split()
+
+
+class ReaderShellItem(pytest.Item):
+    """The whole page again in a reader's ``flavor`` shell (``bash`` without -e, ``zsh``)."""
+
+    def __init__(self, *, flavor: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.flavor = flavor
+        self.add_marker(MARKER)
+
+    def runtest(self) -> None:
+        page: RunbookPage = self.parent  # type: ignore[assignment]
+        if page.run.blocked_by:
+            raise pytest.skip.Exception(f"blocked by {page.run.blocked_by}")
+        program = SHELLS[self.flavor][0][0]
+        if shutil.which(program) is None:
+            raise ReaderFailed(f"{program} is not installed; the reader-shell tests need it")
+        page.run.close()  # the suite's run of this page is over: start again from scratch
+        env = page.make_env() or bare_env()
+        secrets = [*env.secrets, *(v for k in SECRET_ENV_VARS if (v := env.env.get(k)))]
+        secrets += [v for k in SECRET_ENV_VARS if (v := os.environ.get(k))]
+        try:
+            run_page(
+                self.path,
+                env.env,
+                env.cwd,
+                display=page.run.display,
+                timeout=page.state.timeout,
+                placeholders=env.placeholders,
+                secrets=secrets,
+                flavor=self.flavor,
+            )
+        except PageFailed as exc:
+            raise ReaderFailed(f"in a reader's {self.flavor} (no -e): {exc}") from exc
+        finally:
+            env.close()
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ReaderFailed):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.name} of {self.path.name}"

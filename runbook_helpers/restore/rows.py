@@ -1,0 +1,79 @@
+"""The rows check of a restore: counted from the archive as it streams, compared before DONE."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from runbook_helpers.archive.counts import TarStats
+from runbook_helpers.archive.manifest import TableStats, table_stats
+from runbook_helpers.archive.stream import TarWalker
+from runbook_helpers.checks.verify import TableCheck, compare
+from runbook_helpers.errors import VerifyMismatch
+from runbook_helpers.pg.marker import MARKER_DONE, MARKER_FAILED, set_marker, utc_now
+from runbook_helpers.pg.target import Target, connect, user_tables
+from runbook_helpers.restore.outcome import Prior
+
+
+def counted(chunks: Iterator[bytes], tar_stats: TarStats) -> Iterator[bytes]:
+    """``chunks`` unchanged, their rows counted into ``tar_stats`` on the way."""
+    walker = TarWalker(tar_stats)
+    for chunk in chunks:
+        walker.feed(chunk)
+        yield chunk
+    walker.finish()  # a tar cut short inside a complete gzip: IntegrityError, nothing commits
+    tar_stats.check_complete()
+
+
+def finish(
+    target: Target,
+    dbname: str,
+    safe_source: str,
+    tar_stats: TarStats | None,
+    prior: Prior,
+    analyze: bool,
+    stages: dict[str, float],
+    stage: Callable[[str], None],
+    settled: dict[str, TableStats] | None = None,
+) -> tuple[list[TableCheck] | None, str, int]:
+    """Compare the rows read from the archive with the restored database, ANALYZE, mark DONE.
+
+    ``settled``: the restored rows, already counted (and ANALYZE done) by the parallel
+    restore (:mod:`runbook_helpers.restore.settle`).
+    A difference marks the database FAILED and raises VerifyMismatch (exit 10): the DONE mark
+    (and, for a parallel restore, the target's name) comes only after every check.
+    """
+    checked = None
+    with connect(target.url, dbname=dbname) as conn:
+        if tar_stats is not None:
+            t0 = time.perf_counter()
+            checked = compare(tar_stats.stats, table_stats(conn) if settled is None else settled)
+            if settled is None:
+                stages["row check"] = time.perf_counter() - t0
+            # tables that were there before (--allow-non-empty) are not the archive's to judge
+            bad = [
+                c for c in checked if c.status not in ("ok", "-", "extra" if prior.tables else "ok")
+            ]
+            if bad:
+                shown = ", ".join(f"{c.table} ({c.status})" for c in bad[:5])
+                reason = f"{len(bad)} table(s) differ from the rows in the archive: {shown}"
+                set_marker(
+                    conn,
+                    dbname,
+                    MARKER_FAILED.format(source=safe_source, at=utc_now(), reason=reason[:200]),
+                )
+                raise VerifyMismatch(
+                    f"{reason}; {dbname} is marked FAILED",
+                    hint="the restore is not a faithful copy of the backup: do not use it; "
+                    f"compare with `runbook verify --target URL --archive {safe_source}`",
+                )
+            stage(f"rows of {len(tar_stats.stats)} tables match the archive")
+        if analyze and settled is None:
+            t0 = time.perf_counter()
+            conn.execute("analyze")
+            stages["analyze"] = time.perf_counter() - t0
+            stage(f"analyze took {stages['analyze']:.1f}s")
+        tables = len(user_tables(conn))
+        marker = MARKER_DONE.format(source=safe_source, at=utc_now())
+        set_marker(conn, dbname, marker)
+    return checked, marker, tables
