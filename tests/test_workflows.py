@@ -111,8 +111,11 @@ def workflow_commands(path: Path) -> set[str]:
     commands: set[str] = set()
     for job in yaml.safe_load(path.read_text())["jobs"].values():
         for values, step in product(_matrix_values(job), job.get("steps", [])):
+            env = {k: str(v) for k, v in (step.get("env") or {}).items()}
             for line in str(step.get("run", "")).splitlines():
                 line = line.strip()
+                for name, expr in env.items():  # a step's env: what its script reads as "$NAME"
+                    line = line.replace(f'"${name}"', expr)
                 for key, value in values.items():
                     line = line.replace("${{ matrix." + key + " }}", value)
                 if COMMAND.match(line):
@@ -177,3 +180,109 @@ def test_every_secret_and_variable_a_workflow_reads_is_documented() -> None:
     assert used >= {"R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_ENDPOINT"}
     missing = {name for name in used if f"`{name}`" not in page}
     assert not missing, f"secrets/variables the drills page does not explain: {missing}"
+
+
+USES = re.compile(r"^\s*(?:- )?uses: (?P<ref>\S+)(?P<comment>.*)$", re.MULTILINE)
+PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+VERSION_COMMENT = re.compile(r"^ # v\d+\.\d+\.\d+$")
+
+
+def _jobs(workflow: Path) -> dict[str, Any]:
+    jobs: dict[str, Any] = yaml.safe_load(workflow.read_text())["jobs"]
+    return jobs
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.stem)
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version(workflow: Path) -> None:
+    """A tag can be moved to other code; a full commit SHA cannot (the comment is for people
+    and for Dependabot, which moves the SHA and the comment together)."""
+    uses = list(USES.finditer(workflow.read_text()))
+    assert uses, f"{workflow.name} uses no action"
+    for m in uses:
+        assert PINNED_USES.match(m["ref"]), f"{workflow.name}: {m['ref']} is not a commit SHA"
+        assert VERSION_COMMENT.match(m["comment"]), f"{workflow.name}: {m[0]!r} has no # vX.Y.Z"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.stem)
+def test_checkout_keeps_no_credentials(workflow: Path) -> None:
+    for name, job in _jobs(workflow).items():
+        for step in job.get("steps", []):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step.get("with", {}).get("persist-credentials") is False, name
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.stem)
+def test_permissions_are_none_by_default_and_asked_for_per_job(workflow: Path) -> None:
+    data = yaml.safe_load(workflow.read_text())
+    assert data["permissions"] == {}, f"{workflow.name}: the workflow grants by default"
+    text = workflow.read_text()
+    for name, job in data["jobs"].items():
+        assert isinstance(job.get("permissions"), dict), f"{workflow.name}: {name} grants nothing"
+        for scope in job["permissions"]:
+            line = re.search(rf"^\s+{re.escape(scope)}: \w+(.*)$", text, re.MULTILINE)
+            assert line and line[1].startswith(" # "), f"{name}: {scope} says not why"
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.stem)
+def test_secrets_are_only_in_the_steps_that_read_them(workflow: Path) -> None:
+    data = yaml.safe_load(workflow.read_text())
+    assert "secrets." not in yaml.safe_dump(data.get("env", {})), workflow.name
+    for name, job in data["jobs"].items():
+        assert "secrets." not in yaml.safe_dump(job.get("env", {})), f"{workflow.name}: {name}"
+        for step in job.get("steps", []):
+            assert "secrets." not in str(step.get("run", "")), f"{name}: a secret in a script"
+
+
+def test_dependabot_keeps_the_action_shas_current() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    ecosystems = {u["package-ecosystem"]: u for u in config["updates"]}
+    assert ecosystems["github-actions"]["directory"] == "/"
+    assert "dependabot.yml" in (ROOT / "docs" / "drills.md").read_text()
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    found = shutil.which("zizmor", path=str(Path(sys.executable).parent)) or shutil.which("zizmor")
+    assert found, "zizmor is not installed: pip install -e '.[test]'"
+    cmd = [found, "--offline", "--no-progress", "--format", "plain", *map(str, paths)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_zizmor_finds_nothing_in_the_workflows() -> None:
+    result = zizmor(ROOT / ".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# (workflow, text in it, replaced by, the zizmor audit that must fire)
+UNSAFE = {
+    "a tag, not a SHA": (
+        "site",
+        "actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128 # v5.0.0",
+        "actions/deploy-pages@v5",
+        "unpinned-uses",
+    ),
+    "credentials kept": (
+        "tests",
+        "\n        with:\n          persist-credentials: false",
+        "",
+        "artipacked",
+    ),
+    "untrusted input in a script": (
+        "restore-test",
+        'echo "Run: $RUN_URL"',
+        'echo "${{ github.event.issue.title }}"',
+        "template-injection",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSAFE))
+def test_zizmor_fails_on_an_unsafe_workflow(case: str, tmp_path: Path) -> None:
+    name, original, unsafe, audit = UNSAFE[case]
+    text = (ROOT / ".github" / "workflows" / f"{name}.yml").read_text()
+    assert original in text
+    path = tmp_path / ".github" / "workflows" / f"{name}.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text.replace(original, unsafe, 1))
+    result = zizmor(path)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert audit in result.stdout + result.stderr
