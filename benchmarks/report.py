@@ -209,9 +209,12 @@ def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
         )
         + ".",
         "",
-        '<figure class="rb-chart"><img src="' + chart + '" alt="Median seconds of each step '
-        'against database size"><figcaption>Median seconds per step against database size '
-        f"(measured {result['measured_at'][:10]}).</figcaption></figure>",
+        # Markdown, not an <img> tag: mkdocs resolves (and --strict checks) the path from the
+        # page's file, where a raw src is taken relative to the page's URL (time-estimates/).
+        f"![Median seconds of each step against database size]({chart}){{ .rb-chart }}",
+        "",
+        f"*Median seconds per step against database size (measured "
+        f"{result['measured_at'][:10]}).*{{ .rb-chart-caption }}",
         "",
     ]
     lines += targets(sizes)

@@ -6,10 +6,12 @@ A missing browser is a failure, not a skip: CI installs ``chromium`` and ``chrom
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -69,21 +72,45 @@ def site(ledger: dict[tuple[str, int], dict[str, Any]]) -> Path:
     return SITE
 
 
+def _site_path() -> str:
+    """The path the site is published under (``site_url``'s, e.g. ``/vlvt-runbooks/``): the
+    404 page links its assets absolutely, so the test server serves the site there too."""
+    config = (ROOT / "mkdocs.yml").read_text()
+    url = re.search(r"^site_url: *(\S+)", config, re.MULTILINE)
+    return urlparse(url[1]).path.rstrip("/") + "/" if url else "/"
+
+
 @pytest.fixture(scope="session")
 def base_url(site: Path) -> Iterator[str]:
-    """The built site served on 127.0.0.1 (a free port) for the session."""
-    handler = functools.partial(_QuietHandler, directory=str(site))
+    """The built site served on 127.0.0.1 (a free port) for the session, under its path."""
+    with serve(site, _site_path()) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve(directory: Path, path: str = "/") -> Iterator[str]:
+    """``directory`` over HTTP on 127.0.0.1 at ``path``; anything outside ``path`` is a 404."""
+    handler = functools.partial(_QuietHandler, path, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
     finally:
         server.shutdown()
         server.server_close()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, prefix: str, *args: Any, **kwargs: Any) -> None:
+        self.prefix = prefix
+        super().__init__(*args, **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        if not path.startswith(self.prefix):
+            return str(Path(self.directory) / "\0not-published")  # never a file: a 404
+        return super().translate_path("/" + path.removeprefix(self.prefix))
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -106,6 +133,8 @@ def browser() -> Iterator[Any]:
     options.binary_location = CHROMIUM
     for flag in [*CHROME_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900"]:
         options.add_argument(flag)
+    # the console and the network log: every resource of a page must load (test_browser.py)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     try:
         yield driver

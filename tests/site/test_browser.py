@@ -3,15 +3,18 @@
 Every copy button on every page is clicked and the clipboard compared with the commands the
 docs tests executed (the ledger); no test syntax (``[..]``, ``? N``, a lone ``...``) may reach
 a code block; every page carries its verification stamp; search finds ``pg_restore``; every
-internal link resolves; desktop and mobile screenshots go to ``build/screenshots/``.
+internal link resolves; every resource of every page loads (no 404, no failed request, no
+console error); desktop and mobile screenshots go to ``build/screenshots/``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.site.conftest import serve
 from tests.site.pages import page_paths
 
 COPY_BUTTONS = 'button.md-clipboard, button.md-code__button[data-md-type="copy"]'
@@ -234,3 +238,75 @@ def test_screenshots(browser: Any, base_url: str, name: str, width: int, height:
             assert browser.save_screenshot(str(file)), file
     finally:
         browser.set_window_size(1280, 900)
+
+
+def _load_problems(browser: Any, url: str) -> list[str]:
+    """Open ``url`` and say what did not load: every HTTP status of 400 and up, every request
+    that failed, and every console error (the browser's and the performance log's own words)."""
+    browser.get_log("performance")  # drop what earlier pages left
+    browser.get_log("browser")
+    browser.get(url)
+    WebDriverWait(browser, 20).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+    time.sleep(0.3)  # late requests (search worker, fonts) reach the log
+    problems = []
+    requests: dict[str, str] = {}
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            requests[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.responseReceived":
+            status = int(params["response"]["status"])
+            if status >= 400:
+                problems.append(f"HTTP {status}: {params['response']['url']}")
+        elif message["method"] == "Network.loadingFailed" and not params.get("canceled"):
+            where = requests.get(params["requestId"], params["requestId"])
+            problems.append(f"failed ({params.get('errorText')}): {where}")
+    problems += [
+        f"console {e['level']}: {e['message']}"
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE"
+    ]
+    return problems
+
+
+def test_every_resource_of_every_page_loads(browser: Any, base_url: str, pages: list[str]) -> None:
+    problems = [
+        f"{path or 'index'}: {problem}"
+        for path in [*pages, "404.html"]
+        for problem in _load_problems(browser, base_url + path)
+    ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def broken_site(tmp_path: Path) -> Iterator[str]:
+    """A page with a missing image and a page with a script error, served like the site."""
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "here.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'
+    )
+    head = '<!doctype html><html><head><link rel="icon" href="data:,"><title>t</title></head>'
+    (tmp_path / "index.html").write_text(
+        head + '<body><img src="images/here.svg" alt="loads"><img src="images/bench.svg" '
+        'alt="missing"></body></html>'
+    )
+    (tmp_path / "script.html").write_text(
+        head + "<body><script>undefinedFunction()</script></body></html>"
+    )
+    with serve(tmp_path, "/vlvt-runbooks/") as url:
+        yield url
+
+
+def test_a_missing_image_or_a_script_error_fails_the_page(browser: Any, broken_site: str) -> None:
+    """The check above is no check unless it catches the chart's old 404, and a script error."""
+    missing = f"{broken_site}images/bench.svg"
+    assert _load_problems(browser, broken_site) == [
+        f"HTTP 404: {missing}",
+        f"console SEVERE: {missing} - Failed to load resource: the server responded with a "
+        "status of 404 (File not found)",
+    ]
+    (error,) = _load_problems(browser, broken_site + "script.html")
+    assert error.startswith("console SEVERE: ") and "undefinedFunction" in error
