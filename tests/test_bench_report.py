@@ -121,3 +121,21 @@ def test_a_step_timed_once_says_so() -> None:
     assert row.endswith("| 180.0 s (9.00x); one run |"), row
     floor = next(ln for ln in lines if ln.startswith("| serial floor:"))
     assert "best 19.0 s" in floor
+
+
+def test_the_suite_times_are_shown_against_their_targets(committed: dict[str, Any]) -> None:
+    times = {
+        "cores": 2,
+        "targets_s": {"tests": 180.0, "one_page": 30.0},
+        "tests": {"seconds": 171.4, "exit": 0, "loadavg_1m_at_start": 1.5},
+        "one_page": {"seconds": 41.0, "exit": 0, "loadavg_1m_at_start": 2.0},
+    }
+    text = report.markdown({**committed, "suite": times})
+    assert (
+        "- `nox -s tests`'s pytest run: 2.9 min (exit 0, load average 1.5 at the start); " in text
+    )
+    assert "target 3.0 min: met" in text
+    assert (
+        "- one page: 41 s (exit 0, load average 2.0 at the start); target 30 s: **not met**" in text
+    )
+    assert "The test suite" not in report.markdown(committed)

@@ -531,3 +531,43 @@ def test_full_run_fails_below_the_output_checked_minimum(docs: Docs) -> None:
     )
     docs.page("more.md", "```console\n$ echo ok\nok\n```\n")
     assert docs.run().ret == pytest.ExitCode.OK  # 2 of 4: 50%
+
+
+TWO_PAGES = {
+    "one.md": "```bash\necho one\n```\n\n```console\n$ echo 1\n1\n```\n",
+    "two.md": "```bash\necho two\n```\n\n```text\nshown only\n```\n",
+}
+
+
+def test_xdist_workers_records_make_one_ledger(docs: Docs) -> None:
+    """Under pytest-xdist each worker runs some pages; the controller writes every record."""
+    for name, text in TWO_PAGES.items():
+        docs.page(name, text)
+    result = docs.run("-n", "2", "--dist", "loadfile")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["docs: 4 blocks, 3 executed, 0 skipped, 1 not-runnable"])
+    assert {(f, line): e["status"] for (f, line), e in docs.ledger().items()} == {
+        ("docs/one.md", 1): "passed",
+        ("docs/one.md", 5): "passed",
+        ("docs/two.md", 1): "passed",
+        ("docs/two.md", 5): "not-runnable",
+    }
+    assert docs.ledger()[("docs/one.md", 5)]["outputs"] == ["1\n"]
+
+
+def test_xdist_run_still_fails_on_an_unaccounted_fence(docs: Docs) -> None:
+    docs.pytester.makeconftest("""
+        def pytest_collection_modifyitems(items):
+            items[:] = [i for i in items if "L5" not in i.name]  # a buggy plugin
+    """)
+    for name, text in TWO_PAGES.items():
+        docs.page(name, text)
+    result = docs.run("-n", "2", "--dist", "loadfile")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "docs: docs/one.md:5 [[]console] was neither run nor skipped with a reason",
+            "docs: 4 blocks, 2 executed, 0 skipped, 1 not-runnable, 1 not-run",
+        ]
+    )
+    assert docs.ledger()[("docs/one.md", 5)]["status"] == "not-run"
