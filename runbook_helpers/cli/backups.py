@@ -6,9 +6,10 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from runbook_helpers.cli.common import add_s3_options, client_from_args, human_age, human_size, iso
+from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, UsageError
+from runbook_helpers.human import human_age, human_size, iso
 from runbook_helpers.r2.backups import (
     BackupObject,
     latest_backup,

@@ -6,9 +6,10 @@ import argparse
 from typing import Any
 
 from runbook_helpers.archive.inspect import ArchiveInfo, check_compatible, inspect
-from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
+from runbook_helpers.cli.common import add_s3_options, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.human import human_size
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
