@@ -17,14 +17,13 @@ object size, ``gzip -t``, GNU ``tar -tf``, ``bsdtar -tf``) in a :class:`Case`.
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,7 +147,7 @@ def _pipeline(
     try:
         yield proc
     except BaseException:
-        with _suppress_os():
+        with suppress(OSError):
             os.killpg(proc.pid, signal.SIGKILL)  # our own pipeline's group: sh, pg_dump, gzip
             os.killpg(proc.pid, signal.SIGCONT)
         proc.wait(timeout=WAIT)
@@ -194,7 +193,7 @@ class CorpusBuilder:
         self.admin.close()
 
     def _reconnect_admin(self) -> None:
-        with _suppress_pg():
+        with suppress(psycopg.Error):
             self.admin.close()
         deadline = time.monotonic() + WAIT
         while True:
@@ -208,7 +207,7 @@ class CorpusBuilder:
                 time.sleep(0.05)
 
     def seed(self) -> dict[str, int]:
-        with _suppress_pg():
+        with suppress(psycopg.Error):
             self.admin.execute(f"drop database if exists {SOURCE_DB} with (force)")
         self.admin.execute(f"create database {SOURCE_DB}")
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -216,8 +215,9 @@ class CorpusBuilder:
             conn.execute("vacuum analyze")
         return dict(TABLES)
 
-    def run(self, name: str, fault: Callable[[subprocess.Popen[bytes]], None] | None = None,
-            **kw: Any) -> tuple[Path, int, str]:
+    def run(
+        self, name: str, fault: Callable[[subprocess.Popen[bytes]], None] | None = None, **kw: Any
+    ) -> tuple[Path, int, str]:
         out = self.work / f"{name}.tar.gz"
         with _pipeline(self.url, out, self.env, **kw) as proc:
             if fault is not None:
@@ -256,7 +256,7 @@ class CorpusBuilder:
         row = victim.execute("select pg_backend_pid()").fetchone()
         assert row is not None
         os.kill(int(row[0]), signal.SIGKILL)
-        with _suppress_pg():
+        with suppress(psycopg.Error):
             victim.close()
         os.kill(dump, signal.SIGCONT)
         proc.wait(timeout=WAIT)
@@ -309,22 +309,6 @@ def _blocked_writing(pid: int) -> bool:
     return state == "S" and fields[:2] == [write, "0x1"]
 
 
-@contextmanager
-def _suppress_os() -> Iterator[None]:
-    try:
-        yield
-    except OSError:
-        pass
-
-
-@contextmanager
-def _suppress_pg() -> Iterator[None]:
-    try:
-        yield
-    except psycopg.Error:
-        pass
-
-
 # --- what the usual checks say --------------------------------------------------------------
 
 
@@ -344,8 +328,7 @@ def checks_of(path: Path) -> tuple[int, int, int, tuple[str, ...]]:
 
 def _case(name: str, what: str, path: Path, status: int, err: str, restorable: bool) -> Case:
     gz, gnu, bsd, names = checks_of(path)
-    return Case(name, what, path, status, err, path.stat().st_size, gz, gnu, bsd, restorable,
-                names)
+    return Case(name, what, path, status, err, path.stat().st_size, gz, gnu, bsd, restorable, names)
 
 
 def build_corpus(server: PostgresServer, work: Path, env: dict[str, str]) -> Corpus:
@@ -362,61 +345,77 @@ def build_corpus(server: PostgresServer, work: Path, env: dict[str, str]) -> Cor
         counts = b.seed()
         add("complete", "a night without faults", True, b.run("complete"))
         with b.lock_held("m_big"):
-            add("terminated_before_data",
+            add(
+                "terminated_before_data",
                 "the dump's connection terminated while it waited for a lock, before any data",
-                False, b.run("terminated_before_data", b.terminate_waiting))
-        add("terminated_during_largest",
+                False,
+                b.run("terminated_before_data", b.terminate_waiting),
+            )
+        add(
+            "terminated_during_largest",
             "the dump's connection terminated mid-COPY of the largest table",
-            False, b.run("terminated_during_largest", b.terminate_in_copy("m_big")))
-        add("terminated_after_largest",
+            False,
+            b.run("terminated_during_largest", b.terminate_in_copy("m_big")),
+        )
+        add(
+            "terminated_after_largest",
             "the dump's connection terminated after the largest table, mid-COPY of the next",
-            False, b.run("terminated_after_largest", b.terminate_in_copy("z_last")))
-        add("server_restart", "the server crash-restarted mid-COPY of the largest table",
-            False, b.run("server_restart", b.crash_restart_in_copy))
-        add("killed_while_writing",
+            False,
+            b.run("terminated_after_largest", b.terminate_in_copy("z_last")),
+        )
+        add(
+            "server_restart",
+            "the server crash-restarted mid-COPY of the largest table",
+            False,
+            b.run("server_restart", b.crash_restart_in_copy),
+        )
+        add(
+            "killed_while_writing",
             "pg_dump SIGKILLed while appending the largest table's member to the tar",
-            False, b.run("killed_while_writing", b.kill_while_writing))
-        add("spool_disk_full",
+            False,
+            b.run("killed_while_writing", b.kill_while_writing),
+        )
+        add(
+            "spool_disk_full",
             "pg_dump's tar spool directory (/tmp) on a 4 MB filesystem",
-            False, b.run("spool_disk_full", wrap=["unshare", "--mount", "--propagation",
-                                                  "private"],
-                         prefix="mount -t tmpfs -o size=4m tmpfs /tmp && "))
+            False,
+            b.run(
+                "spool_disk_full",
+                wrap=["unshare", "--mount", "--propagation", "private"],
+                prefix="mount -t tmpfs -o size=4m tmpfs /tmp && ",
+            ),
+        )
+        b.admin.execute(f"alter database {SOURCE_DB} set statement_timeout = '20ms'")
         b.admin.execute(
-            f"alter database {SOURCE_DB} set statement_timeout = '20ms'")
-        b.admin.execute(
-            f"alter database {SOURCE_DB} set idle_in_transaction_session_timeout = '20ms'")
-        add("database_timeouts",
+            f"alter database {SOURCE_DB} set idle_in_transaction_session_timeout = '20ms'"
+        )
+        add(
+            "database_timeouts",
             "statement_timeout and idle_in_transaction_session_timeout of 20 ms on the database",
-            True, b.run("database_timeouts"))
+            True,
+            b.run("database_timeouts"),
+        )
         b.admin.execute(f"alter database {SOURCE_DB} reset statement_timeout")
         b.admin.execute(f"alter database {SOURCE_DB} reset idle_in_transaction_session_timeout")
         b.admin.execute(f"alter database {SOURCE_DB} set lock_timeout = '100ms'")
         with b.lock_held("m_big"):
-            add("lock_wait_job_timeout",
+            add(
+                "lock_wait_job_timeout",
                 "a migration's lock (lock_timeout 100 ms on the database) made pg_dump wait "
                 "until the job's timeout killed it",
-                False, b.run("lock_wait_job_timeout", b.job_timeout_while_waiting))
+                False,
+                b.run("lock_wait_job_timeout", b.job_timeout_while_waiting),
+            )
         b.admin.execute(f"alter database {SOURCE_DB} reset lock_timeout")
         full = cases["complete"].data
         cut = work / "upload_cut.tar.gz"
         cut.write_bytes(full[: len(full) * 6 // 10])
-        cases["upload_cut"] = _case("upload_cut", "an upload cut short at 60% of the object",
-                                    cut, 0, "", False)
+        cases["upload_cut"] = _case(
+            "upload_cut", "an upload cut short at 60% of the object", cut, 0, "", False
+        )
         empty = work / "zero_byte.tar.gz"
         empty.write_bytes(b"")
         cases["zero_byte"] = _case("zero_byte", "a zero-byte object", empty, 0, "", False)
     finally:
         b.close()
     return Corpus(cases, time.monotonic() - started, b.url, counts)
-
-
-def tar_of(case: Case) -> bytes:
-    """The tar inside a case's gzip (as far as it decompresses)."""
-    d = __import__("zlib").decompressobj(16 + 15)
-    try:
-        return d.decompress(case.data)
-    except Exception:
-        return b""
-
-
-__all__ = ["Case", "Corpus", "build_corpus", "checks_of", "gzip", "tar_of"]
