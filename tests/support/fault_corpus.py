@@ -125,8 +125,9 @@ def _until(what: str, check: Callable[[], bool]) -> None:
 
 
 def template_pipeline(url: str, out: Path, env: dict[str, str], *, prefix: str = "") -> list[str]:
-    """The template's command through ``sh`` (``prefix`` runs first in the same shell)."""
-    script = f'{prefix}pg_dump --dbname="$DUMP_URL" --format=tar | gzip > "$DUMP_OUT"'
+    """The template's command through ``sh`` (``prefix`` runs first in the same shell, after
+    the output file is opened on fd 3: a prefix may mount over the directory it is in)."""
+    script = f'exec 3> "$DUMP_OUT"; {prefix}pg_dump --dbname="$DUMP_URL" --format=tar | gzip >&3'
     env.update(DUMP_URL=url, DUMP_OUT=str(out))
     return ["sh", "-c", script]
 
@@ -419,3 +420,61 @@ def build_corpus(server: PostgresServer, work: Path, env: dict[str, str]) -> Cor
     finally:
         b.close()
     return Corpus(cases, time.monotonic() - started, b.url, counts)
+
+
+def corpus_report(corpus: Corpus) -> dict[str, Any]:
+    """What the template left for each case, as recorded in ``build/fault-corpus.json``."""
+    return {
+        "build_seconds": round(corpus.seconds, 2),
+        "rows": corpus.row_counts,
+        "cases": {
+            c.name: {
+                "what": c.what,
+                "pipeline_status": c.pipeline_status,
+                "size": c.size,
+                "gzip -t": c.gzip_t,
+                "GNU tar -tf": c.gnu_tar,
+                "bsdtar -tf": c.bsdtar,
+                "members": list(c.members),
+                "restorable": c.restorable,
+                "pg_dump said": c.dump_stderr.strip().splitlines()[-3:],
+            }
+            for c in corpus.cases.values()
+        },
+    }
+
+
+def upload_history(client: Any, bucket: str, case: Case, good: Case, nights: int = 4) -> str:
+    """``nights`` good nightly backups, then ``case`` as last night's; returns its s3:// URI."""
+    from datetime import UTC, datetime, timedelta
+
+    from runbook_helpers.r2.naming import backup_key
+
+    last = datetime.now(UTC).replace(hour=3, minute=0, second=0, microsecond=123000)
+    if last > datetime.now(UTC):
+        last -= timedelta(days=1)
+    for n in range(nights, 0, -1):
+        key = backup_key(last - timedelta(days=n))
+        client.put_object(Bucket=bucket, Key=key, Body=good.data)
+    key = backup_key(last)
+    client.put_object(Bucket=bucket, Key=key, Body=case.data)
+    return f"s3://{bucket}/{key}"
+
+
+#: cases whose dump was stopped mid-way with a toc.dat written (the tar lacks data members)
+KILLED = (
+    "terminated_during_largest",
+    "terminated_after_largest",
+    "server_restart",
+    "killed_while_writing",
+    "spool_disk_full",
+)
+#: every case that cannot restore the whole database
+BROKEN = (
+    "terminated_before_data",
+    *KILLED,
+    "lock_wait_job_timeout",
+    "upload_cut",
+    "zero_byte",
+)
+RESTORABLE = ("complete", "database_timeouts")
