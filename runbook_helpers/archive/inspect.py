@@ -322,7 +322,9 @@ def pg_restore_for(header: ArchiveHeader) -> Path:
 
 
 def check_compatible(info: ArchiveInfo) -> None:
-    """Raise :class:`Incompatible` when the local pg_restore cannot read ``info``'s archive."""
+    """Raise :class:`Incompatible` when the local pg_restore cannot read ``info``'s archive
+    (:class:`IntegrityError` first when the archive is incomplete)."""
+    check_complete(info)
     if not info.compatible:
         raise Incompatible(
             info.incompatibility or "incompatible archive", hint=info.install_hint or ""

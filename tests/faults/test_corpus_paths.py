@@ -123,23 +123,30 @@ def test_verify_against_the_archive(
     failed_cleanly(run_runbook(argv, corpus_env), argv)
 
 
+#: broken, yet of a plausible size: only reading the bytes catches these (inspect, restore)
+SIZE_HIDES = ("terminated_after_largest", "upload_cut")
+
+
 @pytest.mark.parametrize("name", BROKEN)
 def test_backups_list_latest_and_freshness_flag_the_small_newest(
     name: str, fault_corpus: Corpus, corpus_env: dict[str, str], r2_clean: R2Mock
 ) -> None:
     cases = fault_corpus.cases
-    if name == "upload_cut":
-        pytest.skip("a cut upload keeps 60% of the size: only reading it catches it (below)")
     uri = upload_history(r2_clean.client(), r2_clean.bucket, cases[name], cases["complete"])
     listed = run_cli(["backups", "list"], corpus_env)
+    latest = run_cli(["backups", "latest"], corpus_env)
+    fresh = run_cli(["freshness"], corpus_env)
+    if name in SIZE_HIDES:  # what the size check cannot see (backups.md's monitoring says so)
+        assert cases[name].size >= 0.5 * cases["complete"].size
+        assert (listed.status, latest.status, fresh.status) == (0, 0, 0)
+        assert latest.stdout.strip() == uri
+        return
     line = assert_clean_failure(listed, ExitStatus.STALE, argv=["backups", "list"])
     assert uri in line
     newest = [ln for ln in listed.stdout.splitlines() if uri in ln]
     assert newest and newest[0].endswith("<- far smaller than the ones before")
-    latest = run_cli(["backups", "latest"], corpus_env)
     line = assert_clean_failure(latest, ExitStatus.STALE, argv=["backups", "latest"])
     assert uri in line and "probably incomplete" in line and latest.stdout == ""
-    fresh = run_cli(["freshness"], corpus_env)
     assert fresh.status == ExitStatus.STALE and fresh.stdout.startswith("STALE newest backup is")
 
 
