@@ -121,11 +121,13 @@ def serve(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff on everything, mypy --strict on the library and the test engine, zizmor on the
-    workflows."""
+    """ruff on everything, mypy --strict on the library and the test engine, the import layers,
+    zizmor on the workflows."""
     session.install("-e", ".[lint,test]", *PINNED)
     session.run("ruff", "check", ".")
     session.run("mypy", "--strict", "runbook_helpers", "runbook_docs")
+    # the library's layers ([tool.importlinter] in pyproject.toml)
+    session.run("lint-imports")
     # the workflows: unpinned actions, persisted credentials, template injection, broad permissions
     session.run("zizmor", "--offline", ".github")
 
