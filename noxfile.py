@@ -103,10 +103,12 @@ def serve(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff on everything, mypy --strict on the library and the test engine."""
+    """ruff on everything, mypy --strict on the library and the test engine, the import layers."""
     session.install("-e", ".[lint,test]", *PINNED)
     session.run("ruff", "check", ".")
     session.run("mypy", "--strict", "runbook_helpers", "runbook_docs")
+    # the library's layers ([tool.importlinter] in pyproject.toml)
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from runbook_helpers.cli.common import human_age, human_size, iso
+from runbook_helpers.human import human_age, human_size, iso
 
 NOW = datetime(2026, 1, 25, 12, tzinfo=UTC)
 

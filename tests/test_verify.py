@@ -6,8 +6,7 @@ import json
 
 import psycopg
 
-from runbook_helpers.archive.manifest import Manifest, TableStats, table_stats
-from runbook_helpers.checks.verify import compare
+from runbook_helpers.archive.manifest import Manifest, TableStats, compare, table_stats
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.produce.seed import seed
 from runbook_helpers.sandbox.postgres import PostgresServer

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from runbook_helpers.archive.header import (
     ArchiveHeader,
+    check_source_content,
     header_from_head,
     install_hint,
     max_archive_version,
@@ -30,6 +31,7 @@ from runbook_helpers.archive.header import (
 )
 from runbook_helpers.archive.source import OpenedSource, decompressed_head, open_source
 from runbook_helpers.archive.stream import iter_gunzip
+from runbook_helpers.archive.tar_check import INCOMPLETE_HINT, tar_completeness
 from runbook_helpers.errors import Incompatible, IntegrityError, NotFound, RunbookError
 from runbook_helpers.pg.tools import find_tool, tool_version
 
@@ -58,10 +60,19 @@ class ArchiveInfo:
     compatible: bool = True
     incompatibility: str | None = None
     install_hint: str | None = None
+    # tar dumps only (None: not checked): read to the end, toc.dat's data members against the tar
+    complete: bool | None = None
+    data_members_promised: int | None = None
+    data_members_present: int | None = None
+    missing_members: list[str] = field(default_factory=list)
+    end_blocks: bool | None = None
+    incomplete: str | None = None
+    incomplete_hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("header")
+        data.pop("incomplete_hint")
         return data
 
 
@@ -201,6 +212,9 @@ def inspect(source: str, *, client: Any = None, with_toc: bool = True) -> Archiv
     with open_source(source, client=client) as opened:
         head, consumed = decompressed_head(opened)
         fmt = opened.format
+        # nothing once decompressed (a gzip of no input: pg_dump died before it wrote) or
+        # binary junk is refused here as restore refuses it, never described as a dump
+        check_source_content(source, fmt, head, fmt.removesuffix(".gz"))
         info = ArchiveInfo(source=source, format=fmt, size_bytes=opened.size)
         if fmt.startswith("plain"):
             info.compression = "gzip (outer)" if fmt.endswith(".gz") else "none"
@@ -232,7 +246,34 @@ def inspect(source: str, *, client: Any = None, with_toc: bool = True) -> Archiv
             info.server_version = info.server_version or toc.fields.get(
                 "Dumped from database version"
             )
-        return info
+    if fmt in ("tar", "tar.gz"):
+        _fill_completeness(info, client)
+    return info
+
+
+def _fill_completeness(info: ArchiveInfo, client: Any) -> None:
+    """Read the tar to its end: a backup that cannot restore is never called compatible."""
+    comp = tar_completeness(info.source, client=client)
+    if comp is None:
+        return
+    info.complete = comp.complete
+    info.data_members_promised = len(comp.promised)
+    info.data_members_present = len([m for m in comp.promised if m in comp.present])
+    info.missing_members = [f"{m} ({comp.promised[m]})" for m in comp.missing]
+    info.end_blocks = comp.end_blocks
+    info.incomplete = comp.problem()
+    info.incomplete_hint = comp.hint
+    if not comp.complete:
+        info.compatible = False
+
+
+def check_complete(info: ArchiveInfo) -> None:
+    """Raise :class:`IntegrityError` (exit 6) when ``info``'s tar dump is incomplete."""
+    if info.complete is False:
+        raise IntegrityError(
+            f"{info.source} is incomplete: {info.incomplete}",
+            hint=info.incomplete_hint or INCOMPLETE_HINT,
+        )
 
 
 def _fill_local(info: ArchiveInfo, need: int | None) -> None:
@@ -281,7 +322,9 @@ def pg_restore_for(header: ArchiveHeader) -> Path:
 
 
 def check_compatible(info: ArchiveInfo) -> None:
-    """Raise :class:`Incompatible` when the local pg_restore cannot read ``info``'s archive."""
+    """Raise :class:`Incompatible` when the local pg_restore cannot read ``info``'s archive
+    (:class:`IntegrityError` first when the archive is incomplete)."""
+    check_complete(info)
     if not info.compatible:
         raise Incompatible(
             info.incompatibility or "incompatible archive", hint=info.install_hint or ""

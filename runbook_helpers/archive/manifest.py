@@ -121,3 +121,55 @@ def table_stats(conn: psycopg.Connection[Any]) -> dict[str, TableStats]:
             rows=int(count), newest_created_at=normalize_timestamp(newest)
         )
     return stats
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    table: str
+    expected_rows: int | None
+    actual_rows: int | None
+    expected_newest: str | None
+    actual_newest: str | None
+    status: str  # ok | missing | extra | rows differ | newest differs | (no reference)
+
+
+def _same_time(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a == b
+    try:
+        return normalize_timestamp(a) == normalize_timestamp(b)
+    except ValueError:
+        return a == b
+
+
+def compare(
+    expected: dict[str, TableStats] | None, actual: dict[str, TableStats]
+) -> list[TableCheck]:
+    """Side-by-side rows for every table on either side (pure function)."""
+    if expected is None:
+        return [
+            TableCheck(name, None, s.rows, None, s.newest_created_at, "-")
+            for name, s in sorted(actual.items())
+        ]
+    checks: list[TableCheck] = []
+    for name in sorted(set(expected) | set(actual)):
+        exp, act = expected.get(name), actual.get(name)
+        if act is None:
+            assert exp is not None
+            checks.append(TableCheck(name, exp.rows, None, exp.newest_created_at, None, "missing"))
+            continue
+        if exp is None:
+            checks.append(TableCheck(name, None, act.rows, None, act.newest_created_at, "extra"))
+            continue
+        if exp.rows != act.rows:
+            status = "rows differ"
+        elif not _same_time(exp.newest_created_at, act.newest_created_at):
+            status = "newest differs"
+        else:
+            status = "ok"
+        checks.append(
+            TableCheck(
+                name, exp.rows, act.rows, exp.newest_created_at, act.newest_created_at, status
+            )
+        )
+    return checks

@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 
 from runbook_helpers.archive.inspect import inspect
 from runbook_helpers.checks.preflight_checklist import Check, Report, State, failed
-from runbook_helpers.cli.common import human_age, human_size
 from runbook_helpers.errors import ExitStatus, NoSpace, RunbookError
+from runbook_helpers.human import human_age, human_size
 from runbook_helpers.pg.target import (
     Target,
     check_not_production,

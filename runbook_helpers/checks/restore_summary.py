@@ -11,8 +11,8 @@ from pathlib import Path
 
 from runbook_helpers.checks.drill_steps import Step
 from runbook_helpers.checks.restore_test import RestoreTestReport
-from runbook_helpers.cli.common import human_size
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.human import human_size
 
 TIMING_STEPS = ("scratch", "freshness", "integrity", "list", "inspect", "restore", "verify")
 TIMING_FIELDS = ("date", "backup", "archive_bytes", *TIMING_STEPS, "restore_path", "verdict")

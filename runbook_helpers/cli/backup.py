@@ -6,9 +6,10 @@ import argparse
 import os
 from datetime import UTC, datetime
 
-from runbook_helpers.cli.common import add_s3_options, client_from_args, human_size
+from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, UsageError
+from runbook_helpers.human import human_size
 from runbook_helpers.produce.backup import create_backup
 from runbook_helpers.r2.naming import DEFAULT_FILE_PREFIX
 

@@ -6,14 +6,17 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from runbook_helpers.cli.common import add_s3_options, client_from_args, human_age, human_size, iso
+from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, UsageError
+from runbook_helpers.human import human_age, human_size, iso
 from runbook_helpers.r2.backups import (
     BackupObject,
     latest_backup,
     list_backups,
     no_backups_error,
+    size_anomaly,
+    small_backup_error,
     split_future,
 )
 
@@ -66,7 +69,8 @@ def handle_list(args: argparse.Namespace, out: Output) -> int:
     backups = list_backups(client, args.bucket, args.subfolder)
     if not backups:
         raise no_backups_error(client, args.bucket, args.subfolder)
-    split_future(backups)  # warns about keys dated in the future; they are still listed
+    past, _ = split_future(backups)  # warns about keys dated in the future; still listed
+    anomaly = size_anomaly(past) if past else None
     total = len(backups)
     shown = backups[: args.limit] if args.limit else backups
     now = datetime.now(UTC)
@@ -75,11 +79,14 @@ def handle_list(args: argparse.Namespace, out: Output) -> int:
     else:
         out.line(f"{'TAKEN (UTC)':<24}  {'AGE':>12}  {'SIZE':>10}  URI")
         for b in shown:
+            flag = "  <- far smaller than the ones before" if anomaly and b is past[0] else ""
             out.line(
                 f"{iso(b.taken_at):<24}  {human_age(b.taken_at, now):>12}  "
-                f"{human_size(b.size):>10}  {b.uri}"
+                f"{human_size(b.size):>10}  {b.uri}{flag}"
             )
     out.info(f"{len(shown)} of {total} backups in s3://{args.bucket}/{args.subfolder}")
+    if anomaly:
+        raise small_backup_error(past[0], anomaly)
     return int(ExitStatus.OK)
 
 
@@ -98,7 +105,11 @@ def parse_moment(text: str) -> datetime:
 
 
 def handle_latest(args: argparse.Namespace, out: Output) -> int:
-    backup = latest_backup(client_from_args(args), args.bucket, args.subfolder, before=args.before)
+    # a backup far smaller than the ones before (a dump killed mid-way): exit 11, its URI in
+    # the error line and nothing on stdout, so `BACKUP=$(runbook backups latest)` stops there
+    backup = latest_backup(
+        client_from_args(args), args.bucket, args.subfolder, before=args.before, check_size=True
+    )
     now = datetime.now(UTC)
     if args.json:
         out.json(as_json(backup, now))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from runbook_helpers.checks.drill import REAL_TARGET_ENV, run_drill
 from runbook_helpers.checks.drill_steps import DrillReport, Step
-from runbook_helpers.cli.common import human_size
 from runbook_helpers.cli.output import Output
+from runbook_helpers.human import human_size
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,10 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
+from runbook_helpers.cli.common import add_s3_options, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.cli.progress import progress_for
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.human import human_size
 from runbook_helpers.r2.fetch import FetchResult, fetch, verify_local
 from runbook_helpers.r2.storage import S3Location, head
 

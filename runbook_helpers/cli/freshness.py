@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from runbook_helpers.cli.common import add_s3_options, client_from_args, human_size, iso
+from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus, UsageError
+from runbook_helpers.human import human_size, iso
 from runbook_helpers.r2.backups import DEFAULT_MIN_RATIO, check_freshness
 from runbook_helpers.r2.presign import parse_duration
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runbook_helpers.archive.inspect import ArchiveInfo, check_compatible, inspect
-from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
+from runbook_helpers.archive.inspect import ArchiveInfo, check_compatible, check_complete, inspect
+from runbook_helpers.cli.common import add_s3_options, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.human import human_size
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="show a dump's format, versions and contents; check the local pg_restore reads it",
         description="SOURCE is a local file/directory, s3://BUCKET/KEY, a key in --bucket, or "
         "`latest`. The format is detected from the first bytes (not the name); for s3:// only "
-        "the first bytes are read. Exits 7 when the local pg_restore is too old.",
+        "the first bytes are read, and a tar dump is read to its end to check that it is "
+        "complete (every data member toc.dat lists, and tar's end-of-archive blocks). Exits 6 "
+        "when it is incomplete, 7 when the local pg_restore is too old.",
     )
     parser.add_argument("source", metavar="SOURCE")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -46,8 +49,17 @@ def render(info: ArchiveInfo, out: Output) -> None:
             if info.local_pg_restore
             else "none found",
         ),
-        ("compatible", "yes" if info.compatible else "NO"),
     ]
+    if info.complete is not None:
+        promised, present = info.data_members_promised, info.data_members_present
+        rows += [
+            ("data members", f"{present} of {promised} that toc.dat lists"),
+            ("end of archive", "yes" if info.end_blocks else "NO (no end-of-archive blocks)"),
+            ("complete", "yes" if info.complete else "no"),
+        ]
+        if info.missing_members:
+            rows.append(("missing", ", ".join(info.missing_members)))
+    rows.append(("compatible", "yes" if info.compatible else "NO"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         out.line(f"{key:<{width}}  {value}")
@@ -62,5 +74,6 @@ def handle(args: argparse.Namespace, out: Output) -> int:
         out.json(info.to_dict())
     else:
         render(info, out)
+    check_complete(info)
     check_compatible(info)
     return int(ExitStatus.OK)

@@ -7,12 +7,11 @@ import argparse
 from runbook_helpers.cli.common import (
     add_s3_options,
     client_from_args,
-    human_size,
-    iso,
     location_from_args,
 )
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.human import human_size, iso
 from runbook_helpers.r2.presign import check_expiry, format_duration, parse_duration, presign
 
 

@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from runbook_helpers.cli.common import human_size
 from runbook_helpers.cli.output import Output
+from runbook_helpers.human import human_size
 
 _CLEAR = "\r\033[K"
 

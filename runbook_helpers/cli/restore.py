@@ -8,10 +8,11 @@ from pathlib import Path
 from types import FrameType
 
 from runbook_helpers.archive.header import KINDS
-from runbook_helpers.cli.common import add_s3_options, human_size, resolve_source
+from runbook_helpers.cli.common import add_s3_options, resolve_source
 from runbook_helpers.cli.output import Output
 from runbook_helpers.cli.progress import progress_for
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.human import human_size
 from runbook_helpers.restore import memory as restore_memory
 from runbook_helpers.restore.dispatch import RestoreOptions, RestoreResult, default_jobs, restore
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from runbook_helpers.cli.common import human_size
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.human import human_size
 from runbook_helpers.produce.seed import seed
 
 

@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from runbook_helpers.errors import NotFound
+from runbook_helpers.errors import NotFound, Stale
 from runbook_helpers.r2.errors import translate_errors
 from runbook_helpers.r2.naming import key_prefix, parse_backup_key
 from runbook_helpers.r2.storage import S3Client, S3Location
@@ -121,21 +121,61 @@ def no_backups_error(
     return NotFound(f"no backups (*.tar.gz named by the backup template) in {where}", hint)
 
 
+def size_anomaly(
+    backups: list[BackupObject], index: int = 0, *, min_ratio: float = DEFAULT_MIN_RATIO
+) -> str | None:
+    """Why ``backups[index]`` (newest first) is suspiciously small, or None.
+
+    Small means under ``min_ratio`` x the median of the up to 7 backups before it: a dump
+    killed mid-way uploads a valid gzip of a tar that lacks the largest tables (the template
+    has no ``pipefail``), so its size is the first sign.
+    """
+    previous = [b.size for b in backups[index + 1 : index + 1 + SIZE_WINDOW]]
+    if not previous:
+        return None
+    median = float(statistics.median(previous))
+    size = backups[index].size
+    if size >= min_ratio * median:
+        return None
+    which = "newest backup" if index == 0 else "backup"
+    return (
+        f"{which} is {size} bytes, under {min_ratio:g} x the median "
+        f"{median:.0f} bytes of the previous {len(previous)}"
+    )
+
+
+def small_backup_error(backup: BackupObject, anomaly: str) -> Stale:
+    """The error for a backup far smaller than the ones before it (exit 11)."""
+    return Stale(
+        f"{backup.uri}: {anomaly}: it is probably incomplete (pg_dump stopped mid-way)",
+        hint=f"check it with `runbook inspect {backup.uri}`; `runbook backups list` shows the "
+        "backups before it (restore one by its s3:// URI)",
+    )
+
+
 def latest_backup(
-    client: S3Client, bucket: str, subfolder: str = "", *, before: datetime | None = None
+    client: S3Client,
+    bucket: str,
+    subfolder: str = "",
+    *,
+    before: datetime | None = None,
+    check_size: bool = False,
 ) -> BackupObject:
     """The newest backup (taken at or before ``before`` when given); NotFound when none.
 
     Keys dated in the future are reported and skipped (see :func:`split_future`).
+    ``check_size``: Stale (exit 11) when it is far smaller than the ones before it.
     """
     backups, future = split_future(list_backups(client, bucket, subfolder))
     if not backups:
         raise no_backups_error(client, bucket, subfolder, future=len(future))
-    if before is None:
-        return backups[0]
-    for backup in backups:
-        if backup.taken_at <= before:
+    for index, backup in enumerate(backups):
+        if before is None or backup.taken_at <= before:
+            anomaly = size_anomaly(backups, index) if check_size else None
+            if anomaly is not None:
+                raise small_backup_error(backup, anomaly)
             return backup
+    assert before is not None  # with no moment, the loop returned the newest
     oldest = backups[-1]
     raise NotFound(
         f"no backup taken at or before {before.isoformat()} in s3://{bucket}/{subfolder}; "
@@ -192,11 +232,9 @@ def check_freshness(
     problems: list[str] = []
     if age > max_age:
         problems.append(f"newest backup is {_hours(age)} old (max {_hours(max_age)})")
-    if median is not None and latest.size < min_ratio * median:
-        problems.append(
-            f"newest backup is {latest.size} bytes, under {min_ratio:g} x the median "
-            f"{median:.0f} bytes of the previous {len(previous)}"
-        )
+    anomaly = size_anomaly(backups, min_ratio=min_ratio)
+    if anomaly is not None:
+        problems.append(anomaly)
     return Freshness(latest, age, max_age, median, min_ratio, problems)
 
 

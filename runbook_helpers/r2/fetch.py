@@ -159,6 +159,11 @@ def verify_file(
                 f"({exc.__cause__})",
                 hint="use another backup (`runbook backups list`) or re-fetch",
             ) from exc
+    if total_out == 0:  # the template's gzip of nothing: pg_dump died before it wrote
+        raise IntegrityError(
+            f"{name} holds no data once decompressed: not a PostgreSQL dump",
+            hint="the backup failed when it was made; use another one (`runbook backups list`)",
+        )
     tar_end.check()
     return digest.hexdigest(), total_out
 

@@ -63,8 +63,7 @@ from runbook_helpers.pg.target import (
 from runbook_helpers.pg.tools import tool_version
 from runbook_helpers.r2 import storage
 from runbook_helpers.redact import redact_text
-from runbook_helpers.restore import parallel as restore_parallel
-from runbook_helpers.restore import rows as restore_rows
+from runbook_helpers.restore import parallel, rows
 from runbook_helpers.restore.checksum import NOTHING_RESTORED, check_sha, sidecar_sha256
 from runbook_helpers.restore.lock import restore_lock
 from runbook_helpers.restore.options import RestoreOptions, RestoreResult, default_jobs
@@ -124,24 +123,24 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             raise connect_error(target, dbname, Exception(f'database "{dbname}" does not exist'))
         plan = None
         if fmt in ("tar", "tar.gz"):  # the pre-check: parallel or serial, and why
-            sessions = restore_parallel.sessions_on(target) if not opts.side_db else 0
-            plan = restore_parallel.choose(
+            sessions = parallel.sessions_on(target) if not opts.side_db else 0
+            plan = parallel.choose(
                 jobs,
                 opts.workdir,
                 target_tables=prior.tables,
                 target_sessions=sessions if target_exists else 0,
                 client_major=tool_version(tool)[0],
-                server_major=restore_parallel.server_major(target),
+                server_major=parallel.server_major(target),
             )
             stage(plan.reason)
         hidden = plan is not None and plan.parallel and not opts.side_db
-        side: restore_parallel.HiddenSideDatabase | None = None
+        side: parallel.HiddenSideDatabase | None = None
         if opts.side_db or hidden:
             dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
             if cut:
                 stage(f"side database name shortened to {dbname} (PostgreSQL keeps 63 bytes)")
             if hidden:  # from here until it is renamed, any failure or Ctrl-C drops it
-                side = lock.enter_context(restore_parallel.HiddenSideDatabase(target, dbname))
+                side = lock.enter_context(parallel.HiddenSideDatabase(target, dbname))
             create_database(target, dbname)
             prior.created = True
             stage(f"created side database {dbname}")
@@ -244,16 +243,16 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             if tmpdir is not None:
                 tmpdir.cleanup()
 
-        checked, marker, tables = restore_rows.finish(
+        checked, marker, tables = rows.finish(
             target, dbname, safe_source, tar_stats, prior, opts.analyze, stages, stage, settled
         )
         swapped_old = None
         final_db = dbname
         if side is not None:  # every check has passed: the restored copy takes the target's name
             side.keep()  # a refused rename leaves it ready under its side name (exit 8)
-            replaced = restore_parallel.rename_into_place(target, dbname, stamp)
+            replaced = parallel.rename_into_place(target, dbname, stamp)
             if replaced:
-                restore_parallel.drop_database(target, replaced)
+                parallel.drop_database(target, replaced)
             final_db = target.dbname
             stage(f"renamed {dbname} to {final_db}")
 

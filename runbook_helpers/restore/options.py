@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook_helpers.checks.verify import TableCheck
+from runbook_helpers.archive.manifest import TableCheck
 
 
 @dataclass

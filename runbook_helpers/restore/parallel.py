@@ -42,7 +42,7 @@ from runbook_helpers.archive.tar_extract import Extractor
 from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.pg.target import Target, maintenance_connection
 from runbook_helpers.redact import redact_text
-from runbook_helpers.restore import swap as restore_swap
+from runbook_helpers.restore import swap
 from runbook_helpers.restore.copy import CopyLoader
 from runbook_helpers.restore.outcome import Interrupted
 from runbook_helpers.restore.tools import ToolFailed, raise_for, wait
@@ -104,7 +104,7 @@ def server_major(target: Target) -> int:
 def sessions_on(target: Target) -> int:
     """Other sessions connected to the target database (it could not be renamed)."""
     with maintenance_connection(target) as conn:
-        return restore_swap.connected_sessions(conn, target.dbname).get(target.dbname, 0)
+        return swap.connected_sessions(conn, target.dbname).get(target.dbname, 0)
 
 
 def load_streamed(
@@ -223,7 +223,7 @@ def rename_into_place(target: Target, side_db: str, stamp: str, wait_s: float = 
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return restore_swap.swap_databases(target, side_db, stamp)
+            return swap.swap_databases(target, side_db, stamp)
         except UnsafeTarget:
             if time.monotonic() > deadline:
                 raise

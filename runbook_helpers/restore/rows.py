@@ -6,9 +6,8 @@ import time
 from collections.abc import Callable, Iterator
 
 from runbook_helpers.archive.counts import TarStats
-from runbook_helpers.archive.manifest import TableStats, table_stats
+from runbook_helpers.archive.manifest import TableCheck, TableStats, compare, table_stats
 from runbook_helpers.archive.stream import TarWalker
-from runbook_helpers.checks.verify import TableCheck, compare
 from runbook_helpers.errors import VerifyMismatch
 from runbook_helpers.pg.marker import MARKER_DONE, MARKER_FAILED, set_marker, utc_now
 from runbook_helpers.pg.target import Target, connect, user_tables

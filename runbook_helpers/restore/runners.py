@@ -30,10 +30,7 @@ from runbook_helpers.pg.psql_restricted import restricted_psql
 from runbook_helpers.pg.target import Target
 from runbook_helpers.prefetch import prefetch
 from runbook_helpers.r2 import storage
-from runbook_helpers.restore import memory as restore_memory
-from runbook_helpers.restore import parallel as restore_parallel
-from runbook_helpers.restore import plain as restore_plain
-from runbook_helpers.restore import stream as restore_stream
+from runbook_helpers.restore import memory, parallel, plain, stream
 from runbook_helpers.restore.settle import settle
 from runbook_helpers.restore.source_bytes import ByteCounter, archive_bytes
 from runbook_helpers.restore.tools import raise_for, wait
@@ -60,7 +57,7 @@ def _local_file(source: str) -> Path | None:
 
 
 def run_parallel(
-    plan: restore_parallel.Plan,
+    plan: parallel.Plan,
     opened: OpenedSource,
     consumed: list[bytes],
     hasher: Any,
@@ -88,9 +85,9 @@ def run_parallel(
     env = target.tool_env()
     local = _local_file(opened.source)
     with contextlib.ExitStack() as stack:
-        directory = stack.enter_context(restore_parallel.workspace(plan.workdir))
+        directory = stack.enter_context(parallel.workspace(plan.workdir))
         chunks = prefetch(archive_bytes(opened, consumed, hasher, counter))
-        tar_stats = restore_parallel.load_streamed(
+        tar_stats = parallel.load_streamed(
             tool, chunks, directory, conninfo, env, jobs, newest=local is None
         )
         stages["tables+rows"] = time.perf_counter() - t0
@@ -104,13 +101,13 @@ def run_parallel(
             reread = Reread(local, gzipped=opened.format.endswith(".gz"))
             stack.callback(reread.close)
         t1 = time.perf_counter()
-        have = restore_memory.session_kb(target, dbname)
-        post_env, memory = restore_memory.post_data_env(env, have, maintenance_work_mem)
-        restore_parallel.build_post_data(tool, directory, conninfo, post_env, jobs)
+        have = memory.session_kb(target, dbname)
+        post_env, memory_note = memory.post_data_env(env, have, maintenance_work_mem)
+        parallel.build_post_data(tool, directory, conninfo, post_env, jobs)
         stages["indexes+constraints"] = time.perf_counter() - t1
         stage(
             f"indexes and constraints built in {stages['indexes+constraints']:.1f}s "
-            f"(pg_restore -j {jobs}, {memory})"
+            f"(pg_restore -j {jobs}, {memory_note})"
         )
         t2 = time.perf_counter()
         actual = settle(target, dbname, analyze)
@@ -146,8 +143,8 @@ def run_file(
     """``pg_restore`` from ``path``: ``-j jobs`` when the format allows, else one transaction."""
     if fmt.startswith("plain"):
         raise AssertionError("plain dumps are streamed through psql")
-    parallel = is_parallel(fmt, jobs)
-    cmd = base_cmd(tool) + (["--jobs", str(jobs)] if parallel else ["--single-transaction"])
+    many_jobs = is_parallel(fmt, jobs)
+    cmd = base_cmd(tool) + (["--jobs", str(jobs)] if many_jobs else ["--single-transaction"])
     cmd += ["--dbname", conninfo, str(path)]
     with tempfile.TemporaryFile() as err:
         proc = child_lifetime.start(
@@ -161,7 +158,7 @@ def run_file(
             on_process(proc)
         code = wait(proc)
         raise_for(code, err, "pg_restore")
-    return f"pg_restore -j {jobs} from a file" if parallel else "pg_restore --single-transaction"
+    return f"pg_restore -j {jobs} from a file" if many_jobs else "pg_restore --single-transaction"
 
 
 def run_stream(
@@ -180,7 +177,7 @@ def run_stream(
     """Stream the source into the target; nothing commits unless ``checks()`` and all else pass."""
     chunks = archive_bytes(opened, consumed, hasher, counter, tar_stats)
     if fmt.startswith("plain"):
-        restore_plain.run_plain(
+        plain.run_plain(
             tool,
             chunks,
             conninfo,
@@ -191,7 +188,7 @@ def run_stream(
         )
         return "psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks (streamed)"
     psql = restricted_psql(tool.with_name("psql"))
-    restore_stream.stream_restore(
+    stream.stream_restore(
         tool,
         psql,
         chunks,

@@ -20,7 +20,7 @@ from runbook_helpers.archive.source import OpenedSource
 from runbook_helpers.archive.stream import iter_file, iter_gunzip, tap
 from runbook_helpers.errors import NoSpace
 from runbook_helpers.prefetch import prefetch
-from runbook_helpers.restore import rows as restore_rows
+from runbook_helpers.restore import rows
 
 
 class ByteCounter:
@@ -46,9 +46,7 @@ def archive_bytes(
     """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``,
     the decompressed ones ``tar_stats`` (rows counted on the way)."""
     if tar_stats is not None:  # read + gunzip in one thread, count + feed in this one
-        return restore_rows.counted(
-            prefetch(archive_bytes(opened, consumed, hasher, counter)), tar_stats
-        )
+        return rows.counted(prefetch(archive_bytes(opened, consumed, hasher, counter)), tar_stats)
 
     def on_raw(chunk: bytes) -> None:
         hasher.update(chunk)

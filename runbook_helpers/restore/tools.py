@@ -15,7 +15,7 @@ from runbook_helpers.archive import inspect as archive
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.pg.psql_restricted import RESTRICTED_ERROR
 from runbook_helpers.redact import redact_text
-from runbook_helpers.restore import plain as restore_plain
+from runbook_helpers.restore import plain
 from runbook_helpers.restore.stream import ToolFailed
 
 __all__ = ["CORRUPTION_SIGNS", "PartialCommit", "ToolFailed", "first_error", "raise_for", "wait"]
@@ -66,7 +66,7 @@ def raise_for(code: int, err: IO[bytes], what: str) -> None:
             hint="pg_dump never writes one into its data: treat this file as tampered with "
             "and restore another backup",
         )
-    if restore_plain.GUARD_ERROR in text or restore_plain.NESTED_BEGIN in text:
+    if plain.GUARD_ERROR in text or plain.NESTED_BEGIN in text:
         raise PartialCommit(
             "the dump ran a BEGIN/COMMIT of its own, which committed part of it before it stopped"
         )
