@@ -15,6 +15,7 @@ from pytest_markdown_docs.definitions import FenceTestDefinition
 from pytest_markdown_docs.plugin import MarkdownInlinePythonItem
 
 from runbook_docs.blocks import Fence, PageError
+from runbook_docs.command_lint import CommandLintItem, lint_fences
 from runbook_docs.contract import PageEnv
 from runbook_docs.page import PageRun
 from runbook_docs.reader import ReaderShellItem, reader_flavors
@@ -69,6 +70,8 @@ class RunbookPage(pytest.File):
                 )
             state.nodes[item.nodeid] = (display, fence)
             yield item
+        if problems := lint_fences(fence for fence, _, _ in parsed):
+            yield CommandLintItem.from_parent(self, name="lint", problems=problems)
         for flavor in reader_flavors(self.config, state.docs_dir, self.path):
             yield ReaderShellItem.from_parent(self, name=f"reader[{flavor}]", flavor=flavor)
 

@@ -7,10 +7,13 @@
     ? 1
     $ psql -c 'select 1/0'
     ? failed
+    $ aws s3 ls s3://vlvt-backups/ --profile r2-vlvt-dev
+    ? 254 or 255
     ...
 
 ``$ `` starts a command, ``> `` continues it, a ``? N`` (or ``? failed``: any non-zero) line
-right after the command sets the expected exit status (default 0); the lines up to the next
+right after the command sets the expected exit status (default 0; ``? 254 or 255``: exactly one of
+these, for a status that differs by tool version, as AWS CLI v2 / v1); the lines up to the next
 ``$ `` are the expected output (stdout and stderr merged).
 """
 
@@ -20,9 +23,17 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-ExpectedStatus = int | Literal["failed"]
 
-_STATUS = re.compile(r"^\? (?P<status>\d+|failed)\s*$")
+class OneOf(tuple[int, ...]):
+    """``? 254 or 255``: any one of these statuses (one tool's versions differ)."""
+
+    def __str__(self) -> str:
+        return " or ".join(str(s) for s in self)
+
+
+ExpectedStatus = int | OneOf | Literal["failed"]
+
+_STATUS = re.compile(r"^\? (?P<status>\d+(?: or \d+)+|\d+|failed)\s*$")
 
 
 class TranscriptError(Exception):
@@ -48,6 +59,8 @@ class Step:
     def status_ok(self, status: int) -> bool:
         if self.expected_status == "failed":
             return status != 0
+        if isinstance(self.expected_status, OneOf):
+            return status in self.expected_status
         return status == self.expected_status
 
 
@@ -81,7 +94,12 @@ def parse_transcript(text: str, first_line: int) -> list[Step]:
         status: ExpectedStatus = 0
         if i < len(lines) and (match := _STATUS.match(lines[i])):
             value = match["status"]
-            status = "failed" if value == "failed" else int(value)
+            if value == "failed":
+                status = "failed"
+            elif " or " in value:
+                status = OneOf(int(v) for v in value.split(" or "))
+            else:
+                status = int(value)
             i += 1
         out_start = i
         while i < len(lines) and not _is_command(lines[i]):

@@ -45,7 +45,8 @@ def _real_mode_env(sandbox_env: dict[str, str], target_url: str, r2: R2Mock) -> 
 def test_drill_end_to_end(tmp_path: Path) -> None:
     env = sandbox_environment(None, None)
     env["RUNBOOK_PG"] = os.environ.get("RUNBOOK_PG", "local")
-    report = tmp_path / "r.json"
+    # in a directory that does not exist yet, as build/ in a fresh clone
+    report = tmp_path / "build" / "r.json"
     res = run_cli(
         ["drill", "--scale", "0.2", "--report", str(report), "--workdir", str(tmp_path / "w")], env
     )

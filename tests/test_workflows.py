@@ -158,17 +158,16 @@ def test_the_timings_file_has_the_columns_the_drill_appends() -> None:
     assert header.split(",") == list(TIMING_FIELDS)
 
 
-def test_the_tests_workflow_runs_the_readme_test_command() -> None:
-    """The README's "whole suite" line, command by command, is what every push runs."""
-    readme = (ROOT / "README.md").read_text()
-    (line,) = [
-        ln
-        for ln in readme.splitlines()
-        if ln.endswith("# the whole suite, every docs block included")
-    ]
-    readme_commands = [part.strip() for part in line.split("  #")[0].split(" && ")]
-    assert readme_commands == ["python3 -m pip install nox", "python3 -m nox -s tests"]
-    assert set(readme_commands) <= workflow_commands(ROOT / ".github/workflows/tests.yml")
+def test_the_tests_workflow_runs_the_readme_test_session() -> None:
+    """The README's "whole suite" command's nox session is what every push runs (there through
+    the python:3.11 container's own python3, which is not externally managed; the README's
+    quick start goes through pipx, tests/test_quickstart.py)."""
+    readme_commands = subprocess.run(
+        [str(ROOT / ".ci" / "quickstart")], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert readme_commands[-1] == "pipx run nox -s tests"
+    session = readme_commands[-1].removeprefix("pipx run ")
+    assert f"python3 -m {session}" in workflow_commands(ROOT / ".github/workflows/tests.yml")
 
 
 def test_every_secret_and_variable_a_workflow_reads_is_documented() -> None:

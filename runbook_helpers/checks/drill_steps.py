@@ -87,6 +87,8 @@ class DrillReport:
         return data
 
     def write(self, path: Path) -> None:
+        """The JSON report at ``path``; its directory is created first (build/ in a fresh clone)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n", encoding="utf-8")
 
 
