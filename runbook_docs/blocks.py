@@ -68,6 +68,8 @@ class Fence:
     source: str
     directive: Directive = field(default_factory=Directive)
     hidden: bool = False
+    info: str = ""  # the whole info string (language and options)
+    markup: str = "```"  # the opening fence's backticks or tildes
 
     @property
     def runnable(self) -> bool:
@@ -197,6 +199,8 @@ class _Parser:
                 source=token.content,
                 directive=directive,
                 hidden=hidden,
+                info=token.info.strip(),
+                markup=token.markup,
             )
         )
 

@@ -2,8 +2,8 @@
 
 Two users: the fixtures run the pages a page starts after (setup, then the start page) to get
 the state they leave behind, and ``reader`` re-runs a page in a reader's ``bash``/``zsh``.
-Blocks run in page order with the same evaluators as the suite; skipped blocks are skipped;
-python blocks are not run here (pages run this way have none, see ``run_page``).
+Blocks run in page order with the same evaluators as the suite (python ones too, in this
+process with the shell's exported environment); skipped blocks are skipped.
 """
 
 from __future__ import annotations
@@ -60,8 +60,6 @@ def run_page(
         for fence, evaluator, steps in parse_fences(path, text, display):
             if evaluator is None or fence.directive.skip_reason:
                 continue
-            if evaluator.run is None:
-                raise PageFailed(f"{display}:{fence.line}: python blocks cannot run here")
             outcome = evaluator.run(fence, steps, shell, ctx)
             ran += 1
             if not outcome.ok:

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_markdown_docs.hooks
 
 from runbook_docs.blocks import Fence, PageError
 from runbook_docs.contract import RunbookHookSpecs
-from runbook_docs.items import PythonFenceItem, RunbookPage, display_path
+from runbook_docs.items import RunbookPage, display_path
 from runbook_docs.ledger import Ledger
 from runbook_docs.reader import MARKER
 from runbook_docs.registry import parse_fences
@@ -87,9 +86,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not hasattr(config.hook, "pytest_markdown_docs_globals"):  # -p no:pytest_markdown_docs
-        config.pluginmanager.add_hookspecs(pytest_markdown_docs.hooks)
-    config.addinivalue_line("markers", "markdown-docs: python fences run by pytest-markdown-docs")
     config.addinivalue_line("markers", f"{MARKER}: a docs page re-run in a reader's bash/zsh")
     timeout = config.getoption("runbook_timeout") or float(config.getini("runbook_timeout"))
     config.stash[STATE] = State(
@@ -120,14 +116,11 @@ def pytest_runtest_makereport(
     report = yield
     state = item.config.stash[STATE]
     if report.nodeid in state.nodes:
-        # captured output (a python block's prints) is shown on failure: redact it too
+        # pytest's captured output is shown on failure: redact it too
         page = getattr(item, "page", None)
         secrets = [*state.secrets, *(page.secrets if page is not None else [])]
         report.sections = [(k, redact_text(v, secrets)) for k, v in report.sections]
         _record(state, report)
-        if isinstance(item, PythonFenceItem) and report.when == "call":
-            file, fence = state.nodes[report.nodeid]
-            state.ledger.record_outputs(file, fence.line, [report.capstdout + report.capstderr])
     return report
 
 

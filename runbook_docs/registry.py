@@ -2,8 +2,9 @@
 
 ``blocks`` is the parser (it finds fences, the regions); each fence's language picks one
 ``Evaluator`` here. Its ``parse`` turns the fence into steps once, at collection; the item
-carries them, the ledger records their command text, and ``run`` executes them. Python fences
-have no ``run``: pytest-markdown-docs executes them (``items.PythonFenceItem``).
+carries them, the ledger records their command text, and ``run`` executes them. Every
+language goes through here, Python too (``python_fence``: pytest-markdown-docs' collector and
+runner in the page's environment).
 
 To support a new language, add one entry to ``EVALUATORS``.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runbook_docs import python_fence
 from runbook_docs.blocks import PYTHON_LANGS, SHELL_LANGS, Fence, PageError, parse_page
 from runbook_docs.runner import Context, Outcome, run_console, run_script
 from runbook_docs.shell import PageShell
@@ -30,7 +32,7 @@ class Evaluator:
 
     checked: Checked  # "output": each step's output is compared; "status": only exit codes
     parse: Callable[[Fence], tuple[Step, ...]]
-    run: Run | None  # None: run as a pytest-markdown-docs item
+    run: Run
 
 
 def whole_block(fence: Fence) -> tuple[Step, ...]:
@@ -44,7 +46,16 @@ def transcript_steps(fence: Fence) -> tuple[Step, ...]:
 
 
 _SCRIPT = Evaluator(checked="status", parse=whole_block, run=run_script)
-_PYTHON = Evaluator(checked="status", parse=whole_block, run=None)
+
+
+def python_steps(fence: Fence) -> tuple[Step, ...]:
+    """One step, like a shell block; options pytest-markdown-docs has and the engine cannot
+    honour are refused here, at collection."""
+    python_fence.definition(fence)
+    return whole_block(fence)
+
+
+_PYTHON = Evaluator(checked="status", parse=python_steps, run=python_fence.run_python)
 
 EVALUATORS: dict[str, Evaluator] = {
     "console": Evaluator(checked="output", parse=transcript_steps, run=run_console),
