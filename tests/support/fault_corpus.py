@@ -132,6 +132,25 @@ def template_pipeline(url: str, out: Path, env: dict[str, str], *, prefix: str =
     return ["sh", "-c", script]
 
 
+def small_tmp_prefix(env: dict[str, str], work: Path) -> str:
+    """Shell words that put a 4 MB tmpfs over ``/tmp`` (pg_dump spools there whatever
+    ``$TMPDIR`` says) inside the pipeline's own mount namespace, with the entries of the old
+    ``/tmp`` the pipeline needs bound back in place: a checkout, a venv or a pg_dump under
+    ``/tmp`` (a CI clone there) must stay reachable, or pg_dump is not the one on ``PATH``."""
+    needed = {Path.cwd(), work}
+    for entry in env.get("PATH", "").split(os.pathsep):
+        if entry:
+            needed.add(Path(entry))
+    tops = sorted({p.parts[2] for p in needed if len(p.parts) > 2 and p.parts[1] == "tmp"})
+    # one fixed, empty directory outside /tmp: each namespace's bind mount on it is its own
+    words = ["keep=/run/runbook-corpus-tmp", 'mkdir -p "$keep"', 'mount --bind /tmp "$keep"']
+    words.append("mount -t tmpfs -o size=4m tmpfs /tmp")
+    for top in tops:
+        words.append(f'mkdir "/tmp/{top}" && mount --bind "$keep/{top}" "/tmp/{top}"')
+    words.append(f'cd "{Path.cwd()}"')
+    return " && ".join(words) + " && "
+
+
 @contextmanager
 def _pipeline(
     url: str, out: Path, env: dict[str, str], *, prefix: str = "", wrap: list[str] | None = None
@@ -383,7 +402,7 @@ def build_corpus(server: PostgresServer, work: Path, env: dict[str, str]) -> Cor
             b.run(
                 "spool_disk_full",
                 wrap=["unshare", "--mount", "--propagation", "private"],
-                prefix="mount -t tmpfs -o size=4m tmpfs /tmp && ",
+                prefix=small_tmp_prefix(b.env, b.work),
             ),
         )
         b.admin.execute(f"alter database {SOURCE_DB} set statement_timeout = '20ms'")
