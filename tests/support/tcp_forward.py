@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
+from tests.support.tcp_servers import loopback_listener
+
 LIFETIME = 300.0  # seconds; the forward stops accepting by itself after this
 
 
@@ -23,10 +25,7 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 @contextmanager
 def tcp_forward(host: str, port: int) -> Iterator[int]:
     """A port on 127.0.0.1 whose connections are relayed to ``host:port``, both ways."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.2)
+    listener = loopback_listener()
     stop = threading.Event()
     opened: list[socket.socket] = []
     deadline = time.monotonic() + LIFETIME
