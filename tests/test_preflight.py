@@ -102,12 +102,16 @@ def test_all_prerequisites_met(ready: dict[str, str], pg_server: PostgresServer)
         "R2 read",
         "R2 token",
         "tools",
+        "psql",
+        "aws",
         "target",
         "space",
         "duration",
     ]
     assert checks["R2 read"].startswith("OK") and "archive 1.1" in checks["R2 read"]
-    assert checks["tools"].startswith("OK") and "reads archive" in checks["tools"]
+    assert (
+        checks["tools"].startswith("OK") and "reads the newest backup's archive" in checks["tools"]
+    )
     assert (
         checks["target"].startswith("OK") and "vlvt_restored does not exist yet" in checks["target"]
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from runbook_helpers.archive.detect import PGDMP, looks_like_text
 from runbook_helpers.errors import Incompatible, IntegrityError
+from runbook_helpers.pg.psql_restricted import RESTRICT_SINCE
 from runbook_helpers.redact import redact_text
 
 # Archive version -> first PostgreSQL major whose pg_restore reads it.
@@ -68,11 +69,8 @@ def install_hint(major: int | None) -> str:
         f"apt-get install postgresql-client-{major} (Debian/Ubuntu, PGDG repository; binaries "
         f"in /usr/lib/postgresql/{major}/bin) or brew install postgresql@{major} (macOS)"
     )
-    if major == 16:
-        hint += (
-            "; or `pip install pgserver` (ships PostgreSQL 16 binaries under "
-            "site-packages/pgserver/pginstall/bin)"
-        )
+    if major in RESTRICT_SINCE:  # restores also need a psql with \restrict (psql_restricted)
+        hint += f"; take {major}.{RESTRICT_SINCE[major]} or newer, whose psql has \\restrict"
     return hint
 
 

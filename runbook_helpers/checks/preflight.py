@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from runbook_helpers.archive.inspect import inspect
 from runbook_helpers.checks.preflight_checklist import Check, Report, State, failed
+from runbook_helpers.checks.preflight_clients import check_aws_cli, check_psql
 from runbook_helpers.errors import ExitStatus, NoSpace, RunbookError
 from runbook_helpers.human import human_age, human_size
 from runbook_helpers.pg.target import (
@@ -32,7 +33,6 @@ from runbook_helpers.pg.target import (
     maintenance_connection,
     user_tables,
 )
-from runbook_helpers.pg.tools import tool_version
 from runbook_helpers.r2.backups import latest_backup
 from runbook_helpers.r2.storage import S3Client, S3Location
 
@@ -119,10 +119,9 @@ def check_tools(st: State) -> Check:
             "install the PostgreSQL client tools (setup.md) and put their bin directory on PATH",
             ExitStatus.NOT_FOUND,
         )
-    psql_version = ".".join(map(str, tool_version(str(shutil.which("psql")))))
     info = st.info
     if info is None:
-        return Check("tools", "WARN", f"psql {psql_version}; pg_restore not checked (no backup)")
+        return Check("tools", "WARN", "pg_restore not checked (no backup)")
     if not info.compatible:
         return Check(
             "tools",
@@ -131,12 +130,12 @@ def check_tools(st: State) -> Check:
             info.install_hint or "",
             ExitStatus.INCOMPATIBLE,
         )
-    aws = "aws CLI " + ("found" if shutil.which("aws") else "not found (pages using aws need it)")
     return Check(
         "tools",
         "OK",
-        f"pg_restore {info.local_pg_restore_major} reads archive {info.archive_version} "
-        f"(needs >= {info.required_pg_restore_major}); psql {psql_version}; {aws}",
+        f"pg_restore {info.local_pg_restore_major} reads the newest backup's archive "
+        f"{info.archive_version} (needs >= {info.required_pg_restore_major}); "
+        f"{', '.join(TYPED_TOOLS)} found",
     )
 
 
@@ -263,6 +262,7 @@ def run_preflight(
     *,
     production: bool = False,
     free_bytes: int | None = None,
+    profile: str | None = None,
 ) -> Report:
     """Run every check, in the order the checklist prints them."""
     st = State()
@@ -278,6 +278,8 @@ def run_preflight(
             report.checks.append(check_r2_read(client, st))
             report.checks.append(check_token_scope(client, bucket))
     report.checks.append(check_tools(st))
+    report.checks.append(check_psql())
+    report.checks.append(check_aws_cli(profile))
     report.checks.append(check_target(target, production=production, st=st))
     report.checks.append(check_space(st, free_bytes))
     report.checks.append(check_duration(st))

@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "verify",
     "presign",
     "freshness",
+    "lifecycle",
     "seed",
     "drill",
     "scrub",  # also registers dev-snapshot

@@ -10,6 +10,7 @@ from runbook_helpers.cli.common import add_s3_options, client_from_args
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import UsageError
 from runbook_helpers.pg.target import Target
+from runbook_helpers.r2.storage import resolve_profile
 
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
@@ -65,6 +66,7 @@ def handle(args: argparse.Namespace, out: Output) -> int:
         target,
         production=args.production,
         free_bytes=args.free,
+        profile=resolve_profile(args.profile),
     )
     for check in report.checks:
         out.line(f"{check.status:<5} {check.name:<9} {check.detail}")

@@ -20,7 +20,9 @@ from runbook_helpers.errors import Incompatible, NotFound
 from runbook_helpers.pg.tools import candidate_bin_dirs, find_tool
 
 RESTRICTED_ERROR = "backslash commands are restricted"
-RELEASES = "13.22, 14.19, 15.14, 16.10, 17.6 or any 18"
+# The first release of each major whose psql has \restrict (18 and later: all of them).
+RESTRICT_SINCE: dict[int, int] = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
+RELEASES = ", ".join(f"{m}.{n}" for m, n in RESTRICT_SINCE.items()) + " or any 18"
 
 
 def restrict_key() -> str:

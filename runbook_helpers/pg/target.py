@@ -1,7 +1,8 @@
 """The database a restore writes into: URL parsing, safety checks and connections.
 
 :class:`Target` keeps the password inside its libpq parameters (messages show a redacted URL).
-Production hosts are refused unless asked for, and so is a target that already holds tables.
+Production is refused unless asked for, by its host name and by its server's recorded identity
+(:mod:`runbook_helpers.pg.identity`), and so is a target that already holds tables.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from runbook_helpers.errors import (
     UnsafeTarget,
     UsageError,
 )
+from runbook_helpers.pg.identity import IDENTITY_SQL, ProductionServer, recorded, remember
 from runbook_helpers.pg.production import (
     PRODUCTION_ENV,
     PRODUCTION_HOST_GLOBS,
@@ -120,16 +122,68 @@ def is_production(target: Target | str) -> bool:
     return production_match(parsed.params) is not None
 
 
+_PRODUCTION_HINT = (
+    "this overwrites production data: pass --production if that is really intended "
+    "(scenario 1, disaster recovery), else restore into a scratch database"
+)
+
+
 def check_not_production(target: Target, *, production: bool) -> None:
-    """Refuse a production host (UnsafeTarget) unless ``production`` is set; no connection."""
+    """Refuse production (UnsafeTarget) unless ``production`` is set.
+
+    By name first, without connecting; then by identity: the server's system identifier is read
+    and compared with the recorded production servers, so a tunnel, ``localhost`` or an IP
+    address reaching production is refused too. A server reached under a production host name,
+    or with ``production`` set, is recorded. A server that cannot be reached is left to the
+    command's own connection, which fails with the usual error.
+    """
     match = production_match(target.params)
     if match and not production:
         host, pattern = match
         raise UnsafeTarget(
             f"the target host {host} looks like production (matches {pattern!r})",
-            hint="this overwrites production data: pass --production if that is really "
-            "intended (scenario 1, disaster recovery), else restore into a scratch database",
+            hint=_PRODUCTION_HINT,
         )
+    identifier = server_identifier(target)
+    if identifier is None:
+        return
+    if match or production:
+        remember(identifier, f"{target.host}:{target.port}")
+        return
+    known = recorded(identifier)
+    if known is not None:
+        raise UnsafeTarget(
+            f"the target server {target.host}:{target.port} is production's: {describe(known)}",
+            hint=_PRODUCTION_HINT,
+        )
+
+
+def describe(server: ProductionServer) -> str:
+    """``system identifier N, recorded DATE when reached as HOST:PORT``."""
+    return (
+        f"system identifier {server.system_identifier}, recorded {server.recorded_at} "
+        f"when reached as {server.seen_as}"
+    )
+
+
+def production_identity(target: Target) -> ProductionServer | None:
+    """The record of the target's server if it is a recorded production server (connects)."""
+    identifier = server_identifier(target)
+    return recorded(identifier) if identifier is not None else None
+
+
+def server_identifier(target: Target) -> str | None:
+    """The target server's system identifier; None when it cannot be read now."""
+    for name in dict.fromkeys((target.dbname, *MAINTENANCE_DBS)):
+        try:
+            with connect(target.url, dbname=name) as conn:
+                row = conn.execute(IDENTITY_SQL).fetchone()
+                return str(row[0]) if row else None
+        except NotFound:
+            continue  # that database does not exist (yet): ask another one
+        except (RunbookError, psycopg.Error):
+            return None
+    return None
 
 
 def connect(

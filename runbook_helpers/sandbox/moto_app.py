@@ -6,6 +6,7 @@ the tokens) reads only the ``Authorization`` header, so a presigned URL (query-s
 would fail there with a server error. :class:`PresignedUrls` checks such a request the way S3
 and R2 do - known key, valid signature, not expired - and then hands moto the same request
 signed in a header with the same key, so moto's own policy check decides what the key may do.
+After that check, the checksum headers R2 refuses are refused (:mod:`.r2_checksums`).
 """
 
 from __future__ import annotations
@@ -164,6 +165,9 @@ def main(argv: list[str]) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import run_simple
 
+    from runbook_helpers.sandbox import r2_checksums
+
+    r2_checksums.install()
     port = int(argv[0])
     app = DomainDispatcherApplication(create_backend_app)
     run_simple("127.0.0.1", port, PresignedUrls(app), threaded=True)

@@ -1,15 +1,22 @@
 """A moto S3 server posing as Cloudflare R2: tokens scoped like R2's, and an ``r2-vlvt`` profile.
 
 The server checks credentials and scopes (moto's IAM authentication, on for every request once
-the tokens exist), so the sandbox refuses what R2 refuses:
+the tokens exist), so the sandbox refuses what R2 refuses. R2's token permissions
+(``r2/api/tokens.mdx``, docs/facts.md): *Object Read only* reads and lists objects, *Object Read
+& Write* also writes and deletes them, both scopable to buckets; only *Admin Read & Write*
+(account-wide) edits bucket configuration: lifecycle rules, CORS, locks.
 
-* ``read_key`` - the on-call reader's token: list + get on ``vlvt-backups`` only. Writing with it
+* ``read_key`` - the on-call reader's token (Object Read, ``vlvt-backups``). Writing with it
   fails with ``AccessDenied``. The generated ``r2-vlvt`` profile holds this key.
-* ``write_key`` - the backup writer's token: read + write on ``vlvt-backups`` only. Nothing is
-  generated for it: a page that writes tells the reader to create an ``r2-vlvt-write`` profile.
+* ``write_key`` - the backup writer's token (Object Read & Write, ``vlvt-backups``): objects
+  only; a lifecycle rule or CORS with it is ``AccessDenied``. Nothing is generated for it: a page
+  that writes tells the reader to create an ``r2-vlvt-write`` profile.
+* ``bucket_admin_key`` - the Admin Read & Write token a reader creates to set the lifecycle rule
+  (docs/backups.md, profile ``r2-vlvt-admin``).
 * ``other_key`` - a token for another bucket: ``AccessDenied`` on ``vlvt-backups``.
 * an unknown key gives ``InvalidAccessKeyId``, a wrong secret ``SignatureDoesNotMatch``.
 * :meth:`R2Mock.client` is an admin client for fixtures only (bucket setup, uploads, cleanup).
+* the checksum headers R2 refuses are refused (:mod:`runbook_helpers.sandbox.r2_checksums`).
 
 The profile is what the runbook tells operators to configure for real R2::
 
@@ -57,6 +64,7 @@ OTHER_BUCKET = "vlvt-other"
 DEV_BUCKET = "vlvt-dev-snapshots"  # scrubbed copies for developers (runbook dev-snapshot)
 PROFILE = "r2-vlvt"
 WRITE_PROFILE = "r2-vlvt-write"
+ADMIN_PROFILE = "r2-vlvt-admin"
 _CHECKSUMS = Config(
     request_checksum_calculation="when_required", response_checksum_validation="when_required"
 )
@@ -83,19 +91,30 @@ def _scoped(actions: list[str], bucket: str) -> dict[str, Any]:
     }
 
 
-# R2's token permissions as IAM policies. moto names the HeadBucket check s3:HeadBucket (AWS
-# checks s3:ListBucket); R2's "Object Read only" allows listing, reading and heading.
+# R2's token permissions as IAM policies, in moto's action names (moto checks s3:HeadBucket where
+# AWS checks s3:ListBucket; uploads in parts are s3:PutObject). Object Read: list, read, head.
 READ_ONLY = ["s3:ListBucket", "s3:HeadBucket", "s3:GetObject", "s3:GetBucketLocation"]
+# Object Read & Write: objects only (write, delete, multipart uploads), no bucket configuration.
+READ_WRITE = [
+    *READ_ONLY,
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+    "s3:ListBucketMultipartUploads",
+]
+_EVERYTHING = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 TOKENS: dict[str, dict[str, Any]] = {
-    "admin": {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-    },
+    "admin": _EVERYTHING,  # the fixtures' own key
+    "bucket_admin": _EVERYTHING,  # R2's Admin Read & Write: every bucket, configuration too
     "reader": _scoped(READ_ONLY, BUCKET),
-    "writer": _scoped(["s3:*"], BUCKET),
-    "other": _scoped(["s3:*"], OTHER_BUCKET),
+    "writer": _scoped(READ_WRITE, BUCKET),
+    "other": _scoped(READ_WRITE, OTHER_BUCKET),
     "dev_reader": _scoped(READ_ONLY, DEV_BUCKET),
-    "dev_writer": _scoped(["s3:*"], DEV_BUCKET),
+    "dev_writer": _scoped(READ_WRITE, DEV_BUCKET),
 }
 
 
@@ -109,6 +128,7 @@ class R2Mock:
     other_key: R2Key
     dev_read_key: R2Key  # a developer's token: read-only on vlvt-dev-snapshots, nothing else
     dev_write_key: R2Key  # the snapshot job's writer: vlvt-dev-snapshots only
+    bucket_admin_key: R2Key  # Admin Read & Write: the lifecycle rule (docs/backups.md)
     admin_key: R2Key = field(repr=False)
     config_file: Path
     credentials_file: Path
@@ -135,6 +155,7 @@ class R2Mock:
             self.other_key,
             self.dev_read_key,
             self.dev_write_key,
+            self.bucket_admin_key,
             self.admin_key,
         )
         return [k.secret_access_key for k in keys]
@@ -276,6 +297,7 @@ def r2_mock(workdir: Path | None = None) -> Iterator[R2Mock]:
             other_key=keys["other"],
             dev_read_key=keys["dev_reader"],
             dev_write_key=keys["dev_writer"],
+            bucket_admin_key=keys["bucket_admin"],
             admin_key=keys["admin"],
             config_file=config,
             credentials_file=credentials,

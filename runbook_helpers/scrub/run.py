@@ -29,7 +29,9 @@ from runbook_helpers.pg.target import (
     Target,
     connect,
     database_exists,
+    describe,
     maintenance_connection,
+    production_identity,
 )
 from runbook_helpers.redact import redact_text
 from runbook_helpers.scrub.guess import rule_line
@@ -124,6 +126,12 @@ def _apply(conn: psycopg.Connection[Any], policy: Policy, columns: list[Column])
     return rows
 
 
+_SCRUB_HINT = (
+    "scrub only a restored copy: restore the backup into a local or scratch "
+    "database (runbook restore ... --create), then scrub that"
+)
+
+
 def scrub(
     target_url: str,
     policy: Policy,
@@ -140,8 +148,14 @@ def scrub(
         host, pattern = match
         raise UnsafeTarget(
             f"refusing to scrub {host}: it looks like production (matches {pattern!r})",
-            hint="scrub only a restored copy: restore the backup into a local or scratch "
-            "database (runbook restore ... --create), then scrub that",
+            hint=_SCRUB_HINT,
+        )
+    known = production_identity(target)
+    if known is not None:
+        raise UnsafeTarget(
+            f"refusing to scrub {target.host}:{target.port}: it is production's server "
+            f"({describe(known)})",
+            hint=_SCRUB_HINT,
         )
     if rename_to and database_exists(target, rename_to):
         raise UnsafeTarget(

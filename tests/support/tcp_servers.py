@@ -19,6 +19,15 @@ HALF_ANSWER = (
 LIFETIME = 180.0  # seconds; the server stops by itself after this even if a test hangs
 
 
+def loopback_listener(backlog: int = 64) -> socket.socket:
+    """A listening socket on a free port of 127.0.0.1, polled (0.2 s accept timeout)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(backlog)
+    listener.settimeout(0.2)
+    return listener
+
+
 @contextmanager
 def misbehaving_server(mode: str, received: threading.Event | None = None) -> Iterator[str]:
     """``http://127.0.0.1:PORT`` of a server that ``stall``s (accepts, reads, never answers),
@@ -26,10 +35,7 @@ def misbehaving_server(mode: str, received: threading.Event | None = None) -> It
     ``half`` (a 200 promising 1 MiB, 4 KiB of it, then silence). ``received`` is set once a
     request has been read."""
     assert mode in ("stall", "close", "half")
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    listener.settimeout(0.2)
+    listener = loopback_listener()
     stop = threading.Event()
     held: list[socket.socket] = []
     deadline = time.monotonic() + LIFETIME
