@@ -13,8 +13,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -23,6 +21,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.support.site_build import build_site
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "site"
@@ -58,18 +58,7 @@ def site(ledger: dict[tuple[str, int], dict[str, Any]]) -> Path:
     """
     if os.environ.get("RUNBOOK_SITE_DIR"):
         return Path(os.environ["RUNBOOK_SITE_DIR"]).resolve()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(SITE)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return SITE
+    return build_site(SITE)
 
 
 def _site_path() -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import material
 import pytest
+
+from tests.support.site_build import build_site
 
 ROOT = Path(__file__).resolve().parents[2]
 THEME = Path(material.__file__).resolve().parent / "templates"
@@ -53,20 +53,9 @@ def _digits(text: str) -> int:
 
 def build(out: Path, contacts: Path | None = None) -> Path:
     env = {k: v for k, v in os.environ.items() if k != "RUNBOOK_CONTACTS"}
-    env |= {"PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
     if contacts is not None:
         env["RUNBOOK_CONTACTS"] = str(contacts)
-    done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return out
+    return build_site(out, env)
 
 
 @pytest.fixture(scope="module")
