@@ -75,15 +75,20 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
-def test_actionlint_fails_on_a_broken_workflow(case: str, tmp_path: Path) -> None:
-    name, original, broken, message = BROKEN[case]
+def changed_copy(tmp_path: Path, name: str, original: str, replacement: str) -> Path:
+    """Workflow NAME copied under ``tmp_path`` with its first ``original`` replaced."""
     text = (ROOT / ".github" / "workflows" / f"{name}.yml").read_text()
     assert original in text
     path = tmp_path / ".github" / "workflows" / f"{name}.yml"
     path.parent.mkdir(parents=True)
-    path.write_text(text.replace(original, broken, 1))
-    result = lint(path)
+    path.write_text(text.replace(original, replacement, 1))
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_actionlint_fails_on_a_broken_workflow(case: str, tmp_path: Path) -> None:
+    name, original, broken, message = BROKEN[case]
+    result = lint(changed_copy(tmp_path, name, original, broken))
     assert result.returncode == 1, result.stdout + result.stderr
     assert message in result.stdout
 
@@ -277,11 +282,6 @@ UNSAFE = {
 @pytest.mark.parametrize("case", sorted(UNSAFE))
 def test_zizmor_fails_on_an_unsafe_workflow(case: str, tmp_path: Path) -> None:
     name, original, unsafe, audit = UNSAFE[case]
-    text = (ROOT / ".github" / "workflows" / f"{name}.yml").read_text()
-    assert original in text
-    path = tmp_path / ".github" / "workflows" / f"{name}.yml"
-    path.parent.mkdir(parents=True)
-    path.write_text(text.replace(original, unsafe, 1))
-    result = zizmor(path)
+    result = zizmor(changed_copy(tmp_path, name, original, unsafe))
     assert result.returncode != 0, result.stdout + result.stderr
     assert audit in result.stdout + result.stderr

@@ -7,7 +7,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 HALF_ANSWER = (
@@ -29,18 +29,17 @@ def loopback_listener(backlog: int = 64) -> socket.socket:
 
 
 @contextmanager
-def misbehaving_server(mode: str, received: threading.Event | None = None) -> Iterator[str]:
-    """``http://127.0.0.1:PORT`` of a server that ``stall``s (accepts, reads, never answers),
-    ``close``s (accepts, reads the request, closes the connection without a byte) or answers
-    ``half`` (a 200 promising 1 MiB, 4 KiB of it, then silence). ``received`` is set once a
-    request has been read."""
-    assert mode in ("stall", "close", "half")
+def serving(
+    handle: Callable[[socket.socket], list[socket.socket]], lifetime: float = LIFETIME
+) -> Iterator[int]:
+    """Accept connections on a loopback port (yielded) until the block ends or ``lifetime``
+    runs out, handing each to ``handle``; the sockets it returns are kept open until the end."""
     listener = loopback_listener()
     stop = threading.Event()
     held: list[socket.socket] = []
-    deadline = time.monotonic() + LIFETIME
+    deadline = time.monotonic() + lifetime
 
-    def serve() -> None:
+    def accept() -> None:
         while not stop.is_set() and time.monotonic() < deadline:
             try:
                 conn, _ = listener.accept()
@@ -48,26 +47,42 @@ def misbehaving_server(mode: str, received: threading.Event | None = None) -> It
                 continue
             except OSError:
                 return
-            conn.settimeout(1.0)
-            with suppress(OSError):
-                conn.recv(65536)
-            if received is not None:
-                received.set()
-            if mode == "close":
-                conn.close()
-                continue
-            if mode == "half":
-                with suppress(OSError):
-                    conn.sendall(HALF_ANSWER)
-            held.append(conn)  # kept open, never (fully) answered
+            held.extend(handle(conn))
 
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield int(listener.getsockname()[1])
     finally:
         stop.set()
         thread.join(timeout=5)
         listener.close()
         for conn in held:
+            with suppress(OSError):
+                conn.close()
+
+
+@contextmanager
+def misbehaving_server(mode: str, received: threading.Event | None = None) -> Iterator[str]:
+    """``http://127.0.0.1:PORT`` of a server that ``stall``s (accepts, reads, never answers),
+    ``close``s (accepts, reads the request, closes the connection without a byte) or answers
+    ``half`` (a 200 promising 1 MiB, 4 KiB of it, then silence). ``received`` is set once a
+    request has been read."""
+    assert mode in ("stall", "close", "half")
+
+    def misbehave(conn: socket.socket) -> list[socket.socket]:
+        conn.settimeout(1.0)
+        with suppress(OSError):
+            conn.recv(65536)
+        if received is not None:
+            received.set()
+        if mode == "close":
             conn.close()
+            return []
+        if mode == "half":
+            with suppress(OSError):
+                conn.sendall(HALF_ANSWER)
+        return [conn]  # kept open, never (fully) answered
+
+    with serving(misbehave) as port:
+        yield f"http://127.0.0.1:{port}"
