@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from runbook_helpers.archive.source import open_source
-from runbook_helpers.archive.stream import TarCut, iter_gunzip, walk_tar
+from runbook_helpers.archive.stream import TarCut, TarWalker, iter_gunzip, walk_tar
+from runbook_helpers.archive.toc import read_toc
 from runbook_helpers.errors import IntegrityError
 
 LAST_MEMBER = "restore.sql"
@@ -151,9 +152,6 @@ class Completeness:
 
 def tar_completeness(source: str, *, client: Any = None) -> Completeness | None:
     """Read a tar or tar.gz dump to its end; None for other formats (pg_restore checks those)."""
-    from runbook_helpers.archive.stream import TarWalker
-    from runbook_helpers.archive.toc import read_toc
-
     members = _Members()
     walker = TarWalker(members)
     error: str | None = None
