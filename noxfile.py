@@ -20,7 +20,9 @@ NO_BROWSER = "--ignore=tests/site/test_browser.py"
 # page's one shell, and a module's fixtures are set up once. Each worker starts its own
 # servers once; the controller writes the one ledger from every worker's records
 # (runbook_docs/plugin.py). `-- -n 0` runs serially; the last -n given wins.
-PARALLEL = ("-n", "4", "--dist", "loadfile")
+# --no-loadscope-reorder: files go out in collection order, which tests/fixtures/schedule.py
+# sorts longest first (xdist's own order, most tests first, left the 60 s files for last).
+PARALLEL = ("-n", "4", "--dist", "loadfile", "--no-loadscope-reorder")
 
 
 @nox.session(python=PYTHON)

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from runbook_helpers.produce.backup import BackupResult, create_backup
 from runbook_helpers.produce.seed import SeedResult, seed
@@ -42,6 +43,7 @@ def _real_mode_env(sandbox_env: dict[str, str], target_url: str, r2: R2Mock) -> 
     }
 
 
+@pytest.mark.slow(seconds=8)
 def test_drill_end_to_end(tmp_path: Path) -> None:
     env = sandbox_environment(None, None)
     env["RUNBOOK_PG"] = os.environ.get("RUNBOOK_PG", "local")

@@ -107,6 +107,7 @@ def test_the_start_state_has_only_what_setup_and_the_start_page_made(
     assert "[profile r2-vlvt]" in (tmp_path / "home" / ".aws" / "config").read_text()
 
 
+@pytest.mark.slow(seconds=7)
 @pytest.mark.parametrize("line", SETUP_LINES)
 def test_each_aws_configure_set_line_of_setup_is_needed(
     line: str, session_states: PageStates, tmp_path: Path
@@ -116,6 +117,7 @@ def test_each_aws_configure_set_line_of_setup_is_needed(
         states.end_state("setup.md")
 
 
+@pytest.mark.slow(seconds=6)
 def test_export_aws_profile_of_the_start_page_is_needed(
     session_states: PageStates, tmp_path: Path
 ) -> None:

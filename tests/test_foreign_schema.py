@@ -77,6 +77,7 @@ def env_for(db: ForeignDatabase) -> dict[str, str]:
     return sandbox_environment(db.server, None)
 
 
+@pytest.mark.slow(seconds=6)
 @pytest.mark.parametrize("restored", MAJORS, indirect=True, ids=lambda m: f"pg{m}")
 def test_verify_archive_matches_every_table(restored: tuple[ForeignDatabase, Path, str]) -> None:
     db, archive, target = restored
@@ -88,6 +89,7 @@ def test_verify_archive_matches_every_table(restored: tuple[ForeignDatabase, Pat
         assert f"| {rows} " in line and line.rstrip().endswith("ok"), line
 
 
+@pytest.mark.slow(seconds=6)
 @pytest.mark.parametrize("restored", MAJORS, indirect=True, ids=lambda m: f"pg{m}")
 def test_objects_behave_as_in_the_source(restored: tuple[ForeignDatabase, Path, str]) -> None:
     db, _, target = restored
@@ -125,6 +127,7 @@ def test_objects_behave_as_in_the_source(restored: tuple[ForeignDatabase, Path, 
         )
 
 
+@pytest.mark.slow(seconds=6)
 @pytest.mark.parametrize("restored", MAJORS, indirect=True, ids=lambda m: f"pg{m}")
 def test_citext_survives_restore(restored: tuple[ForeignDatabase, Path, str]) -> None:
     db, _, target = restored

@@ -18,7 +18,7 @@ from runbook_helpers import __version__
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_fresh_venv_install_runs_runbook(tmp_path: Path) -> None:
     # a copy of the checkout, so the build writes nothing into the worktree
     src = tmp_path / "src"

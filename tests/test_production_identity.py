@@ -47,6 +47,7 @@ def identifier_of(pg: PostgresServer) -> str:
     return str(row[0])
 
 
+@pytest.mark.slow(seconds=12)
 def test_a_tunnel_to_production_needs_production(
     pg_server: PostgresServer, env: dict[str, str], seeded_tar_gz: Path, tmp_path: Path
 ) -> None:

@@ -66,7 +66,7 @@ def _externally_managed_python() -> str | None:
     return None
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=70)
 def test_the_drill_command_works_with_an_externally_managed_python3(tmp_path: Path) -> None:
     python3 = _externally_managed_python()
     if python3 is None or shutil.which("pipx", path=DEBIAN_PATH) is None:

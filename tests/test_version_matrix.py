@@ -79,6 +79,7 @@ def client_env(major: int) -> dict[str, str]:
     return {**os.environ, "PATH": os.pathsep.join([str(bin_dir), *rest])}
 
 
+@pytest.mark.slow(seconds=7)
 @pytest.mark.parametrize("client", MAJORS, ids=lambda m: f"pg_restore{m}")
 @pytest.mark.parametrize("dumped_by", MAJORS, ids=lambda m: f"pg_dump{m}")
 def test_restore_matrix(

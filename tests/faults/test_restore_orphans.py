@@ -72,6 +72,7 @@ def _terminated(pid: int) -> bool:
     return bool(pending & (1 << (signal.SIGTERM - 1)))
 
 
+@pytest.mark.slow(seconds=8)
 def test_sigkill_takes_its_pg_restore_along(
     seeded_tar_gz: Path, pg_url: str, sandbox_env: dict[str, str]
 ) -> None:

@@ -1,5 +1,6 @@
-"""R2 faults through the CLI: stalled or closing endpoints, bad credentials, missing things.
+"""R2 faults through the CLI: closing endpoints, bad credentials, missing things, Ctrl-C.
 
+Stalled and half-answering endpoints: tests/faults/test_storage_stalls.py.
 Each case: the documented exit code, exactly one error line and one hint line, no secret.
 """
 
@@ -19,22 +20,12 @@ import pytest
 from runbook_helpers.errors import ExitStatus
 from runbook_helpers.r2.naming import backup_key
 from runbook_helpers.sandbox.r2 import R2Mock
-from tests.support.aws_profiles import write_profile
 from tests.support.cli_checks import assert_clean_failure
 from tests.support.cli_runs import CliResult, interruptible, run_cli
+from tests.support.r2_endpoints import COMMANDS, KEY, SECRET, command_id, with_endpoint
 from tests.support.tcp_servers import misbehaving_server
 
-SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-KEY = "vlvt_backup_-2026-01-25T03-00-00-123Z.tar.gz"
 FUTURE_KEY = "vlvt_backup_-2099-01-01T03-00-00-000Z.tar.gz"
-COMMANDS = [
-    ["backups", "list"],
-    ["backups", "latest"],
-    ["freshness"],
-    ["fetch", f"s3://vlvt-backups/{KEY}"],
-    ["inspect", f"s3://vlvt-backups/{KEY}"],
-    ["presign", f"s3://vlvt-backups/{KEY}"],
-]
 
 
 @pytest.fixture
@@ -42,43 +33,11 @@ def env(r2_clean: R2Mock, sandbox_env: dict[str, str], tmp_path: Path) -> dict[s
     return dict(sandbox_env, TMPDIR=str(tmp_path))
 
 
-def _with_endpoint(env: dict[str, str], tmp_path: Path, endpoint: str) -> dict[str, str]:
-    return dict(env, **write_profile(tmp_path / "aws", "r2-vlvt", endpoint, "AKIDFAULT", SECRET))
-
-
-def test_stalled_endpoint_ends_within_a_minute_by_default(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    with misbehaving_server("stall") as endpoint:
-        started = time.monotonic()
-        result = run_cli(["backups", "latest"], _with_endpoint(env, tmp_path, endpoint))
-        elapsed = time.monotonic() - started
-    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=["backups", "latest"])
-    assert elapsed < 60, elapsed
-    assert f"no answer from {endpoint}" in result.error_line
-    assert "RUNBOOK_TIMEOUT=SECONDS" in result.stderr  # the hint names the real setting
-    retries = [ln for ln in result.stderr.splitlines() if "retrying" in ln]
-    assert retries and retries[0].startswith("runbook: warning: no answer within"), result.stderr
-
-
-@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
-def test_stalled_endpoint_honours_runbook_timeout(
-    argv: list[str], env: dict[str, str], tmp_path: Path
-) -> None:
-    with misbehaving_server("stall") as endpoint:
-        started = time.monotonic()
-        env = dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="3")
-        result = run_cli(argv, env)
-        elapsed = time.monotonic() - started
-    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
-    assert elapsed < 15, elapsed
-    assert list(tmp_path.glob("*.part")) == [] and not (tmp_path / KEY).exists()
-
-
-@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.slow(seconds=3)
+@pytest.mark.parametrize("argv", COMMANDS, ids=command_id)
 def test_endpoint_closing_connections(argv: list[str], env: dict[str, str], tmp_path: Path) -> None:
     with misbehaving_server("close") as endpoint:
-        result = run_cli(argv, dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="5"))
+        result = run_cli(argv, dict(with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="5"))
     assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
     assert endpoint in result.error_line
 
@@ -89,16 +48,16 @@ def test_bad_timeout_setting_is_a_usage_error(env: dict[str, str]) -> None:
     assert "RUNBOOK_TIMEOUT" in result.error_line
 
 
-@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("argv", COMMANDS, ids=command_id)
 def test_wrong_credentials_exit_4(
     argv: list[str], env: dict[str, str], tmp_path: Path, r2_clean: R2Mock
 ) -> None:
     # the session R2 stand-in checks credentials
-    result = run_cli(argv, _with_endpoint(env, tmp_path, r2_clean.endpoint))
+    result = run_cli(argv, with_endpoint(env, tmp_path, r2_clean.endpoint))
     assert_clean_failure(result, ExitStatus.ACCESS_DENIED, [SECRET], argv=argv)
 
 
-@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("argv", COMMANDS, ids=command_id)
 def test_missing_bucket_exit_3(argv: list[str], env: dict[str, str], r2_clean: R2Mock) -> None:
     # a gone bucket (a mistyped one is AccessDenied for a bucket-scoped token); the next
     # r2_clean creates it again
@@ -107,7 +66,7 @@ def test_missing_bucket_exit_3(argv: list[str], env: dict[str, str], r2_clean: R
     assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
 
 
-@pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("argv", COMMANDS, ids=command_id)
 def test_missing_key_or_empty_bucket_exit_3(
     argv: list[str], env: dict[str, str], r2_clean: R2Mock
 ) -> None:
@@ -115,6 +74,7 @@ def test_missing_key_or_empty_bucket_exit_3(
     assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
 
 
+@pytest.mark.slow(seconds=12)
 def test_latest_among_more_than_1000_keys(env: dict[str, str], r2_clean: R2Mock) -> None:
     """ListObjectsV2 returns 1,000 keys a page: the newest sits on the second page."""
     s3 = r2_clean.client()
@@ -135,7 +95,7 @@ def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path
     """Ctrl-C or ``kill`` while R2 does not answer: exit 130, one line + hint, nothing left."""
     asked = threading.Event()
     with misbehaving_server("stall", asked) as endpoint:
-        env = _with_endpoint(env, tmp_path, endpoint)
+        env = with_endpoint(env, tmp_path, endpoint)
         argv = ["fetch", f"s3://vlvt-backups/{KEY}", "--to", str(tmp_path / "dl")]
         proc = subprocess.Popen(
             [sys.executable, "-m", "runbook_helpers", *argv],
@@ -153,19 +113,3 @@ def test_interrupted_while_waiting(sig: int, env: dict[str, str], tmp_path: Path
     result = CliResult(proc.returncode, stdout, stderr)
     assert_clean_failure(result, ExitStatus.INTERRUPTED, [SECRET], argv=argv)
     assert not list((tmp_path / "dl").glob("*"))
-
-
-@pytest.mark.parametrize(  # presign only needs a HEAD, which this server answers in full
-    "argv", [c for c in COMMANDS if c[0] != "presign"], ids=lambda a: " ".join(a[:2])
-)
-def test_endpoint_answering_half_a_response(
-    argv: list[str], env: dict[str, str], tmp_path: Path
-) -> None:
-    """Headers and the first bytes, then silence: the read timeout ends it (also mid-body)."""
-    with misbehaving_server("half") as endpoint:
-        started = time.monotonic()
-        result = run_cli(argv, dict(_with_endpoint(env, tmp_path, endpoint), RUNBOOK_TIMEOUT="3"))
-        elapsed = time.monotonic() - started
-    assert_clean_failure(result, ExitStatus.UNREACHABLE, [SECRET], argv=argv)
-    assert elapsed < 20, elapsed
-    assert list(tmp_path.glob("*.part")) == [] and not (tmp_path / KEY).exists()
