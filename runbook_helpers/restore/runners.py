@@ -184,7 +184,6 @@ def run_stream(
             target.tool_env(),
             checks=checks,
             on_process=on_process,
-            raise_for=raise_for,
         )
         return "psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks (streamed)"
     psql = restricted_psql(tool.with_name("psql"))
@@ -196,7 +195,6 @@ def run_stream(
         target.tool_env(),
         checks=checks,
         on_process=on_process,
-        raise_for=raise_for,
     )
     return (
         "pg_restore | psql -v ON_ERROR_STOP=1 in restricted mode, committed after the checks "

@@ -16,10 +16,17 @@ from runbook_helpers.archive.inspect import pg_restore_error
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.pg.psql_restricted import RESTRICTED_ERROR
 from runbook_helpers.redact import redact_text
-from runbook_helpers.restore import plain
-from runbook_helpers.restore.stream import ToolFailed
 
-__all__ = ["PartialCommit", "ToolFailed", "raise_for", "wait"]
+__all__ = ["GUARD_ERROR", "NESTED_BEGIN", "PartialCommit", "ToolFailed", "raise_for", "wait"]
+
+# raised by the guard a plain dump's script ends with (runbook_helpers.restore.plain)
+GUARD_ERROR = "runbook-guard: the dump ended the restore transaction itself"
+# psql's stderr when the dump's own BEGIN met ours: its COMMIT then committed part of the dump
+NESTED_BEGIN = "there is already a transaction in progress"
+
+
+class ToolFailed(Exception):
+    """pg_restore or psql failed (or was killed); the message says which and why."""
 
 
 class PartialCommit(ToolFailed):
@@ -53,7 +60,7 @@ def raise_for(code: int, err: IO[bytes], what: str) -> None:
             hint="pg_dump never writes one into its data: treat this file as tampered with "
             "and restore another backup",
         )
-    if plain.GUARD_ERROR in text or plain.NESTED_BEGIN in text:
+    if GUARD_ERROR in text or NESTED_BEGIN in text:
         raise PartialCommit(
             "the dump ran a BEGIN/COMMIT of its own, which committed part of it before it stopped"
         )
