@@ -14,8 +14,9 @@ import pytest
 
 from runbook_helpers.archive.stream import iter_file, iter_gunzip
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.pg.target import Target
-from runbook_helpers.restore.parallel import build_post_data, choose, load_streamed, sessions_on
+from runbook_helpers.pg.target import Target, connect
+from runbook_helpers.restore.parallel import build_post_data, choose, load_streamed
+from runbook_helpers.restore.side_database import count_sessions
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support import faults
 from tests.support.backup_files import dump_tar_gz
@@ -45,15 +46,17 @@ def test_the_pre_check_says_which_path_and_why(
     assert plan.parallel == expected.startswith("parallel")
 
 
-def test_a_session_that_just_closed_is_not_counted_one_left_open_is(pg_url: str) -> None:
-    """The pre-checks' own connection to the target has just closed when the sessions are
-    counted: its backend may still be listed for a moment, which chose the serial path once."""
-    target = Target.parse(pg_url)
-    for _ in range(20):
-        psycopg.connect(pg_url).close()
-        assert sessions_on(target) == 0
-    with psycopg.connect(pg_url):
-        assert sessions_on(target) == 1
+def test_the_pre_check_counts_on_its_own_connection_one_left_open_is_counted(pg_url: str) -> None:
+    """The target's sessions are counted on the pre-check's own connection to it, which is never
+    one of them (counted on a second connection once the pre-check's had closed, its backend
+    could still be listed for a moment, which chose the serial path once)."""
+    dbname = Target.parse(pg_url).dbname
+    with connect(pg_url) as conn:
+        for _ in range(20):
+            assert count_sessions(conn, dbname) == {}
+        with psycopg.connect(pg_url):
+            assert count_sessions(conn, dbname) == {dbname: 1}
+        assert conn.execute("select current_database()").fetchone() == (dbname,)
 
 
 def test_only_toc_dat_is_written_locally(

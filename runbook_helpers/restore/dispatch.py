@@ -28,7 +28,7 @@ Always ``--no-owner --no-privileges``; never "errors ignored". The target carrie
 interrupted restore is never mistaken for a good one (``runbook verify`` reports it). What a
 failure left is said exactly (:mod:`runbook_helpers.restore.outcome`); tools' failures become
 typed errors in :mod:`runbook_helpers.restore.tools`; ``--swap`` is
-:mod:`runbook_helpers.restore.swap`.
+:mod:`runbook_helpers.restore.side_database` (as is the parallel restore's side database).
 """
 
 from __future__ import annotations
@@ -56,7 +56,6 @@ from runbook_helpers.pg.target import (
     connect_error,
     create_database,
     database_exists,
-    derived_name,
     ensure_empty,
     user_tables,
 )
@@ -69,8 +68,8 @@ from runbook_helpers.restore.lock import restore_lock
 from runbook_helpers.restore.options import RestoreOptions, RestoreResult, default_jobs
 from runbook_helpers.restore.outcome import Prior, fail
 from runbook_helpers.restore.runners import is_parallel, run_file, run_parallel, run_stream
+from runbook_helpers.restore.side_database import SideDatabase, count_sessions
 from runbook_helpers.restore.source_bytes import ByteCounter, download, hash_file
-from runbook_helpers.restore.swap import swap_in
 from runbook_helpers.restore.tools import PartialCommit, ToolFailed
 
 __all__ = ["RestoreOptions", "RestoreResult", "default_jobs", "restore"]
@@ -83,8 +82,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
     target = Target.parse(target_url)
     check_not_production(target, production=opts.production)
     check_target_name(target)
-    if opts.swap:
-        opts.side_db = True
+    side_db = opts.side_db or opts.swap  # --swap restores into a side database, then swaps
     jobs = opts.jobs or default_jobs()
     started = utc_now()
     stamp = f"{started:%Y%m%d%H%M%S}_{secrets.token_hex(2)}"  # unique within one second
@@ -100,8 +98,9 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
             head, consumed = decompressed_head(opened)
         except IntegrityError as exc:
             raise IntegrityError(
-                f"{exc}; nothing was restored",
+                str(exc),
                 hint=exc.hint or "fetch the backup again; if it persists, use an older backup",
+                left=NOTHING_RESTORED,
             ) from None
         archive_format.check_source_content(source, fmt, head, opts.format)
         header = archive_format.header_from_head(fmt, head)
@@ -109,41 +108,40 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         expected_sha = sidecar_sha256(source, opts.client) if fmt != "directory" else None
 
         # --- prepare the target (nothing is written before every check has passed)
-        if opts.swap or not opts.side_db:  # a side database of its own needs no lock
+        if opts.swap or not side_db:  # a side database of its own needs no lock
             lock.enter_context(restore_lock(target, target.dbname))
         dbname = target.dbname
         prior = Prior()
-        target_exists = opts.side_db or database_exists(target, dbname)
-        if not opts.side_db and target_exists:
+        target_exists = side_db or database_exists(target, dbname)
+        sessions = 0
+        if not side_db and target_exists:
             with connect(target.url, dbname=dbname) as conn:
                 ensure_empty(conn, target.url, allow_non_empty=opts.allow_non_empty)
                 prior.tables = len(user_tables(conn))
                 prior.comment = read_marker(conn)
+                # on the pre-check's own connection: it is never one of them
+                sessions = count_sessions(conn, dbname).get(dbname, 0)
         elif not target_exists and not opts.create:
             raise connect_error(target, dbname, Exception(f'database "{dbname}" does not exist'))
         plan = None
         if fmt in ("tar", "tar.gz"):  # the pre-check: parallel or serial, and why
-            sessions = parallel.sessions_on(target) if not opts.side_db else 0
             plan = parallel.choose(
                 jobs,
                 opts.workdir,
                 target_tables=prior.tables,
-                target_sessions=sessions if target_exists else 0,
+                target_sessions=sessions,
                 client_major=tool_version(tool)[0],
                 server_major=parallel.server_major(target),
             )
             stage(plan.reason)
-        hidden = plan is not None and plan.parallel and not opts.side_db
-        side: parallel.HiddenSideDatabase | None = None
-        if opts.side_db or hidden:
-            dbname, cut = derived_name(target.dbname, f"_restore_{stamp}")
-            if cut:
-                stage(f"side database name shortened to {dbname} (PostgreSQL keeps 63 bytes)")
-            if hidden:  # from here until it is renamed, any failure or Ctrl-C drops it
-                side = lock.enter_context(parallel.HiddenSideDatabase(target, dbname))
-            create_database(target, dbname)
+        hidden = plan is not None and plan.parallel and not side_db
+        side: SideDatabase | None = None
+        if side_db or hidden:
+            # hidden: from here until it is renamed, any failure or Ctrl-C drops it
+            side = lock.enter_context(SideDatabase(target, stamp, hidden=hidden))
+            dbname = side.name
+            side.create(stage)
             prior.created = True
-            stage(f"created side database {dbname}")
         elif not target_exists:
             create_database(target, dbname)
             prior.created = True
@@ -165,21 +163,21 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                 local_file = download(opened, consumed, Path(tmpdir.name), hasher, counter)
                 stages["fetch"] = time.perf_counter() - t0
                 stage(f"fetched {counter.total:,} bytes in {stages['fetch']:.1f}s")
-                check_sha(expected_sha, hasher.hexdigest(), source, where=NOTHING_RESTORED)
+                check_sha(expected_sha, hasher.hexdigest(), source, left=NOTHING_RESTORED)
             elif (
                 method == "file" and local_file is not None and expected_sha and fmt != "directory"
             ):
                 t0 = time.perf_counter()
                 hash_file(local_file, hasher, counter)
                 stages["checksum"] = time.perf_counter() - t0
-                check_sha(expected_sha, hasher.hexdigest(), source, where=NOTHING_RESTORED)
+                check_sha(expected_sha, hasher.hexdigest(), source, left=NOTHING_RESTORED)
 
             with connect(target.url, dbname=dbname) as conn:
                 set_marker(conn, dbname, MARKER_IN_PROGRESS.format(source=safe_source, at=started))
             conninfo = target.conninfo(dbname, with_password=False)
 
             def checks() -> None:  # before anything commits: the whole source was read
-                check_sha(expected_sha, hasher.hexdigest(), source, where="")
+                check_sha(expected_sha, hasher.hexdigest(), source, left="")
 
             t0 = time.perf_counter()
             try:
@@ -229,7 +227,7 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
                         tar_stats,
                     )
             except (ToolFailed, RunbookError, KeyboardInterrupt) as exc:
-                if side is not None:  # its guard drops it and words the error for the target
+                if side is not None and side.hidden:  # its guard drops it, words the error
                     raise
                 if not isinstance(exc, (ToolFailed, IntegrityError, KeyboardInterrupt)):
                     raise
@@ -248,16 +246,15 @@ def restore(source: str, target_url: str, options: RestoreOptions | None = None)
         )
         swapped_old = None
         final_db = dbname
-        if side is not None:  # every check has passed: the restored copy takes the target's name
-            side.keep()  # a refused rename leaves it ready under its side name (exit 8)
-            replaced = parallel.rename_into_place(target, dbname, stamp)
-            if replaced:
-                parallel.drop_database(target, replaced)
+        if side is not None and side.hidden:  # every check has passed: it takes the target's name
+            side.into_place(stage)
             final_db = target.dbname
-            stage(f"renamed {dbname} to {final_db}")
 
     if opts.swap:
-        swapped_old = swap_in(target, dbname, stamp, stages, stage)
+        assert side is not None
+        t0 = time.perf_counter()
+        swapped_old = side.swap_in(stage)
+        stages["swap"] = time.perf_counter() - t0
         final_db = target.dbname
     return RestoreResult(
         source=safe_source,

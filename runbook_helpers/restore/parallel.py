@@ -15,7 +15,8 @@ the part of a restore that is more than half of it at VLVT's size, and the part 
 parallelises. All of it goes into
 ``<target>_restore_<stamp>``; the rows are compared, then ANALYZE, the DONE marker, and only
 then the side database is renamed to the target (atomically; an empty target it replaces is
-dropped). Any failure drops the side database: the target is never touched.
+dropped). Any failure drops the side database: the target is never touched. The side database's
+creation, guard, rename and drop are :mod:`runbook_helpers.restore.side_database`'s.
 
 :func:`choose` is the pre-check: parallel only when it can be all-or-nothing; otherwise the
 serial one-transaction stream.
@@ -26,25 +27,20 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import psycopg
-from psycopg import sql
 
 from runbook_helpers import child_lifetime
 from runbook_helpers.archive.counts import TarStats
 from runbook_helpers.archive.stream import TarWalker
 from runbook_helpers.archive.tar_extract import Extractor
-from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, UnsafeTarget
+from runbook_helpers.errors import IntegrityError
 from runbook_helpers.pg.target import Target, maintenance_connection
 from runbook_helpers.redact import redact_text
-from runbook_helpers.restore import swap
 from runbook_helpers.restore.copy import CopyLoader
-from runbook_helpers.restore.outcome import Interrupted
 from runbook_helpers.restore.tools import ToolFailed, raise_for, wait
 
 _BASE = ("--no-owner", "--no-privileges", "--exit-on-error")
@@ -99,12 +95,6 @@ def server_major(target: Target) -> int:
     with maintenance_connection(target) as conn:
         row = conn.execute("show server_version_num").fetchone()
     return int(row[0]) // 10000 if row else 0
-
-
-def sessions_on(target: Target) -> int:
-    """Other sessions connected to the target database (it could not be renamed)."""
-    with maintenance_connection(target) as conn:
-        return swap.connected_sessions(conn, target.dbname).get(target.dbname, 0)
 
 
 def load_streamed(
@@ -202,74 +192,6 @@ def build_post_data(
     _from_directory(
         pg_restore, directory, conninfo, env, ["--section=post-data", "--jobs", str(jobs)]
     )
-
-
-def drop_database(target: Target, dbname: str) -> bool:
-    """Drop ``dbname`` (ending its sessions); False if that failed."""
-    try:
-        with maintenance_connection(target) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname))
-            )
-        return True
-    except (psycopg.Error, Exception):
-        return False
-
-
-def rename_into_place(target: Target, side_db: str, stamp: str, wait_s: float = 10.0) -> str | None:
-    """Give the restored side database the target's name (the empty target it replaces gets
-    ``<target>_old_<stamp>``); short-lived sessions on the target are waited out for
-    ``wait_s``, then UnsafeTarget (exit 8) says the restored copy is ready under its side name."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return swap.swap_databases(target, side_db, stamp)
-        except UnsafeTarget:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def fail_hidden(target: Target, side_db: str, exc: BaseException) -> NoReturn:
-    """A parallel restore failed: drop its side database and say the target is untouched."""
-    dropped = drop_database(target, side_db)
-    left = (
-        f"nothing was restored into {target.dbname} (the side database {side_db} was dropped)"
-        if dropped
-        else f"nothing was restored into {target.dbname}; the side database {side_db} could "
-        "not be dropped: drop it by hand"
-    )
-    if isinstance(exc, KeyboardInterrupt):
-        raise Interrupted(f"interrupted; {left}", hint="re-run the same command") from None
-    reason = str(exc).split("; nothing was restored")[0] or type(exc).__name__
-    hint = exc.hint if isinstance(exc, RunbookError) and exc.hint else "fix the cause, re-run"
-    error = type(exc) if isinstance(exc, RunbookError) else RestoreFailed
-    cause = exc.__cause__
-    if error is RestoreFailed and isinstance(cause, RunbookError):
-        error = type(cause)
-        hint = cause.hint or hint
-    raise error(f"{reason}; {left}", hint=hint) from None
-
-
-class HiddenSideDatabase:
-    """The side database of a parallel restore the user did not ask for: until :meth:`keep`,
-    an exception or Ctrl-C leaving the ``with`` block - between two steps of the restore as
-    well as inside one - drops it (:func:`fail_hidden`) and says the target is untouched."""
-
-    def __init__(self, target: Target, dbname: str) -> None:
-        self.target = target
-        self.dbname = dbname
-        self._kept = False
-
-    def keep(self) -> None:
-        self._kept = True
-
-    def __enter__(self) -> HiddenSideDatabase:
-        return self
-
-    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and not self._kept:
-            fail_hidden(self.target, self.dbname, exc)
 
 
 @contextlib.contextmanager

@@ -89,8 +89,8 @@ def download(
                 f.write(data)
     except OSError as exc:  # ENOSPC, EFBIG (a quota or file-size limit): nothing restored yet
         raise NoSpace(
-            f"could not write the archive to {dest_dir}: {exc.strerror or exc}; "
-            "nothing was restored",
+            f"could not write the archive to {dest_dir}: {exc.strerror or exc}",
+            left="nothing was restored",
             hint="free space, or pass --workdir on a bigger disk",
         ) from None
     return path
