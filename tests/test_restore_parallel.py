@@ -17,6 +17,7 @@ from runbook_helpers.errors import ExitStatus
 from runbook_helpers.pg.target import Target, connect
 from runbook_helpers.restore.parallel import build_post_data, choose, load_streamed
 from runbook_helpers.restore.side_database import count_sessions
+from runbook_helpers.restore.tools import Into
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support import faults
 from tests.support.backup_files import dump_tar_gz
@@ -41,7 +42,7 @@ from tests.support.cli_runs import run_cli
 def test_the_pre_check_says_which_path_and_why(
     tmp_path: Path, jobs: int, tables: int, sessions: int, expected: str
 ) -> None:
-    plan = choose(jobs, tmp_path, target_tables=tables, target_sessions=sessions)
+    plan = choose(jobs, target_tables=tables, target_sessions=sessions)
     assert plan.reason.startswith(expected), plan.reason
     assert plan.parallel == expected.startswith("parallel")
 
@@ -67,7 +68,8 @@ def test_only_toc_dat_is_written_locally(
     tool = pg_server.bin_dir / "pg_restore" if pg_server.bin_dir else Path("pg_restore")
     try:
         with seeded_tar_gz.open("rb") as f:
-            stats = load_streamed(tool, iter_gunzip(iter_file(f)), tmp_path, url, sandbox_env, 2)
+            into = Into(url, sandbox_env)
+            stats = load_streamed(tool, iter_gunzip(iter_file(f)), tmp_path, into, 2)
         assert sorted(p.name for p in tmp_path.iterdir()) == [
             "runbook-rest-of-data.list",  # sequence values, large objects: from toc.dat
             "toc.dat",
@@ -76,7 +78,7 @@ def test_only_toc_dat_is_written_locally(
             rows = conn.execute("select count(*) from users").fetchone()
             indexes = conn.execute("select count(*) from pg_indexes where schemaname = 'public'")
             assert rows == (stats.stats["public.users"].rows,) and indexes.fetchone() == (0,)
-        build_post_data(tool, tmp_path, url, sandbox_env, 2)
+        build_post_data(tool, tmp_path, into, 2)
         with psycopg.connect(url) as conn:
             indexes = conn.execute("select count(*) from pg_indexes where schemaname = 'public'")
             assert indexes.fetchone()[0] > 0  # type: ignore[index]

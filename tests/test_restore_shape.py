@@ -105,3 +105,36 @@ def test_a_dropped_hidden_copy_keeps_the_failures_type_reason_and_hint(pg_url: s
     with psycopg.connect(pg_url) as conn:
         row = conn.execute("select 1 from pg_database where datname = %s", (side.name,))
         assert row.fetchone() is None
+
+
+MAX_PARAMETERS = 6
+
+
+def wide_defs(source: str) -> list[str]:
+    """Functions and methods of ``source`` with more than MAX_PARAMETERS parameters (``self``
+    and ``cls`` not counted; ``*args`` and ``**kwargs`` are)."""
+    wide = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            names = [p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+            names += [p.arg for p in (a.vararg, a.kwarg) if p is not None]
+            names = [n for n in names if n not in ("self", "cls")]
+            if len(names) > MAX_PARAMETERS:
+                wide.append(f"{node.name}:{node.lineno} ({len(names)})")
+    return wide
+
+
+def test_no_call_in_the_restore_takes_more_than_six_parameters() -> None:
+    """The restore's state travels in one record (restore/run.py's RestoreRun), not as loose
+    values: no def in runbook_helpers/restore/ takes more than six."""
+    paths = sorted((LIBRARY / "restore").glob("*.py"))
+    assert (LIBRARY / "restore" / "run.py") in paths
+    wide = {p.name: w for p in paths if (w := wide_defs(p.read_text(encoding="utf-8")))}
+    assert wide == {}
+
+
+def test_the_parameter_check_counts_what_a_caller_passes() -> None:
+    assert wide_defs("def f(self, a, b, c, d, e, g): ...\n") == []
+    assert wide_defs("def f(a, b, c, d, e, *, g, h): ...\n") == ["f:1 (7)"]
+    assert wide_defs("class C:\n    def m(cls, a, b, c, d, e, *rest, **kw): ...\n") == ["m:2 (7)"]

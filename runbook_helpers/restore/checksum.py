@@ -17,10 +17,12 @@ from runbook_helpers.redact import redact_text
 NOTHING_RESTORED = "nothing was restored"
 
 
-def sidecar_sha256(source: str, client: Any = None) -> str | None:
-    """The hex digest in ``<source>.sha256`` (sha256sum format), or None when there is none."""
+def sidecar_sha256(source: str, client: Any, *, r2: bool) -> str | None:
+    """The hex digest in ``<source>.sha256`` (sha256sum format), or None when there is none.
+    ``r2``: the source is an R2 object (decided once, in
+    :class:`~runbook_helpers.restore.run.Source`)."""
     text: str | None
-    if storage.is_s3_uri(source):
+    if r2:
         loc = storage.S3Location.parse(source)
         with translate_errors(loc):
             text = storage.read_text(

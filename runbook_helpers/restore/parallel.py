@@ -41,52 +41,46 @@ from runbook_helpers.errors import IntegrityError
 from runbook_helpers.pg.target import Target, maintenance_connection
 from runbook_helpers.redact import redact_text
 from runbook_helpers.restore.copy import CopyLoader
-from runbook_helpers.restore.tools import ToolFailed, raise_for, wait
+from runbook_helpers.restore.tools import Into, ToolFailed, raise_for, wait
 
 _BASE = ("--no-owner", "--no-privileges", "--exit-on-error")
 
 
 @dataclass(frozen=True)
-class Plan:
+class Choice:
     parallel: bool
     reason: str
-    workdir: Path
 
 
 def choose(
     jobs: int,
-    workdir: Path | None,
     *,
     target_tables: int,
     target_sessions: int,
     client_major: int | None = None,
     server_major: int | None = None,
-) -> Plan:
+) -> Choice:
     """Parallel or serial, and why (printed by the restore)."""
-    where = workdir or Path(tempfile.gettempdir())
     if jobs <= 1:
-        return Plan(False, "serial: --jobs 1", where)
+        return Choice(False, "serial: --jobs 1")
     if client_major and server_major and client_major >= 17 > server_major:
-        return Plan(
+        return Choice(
             False,
             f"serial: pg_restore {client_major} sends SET transaction_timeout, which PostgreSQL "
             f"{server_major} does not have (the streamed path makes that line version-safe)",
-            where,
         )
     if target_tables:
-        return Plan(False, "serial: the target already holds tables (--allow-non-empty)", where)
+        return Choice(False, "serial: the target already holds tables (--allow-non-empty)")
     if target_sessions:
-        return Plan(
+        return Choice(
             False,
             f"serial: {target_sessions} other session(s) are connected to the target, so a "
             "restored copy could not be renamed to it",
-            where,
         )
-    return Plan(
+    return Choice(
         True,
         f"parallel: rows streamed into {jobs} COPY sessions, then indexes and constraints with "
         f"pg_restore -j {jobs}",
-        where,
     )
 
 
@@ -101,8 +95,7 @@ def load_streamed(
     pg_restore: Path,
     chunks: Iterator[bytes],
     directory: Path,
-    conninfo: str,
-    env: dict[str, str],
+    into: Into,
     jobs: int = 1,
     newest: bool = True,
 ) -> TarStats:
@@ -114,10 +107,10 @@ def load_streamed(
     """
     stats = TarStats(newest)
     loader = CopyLoader(
-        conninfo,
+        into.conninfo,
         jobs,
         lambda: stats.entries,
-        lambda: _from_directory(pg_restore, directory, conninfo, env, ["--section=pre-data"]),
+        lambda: _from_directory(pg_restore, directory, into, ["--section=pre-data"]),
     )
     # kept: toc.dat and large-object files; not the rows (loaded) nor restore.sql (unused)
     keeper = Extractor(directory, skip=lambda name: name in loader.targets or name == "restore.sql")
@@ -146,9 +139,7 @@ def load_streamed(
     rest.write_text(
         "".join(f"{e.dump_id};\n" for e in stats.entries if e.filename not in loader.targets)
     )
-    _from_directory(
-        pg_restore, directory, conninfo, env, ["--section=data", "--use-list", str(rest)]
-    )
+    _from_directory(pg_restore, directory, into, ["--section=data", "--use-list", str(rest)])
     return stats
 
 
@@ -168,30 +159,24 @@ def _first_line(exc: psycopg.Error) -> str:
     return redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
 
-def _from_directory(
-    pg_restore: Path, directory: Path, conninfo: str, env: dict[str, str], args: list[str]
-) -> None:
+def _from_directory(pg_restore: Path, directory: Path, into: Into, args: list[str]) -> None:
     """``pg_restore --format=directory ARGS`` of ``directory`` (toc.dat and kept files)."""
-    cmd = [str(pg_restore), *_BASE, "--format=directory", *args, "--dbname", conninfo]
+    cmd = [str(pg_restore), *_BASE, "--format=directory", *args, "--dbname", into.conninfo]
     with tempfile.TemporaryFile() as err:
         proc = child_lifetime.start(
             [*cmd, str(directory)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
-            env=env,
+            env=into.env,
         )
         raise_for(wait(proc), err, "pg_restore")
 
 
-def build_post_data(
-    pg_restore: Path, directory: Path, conninfo: str, env: dict[str, str], jobs: int
-) -> None:
+def build_post_data(pg_restore: Path, directory: Path, into: Into, jobs: int) -> None:
     """``pg_restore -Fd --section=post-data -j N`` from the kept ``toc.dat``; typed error on
     failure. Indexes, constraints and triggers need no table data files."""
-    _from_directory(
-        pg_restore, directory, conninfo, env, ["--section=post-data", "--jobs", str(jobs)]
-    )
+    _from_directory(pg_restore, directory, into, ["--section=post-data", "--jobs", str(jobs)])
 
 
 @contextlib.contextmanager

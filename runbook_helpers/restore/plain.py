@@ -27,7 +27,7 @@ from pathlib import Path
 
 from runbook_helpers.errors import IntegrityError
 from runbook_helpers.pg.psql_restricted import restrict_key
-from runbook_helpers.restore.tools import GUARD_ERROR, raise_for
+from runbook_helpers.restore.tools import GUARD_ERROR, Into, raise_for
 
 _COPY = re.compile(rb"^COPY .+ FROM stdin;$")
 _TOC = re.compile(rb"^-- (?:Data for )?Name: .*; Type: (?P<type>[^;]+); Schema: ")
@@ -98,8 +98,7 @@ class PlainScript:
 def run_plain(
     psql: Path,
     chunks: Iterator[bytes],
-    conninfo: str,
-    env: dict[str, str],
+    into: Into,
     *,
     checks: Callable[[], None],
     on_process: Callable[[subprocess.Popen[bytes]], None] | None,
@@ -119,11 +118,11 @@ def run_plain(
         f" IS DISTINCT FROM '{guard}' THEN RAISE EXCEPTION '{GUARD_ERROR}'; END IF; END$runbook$;"
         "\nCOMMIT;\n"
     )
-    cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", conninfo, "-f", "-"]
+    cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", into.conninfo, "-f", "-"]
     script = PlainScript()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=env
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=into.env
         )
         assert proc.stdin is not None
         if on_process:

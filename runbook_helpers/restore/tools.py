@@ -10,6 +10,7 @@ plain dump committed part of itself.
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from typing import IO
 
 from runbook_helpers.archive.inspect import pg_restore_error
@@ -17,12 +18,29 @@ from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.pg.psql_restricted import RESTRICTED_ERROR
 from runbook_helpers.redact import redact_text
 
-__all__ = ["GUARD_ERROR", "NESTED_BEGIN", "PartialCommit", "ToolFailed", "raise_for", "wait"]
+__all__ = [
+    "GUARD_ERROR",
+    "NESTED_BEGIN",
+    "Into",
+    "PartialCommit",
+    "ToolFailed",
+    "raise_for",
+    "wait",
+]
 
 # raised by the guard a plain dump's script ends with (runbook_helpers.restore.plain)
 GUARD_ERROR = "runbook-guard: the dump ended the restore transaction itself"
 # psql's stderr when the dump's own BEGIN met ours: its COMMIT then committed part of the dump
 NESTED_BEGIN = "there is already a transaction in progress"
+
+
+@dataclass(frozen=True)
+class Into:
+    """Where pg_restore or psql writes: the database's conninfo (without the password) and the
+    tools' environment (which carries it)."""
+
+    conninfo: str
+    env: dict[str, str]
 
 
 class ToolFailed(Exception):
