@@ -8,12 +8,14 @@ import io
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from runbook_helpers.archive.stream import iter_file, iter_gunzip
 from runbook_helpers.errors import ExitStatus
+from runbook_helpers.pg import target as pg_target
 from runbook_helpers.pg.target import Target, connect
 from runbook_helpers.restore.parallel import build_post_data, choose, load_streamed
 from runbook_helpers.restore.side_database import count_sessions
@@ -58,6 +60,25 @@ def test_the_pre_check_counts_on_its_own_connection_one_left_open_is_counted(pg_
         with psycopg.connect(pg_url):
             assert count_sessions(conn, dbname) == {dbname: 1}
         assert conn.execute("select current_database()").fetchone() == (dbname,)
+
+
+def test_the_production_guard_leaves_no_session_on_the_target(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The restore's first session on the target database is its pre-check's, so no session of
+    its own can still be listed when that one counts: the production guard reads the server's
+    identifier from a maintenance database (on the target first, a just-closed session was seen
+    by 2 of 100 restore-like counts)."""
+    asked: list[str | None] = []
+    real = pg_target.connect
+
+    def spy(url: str, *, dbname: str | None = None, autocommit: bool = True) -> Any:
+        asked.append(dbname)
+        return real(url, dbname=dbname, autocommit=autocommit)
+
+    monkeypatch.setattr(pg_target, "connect", spy)
+    assert pg_target.server_identifier(Target.parse(pg_url)) is not None
+    assert asked == ["postgres"]
 
 
 def test_only_toc_dat_is_written_locally(
