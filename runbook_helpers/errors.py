@@ -65,9 +65,13 @@ class RunbookError(Exception):
 
     status: ExitStatus = ExitStatus.ERROR
 
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
+    def __init__(self, message: str, hint: str = "", *, left: str = "") -> None:
+        super().__init__(f"{message}; {left}" if left else message)
         self.hint = hint
+        #: what is wrong, without ``left``: what the failure left behind ("nothing was
+        #: restored"), kept apart so that a caller who knows more can say it instead
+        self.reason = message
+        self.left = left
 
 
 class UsageError(RunbookError):

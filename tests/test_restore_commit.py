@@ -30,7 +30,7 @@ from runbook_helpers.errors import ExitStatus, IntegrityError, RestoreFailed
 from runbook_helpers.pg.psql_restricted import restricted_psql
 from runbook_helpers.restore.dispatch import RestoreOptions, restore
 from runbook_helpers.restore.stream import split_commit, stream_restore
-from runbook_helpers.restore.tools import raise_for
+from runbook_helpers.restore.tools import Into
 from runbook_helpers.sandbox.postgres import PostgresServer
 from runbook_helpers.sandbox.r2 import R2Mock
 from tests.support.cli_runs import run_cli, spawn_runbook
@@ -175,11 +175,9 @@ def test_failed_check_after_everything_was_loaded_rolls_back(
             bin_dir / "pg_restore",
             restricted_psql(bin_dir / "psql"),  # as the restore picks it: one with restricted mode
             chunks,
-            pg_url,
-            dict(os.environ),
+            Into(pg_url, dict(os.environ)),
             checks=failing_check,
             on_process=procs.append,
-            raise_for=raise_for,
         )
     # psql had written in its open transaction and was waiting for the rest (the COMMIT)
     assert states and "+ClientRead+xid" in str(states[0])

@@ -12,6 +12,7 @@ import pytest
 
 from runbook_helpers.restore import parallel as restore_parallel
 from runbook_helpers.restore.memory import format_kb, parse_size, post_data_env
+from runbook_helpers.restore.tools import Into
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support.cli_runs import run_cli
 
@@ -72,10 +73,12 @@ def seen(monkeypatch: pytest.MonkeyPatch, pg_server: PostgresServer) -> list[str
     real = restore_parallel.build_post_data
     psql = str(pg_server.bin_dir / "psql") if pg_server.bin_dir else "psql"
 
-    def build(tool: Path, directory: Path, conninfo: str, env: dict[str, str], jobs: int) -> Any:
-        show = [psql, "-XAtq", "-d", conninfo, "-c", "show maintenance_work_mem"]
-        got.append(subprocess.run(show, env=env, capture_output=True, text=True).stdout.strip())
-        return real(tool, directory, conninfo, env, jobs)
+    def build(tool: Path, directory: Path, into: Into, jobs: int) -> Any:
+        show = [psql, "-XAtq", "-d", into.conninfo, "-c", "show maintenance_work_mem"]
+        got.append(
+            subprocess.run(show, env=into.env, capture_output=True, text=True).stdout.strip()
+        )
+        return real(tool, directory, into, jobs)
 
     monkeypatch.setattr(restore_parallel, "build_post_data", build)
     return got

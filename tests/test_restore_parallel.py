@@ -8,14 +8,18 @@ import io
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from runbook_helpers.archive.stream import iter_file, iter_gunzip
 from runbook_helpers.errors import ExitStatus
-from runbook_helpers.pg.target import Target
-from runbook_helpers.restore.parallel import build_post_data, choose, load_streamed, sessions_on
+from runbook_helpers.pg import target as pg_target
+from runbook_helpers.pg.target import Target, connect
+from runbook_helpers.restore.parallel import build_post_data, choose, load_streamed
+from runbook_helpers.restore.side_database import count_sessions
+from runbook_helpers.restore.tools import Into
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support import faults
 from tests.support.backup_files import dump_tar_gz
@@ -40,20 +44,41 @@ from tests.support.cli_runs import run_cli
 def test_the_pre_check_says_which_path_and_why(
     tmp_path: Path, jobs: int, tables: int, sessions: int, expected: str
 ) -> None:
-    plan = choose(jobs, tmp_path, target_tables=tables, target_sessions=sessions)
+    plan = choose(jobs, target_tables=tables, target_sessions=sessions)
     assert plan.reason.startswith(expected), plan.reason
     assert plan.parallel == expected.startswith("parallel")
 
 
-def test_a_session_that_just_closed_is_not_counted_one_left_open_is(pg_url: str) -> None:
-    """The pre-checks' own connection to the target has just closed when the sessions are
-    counted: its backend may still be listed for a moment, which chose the serial path once."""
-    target = Target.parse(pg_url)
-    for _ in range(20):
-        psycopg.connect(pg_url).close()
-        assert sessions_on(target) == 0
-    with psycopg.connect(pg_url):
-        assert sessions_on(target) == 1
+def test_the_pre_check_counts_on_its_own_connection_one_left_open_is_counted(pg_url: str) -> None:
+    """The target's sessions are counted on the pre-check's own connection to it, which is never
+    one of them (counted on a second connection once the pre-check's had closed, its backend
+    could still be listed for a moment, which chose the serial path once)."""
+    dbname = Target.parse(pg_url).dbname
+    with connect(pg_url) as conn:
+        for _ in range(20):
+            assert count_sessions(conn, dbname) == {}
+        with psycopg.connect(pg_url):
+            assert count_sessions(conn, dbname) == {dbname: 1}
+        assert conn.execute("select current_database()").fetchone() == (dbname,)
+
+
+def test_the_production_guard_leaves_no_session_on_the_target(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The restore's first session on the target database is its pre-check's, so no session of
+    its own can still be listed when that one counts: the production guard reads the server's
+    identifier from a maintenance database (on the target first, a just-closed session was seen
+    by 2 of 100 restore-like counts)."""
+    asked: list[str | None] = []
+    real = pg_target.connect
+
+    def spy(url: str, *, dbname: str | None = None, autocommit: bool = True) -> Any:
+        asked.append(dbname)
+        return real(url, dbname=dbname, autocommit=autocommit)
+
+    monkeypatch.setattr(pg_target, "connect", spy)
+    assert pg_target.server_identifier(Target.parse(pg_url)) is not None
+    assert asked == ["postgres"]
 
 
 def test_only_toc_dat_is_written_locally(
@@ -64,7 +89,8 @@ def test_only_toc_dat_is_written_locally(
     tool = pg_server.bin_dir / "pg_restore" if pg_server.bin_dir else Path("pg_restore")
     try:
         with seeded_tar_gz.open("rb") as f:
-            stats = load_streamed(tool, iter_gunzip(iter_file(f)), tmp_path, url, sandbox_env, 2)
+            into = Into(url, sandbox_env)
+            stats = load_streamed(tool, iter_gunzip(iter_file(f)), tmp_path, into, 2)
         assert sorted(p.name for p in tmp_path.iterdir()) == [
             "runbook-rest-of-data.list",  # sequence values, large objects: from toc.dat
             "toc.dat",
@@ -73,7 +99,7 @@ def test_only_toc_dat_is_written_locally(
             rows = conn.execute("select count(*) from users").fetchone()
             indexes = conn.execute("select count(*) from pg_indexes where schemaname = 'public'")
             assert rows == (stats.stats["public.users"].rows,) and indexes.fetchone() == (0,)
-        build_post_data(tool, tmp_path, url, sandbox_env, 2)
+        build_post_data(tool, tmp_path, into, 2)
         with psycopg.connect(url) as conn:
             indexes = conn.execute("select count(*) from pg_indexes where schemaname = 'public'")
             assert indexes.fetchone()[0] > 0  # type: ignore[index]

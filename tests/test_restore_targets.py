@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from runbook_helpers.cli import build_parser
 from runbook_helpers.errors import ExitStatus, UnsafeTarget
 from runbook_helpers.pg.target import Target, derived_name, is_production
-from runbook_helpers.restore.swap import swap_databases
+from runbook_helpers.restore.side_database import swap
 from runbook_helpers.sandbox.postgres import PostgresServer
 from tests.support import faults
 from tests.support.cli_checks import assert_clean_failure
@@ -244,13 +245,38 @@ def test_swap_names_the_database_that_has_sessions(pg_server: PostgresServer) ->
     pg_server.create_database(side)
     try:
         with psycopg.connect(pg_server.url(side)), pytest.raises(UnsafeTarget) as info:
-            swap_databases(Target.parse(pg_server.url(name)), side, "x")
+            swap(Target.parse(pg_server.url(name)), side, "x", wait_s=0.5)
         assert "session(s) are connected (1 to " + side + ")" in str(info.value), info.value
         assert f"WHERE datname IN ('{side}')" in info.value.hint, info.value.hint
         assert {name, side} <= set(pg_server.list_databases())  # nothing renamed
     finally:
         pg_server.drop_database(side)
         pg_server.drop_database(name)
+
+
+def test_a_session_that_ends_within_the_wait_does_not_block_the_swap(
+    pg_server: PostgresServer,
+) -> None:
+    """One wait policy for the hidden rename and --swap: a short-lived session on the target
+    (or the restore's own just-closed ones on the copy) is waited out, then the swap is done."""
+    name = f"sw_{uuid.uuid4().hex[:8]}"
+    side = f"{name}_restore_x"
+    pg_server.create_database(name)
+    pg_server.create_database(side)
+    held = psycopg.connect(pg_server.url(name))
+    closer = threading.Timer(1.0, held.close)
+    closer.start()
+    try:
+        started = time.monotonic()
+        assert swap(Target.parse(pg_server.url(name)), side, "x", wait_s=8.0) == f"{name}_old_x"
+        assert 0.9 < time.monotonic() - started < 8.0  # it waited, and not to the end
+        assert {name, f"{name}_old_x"} <= set(pg_server.list_databases())
+        assert side not in pg_server.list_databases()
+    finally:
+        closer.join()
+        for db in (side, name, f"{name}_old_x"):
+            if db in pg_server.list_databases():
+                pg_server.drop_database(db)
 
 
 def test_autovacuum_on_the_restored_copy_does_not_block_the_swap(pg_server: PostgresServer) -> None:
@@ -283,7 +309,7 @@ def test_autovacuum_on_the_restored_copy_does_not_block_the_swap(pg_server: Post
             finally:
                 admin.execute("alter system reset autovacuum_naptime")
                 admin.execute("select pg_reload_conf()")
-        assert swap_databases(Target.parse(pg_server.url(name)), side, "x") == f"{name}_old_x"
+        assert swap(Target.parse(pg_server.url(name)), side, "x") == f"{name}_old_x"
         assert faults.target_state(pg_server.url(name)).startswith("1 tables")
     finally:
         for db in (side, name, f"{name}_old_x"):

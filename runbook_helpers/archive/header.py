@@ -172,6 +172,12 @@ def header_from_head(fmt: str, head: bytes) -> ArchiveHeader | None:
                 "not a pg_dump tar archive",
                 hint="give the .tar.gz written by the backup template (pg_dump --format=tar)",
             )
+        if not head[512:].startswith(PGDMP):  # pg_restore: "did not find magic string"
+            raise IntegrityError(
+                "the tar archive's toc.dat has no PGDMP magic string: the archive is damaged",
+                hint="fetch the backup again and compare its sha256; if it persists, use an "
+                "older backup",
+            )
         return parse_header(head[512:])
     return parse_header(head)
 

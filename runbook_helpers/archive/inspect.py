@@ -172,8 +172,28 @@ def _drain(stream: IO[bytes], sink: IO[bytes]) -> Any:
     return thread
 
 
+# pg_restore messages that mean the archive's bytes are damaged (IntegrityError, exit 6): the
+# file was a pg_dump archive (its name, and the magic at its head, said so) but is not one now.
+CORRUPTION_SIGNS = (
+    "corrupt tar header",
+    "could not uncompress data",
+    "could not read from input file",
+    "unexpected end of file",
+    "found unexpected block ID",
+    "could not find block ID",
+    "unexpected data offset flag",
+    "did not find magic string",
+    "invalid compressed data",
+    "could not decompress",
+)
+
+
 def pg_restore_error(stderr: str, *, what: str = "pg_restore") -> RunbookError:
-    """A typed error for a pg_restore failure message."""
+    """The one classifier of a pg_restore (or psql) failure message, for ``inspect`` and
+    ``restore`` alike: Incompatible when this client cannot read the input (plain SQL, a newer
+    archive version, not an archive at all), IntegrityError when the archive's bytes are damaged
+    (:data:`CORRUPTION_SIGNS`: a tar member without its magic string included), else a plain
+    RunbookError with the last line."""
     text = stderr.strip()
     last = text.splitlines()[-1] if text else "(no message)"
     if "text format dump" in text:
@@ -190,7 +210,13 @@ def pg_restore_error(stderr: str, *, what: str = "pg_restore") -> RunbookError:
             f"PostgreSQL {need or 'newer'} client tools are needed",
             hint=install_hint(need),
         )
-    if "does not appear to be a valid archive" in text or "did not find magic" in text:
+    if any(sign in text for sign in CORRUPTION_SIGNS):
+        return IntegrityError(
+            f"{what} found the archive damaged: {first_error(text)}",
+            hint="fetch the backup again and compare its sha256; if it persists, use an older "
+            "backup",
+        )
+    if "does not appear to be a valid archive" in text:
         return Incompatible(f"{what}: not a pg_dump archive ({last})")
     if "end of file" in text or "could not read" in text:
         return IntegrityError(
@@ -198,6 +224,12 @@ def pg_restore_error(stderr: str, *, what: str = "pg_restore") -> RunbookError:
             hint="fetch the backup again; if it persists, use an older backup",
         )
     return RunbookError(f"{what} failed: {last}")
+
+
+def first_error(text: str) -> str:
+    """The first line of ``text`` that mentions an error (else its first line)."""
+    lines = [ln for ln in text.strip().splitlines() if "error" in ln.lower()]
+    return lines[0] if lines else (text.strip().splitlines() or ["?"])[0]
 
 
 # --- inspect -------------------------------------------------------------------------------

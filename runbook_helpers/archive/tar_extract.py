@@ -40,8 +40,8 @@ class Extractor:
             self.file.write(memoryview(buf)[start:end])
         except OSError as exc:
             raise NoSpace(
-                f"could not write the extracted archive to {self.directory}: "
-                f"{exc.strerror or exc}; nothing was restored",
+                f"could not write the extracted archive to {self.directory}: {exc.strerror or exc}",
+                left="nothing was restored",
                 hint="free space, or set TMPDIR to a directory on a bigger disk "
                 "(or pass --jobs 1: the serial restore needs no local copy)",
             ) from None

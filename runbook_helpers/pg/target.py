@@ -173,14 +173,19 @@ def production_identity(target: Target) -> ProductionServer | None:
 
 
 def server_identifier(target: Target) -> str | None:
-    """The target server's system identifier; None when it cannot be read now."""
-    for name in dict.fromkeys((target.dbname, *MAINTENANCE_DBS)):
+    """The target server's system identifier; None when it cannot be read now.
+
+    Asked of a maintenance database first: a restore's first session on the target database is
+    then its pre-check's, which counts the target's other sessions on itself
+    (:mod:`runbook_helpers.restore.side_database`), so no just-closed session of its own is
+    still listed there."""
+    for name in dict.fromkeys((*MAINTENANCE_DBS, target.dbname)):
         try:
             with connect(target.url, dbname=name) as conn:
                 row = conn.execute(IDENTITY_SQL).fetchone()
                 return str(row[0]) if row else None
-        except NotFound:
-            continue  # that database does not exist (yet): ask another one
+        except (NotFound, AccessDenied):
+            continue  # that database does not exist (yet), or may not be connected to
         except (RunbookError, psycopg.Error):
             return None
     return None

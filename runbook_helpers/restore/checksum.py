@@ -14,13 +14,15 @@ from runbook_helpers.r2.errors import translate_errors
 from runbook_helpers.r2.fetch import parse_sha256_sidecar
 from runbook_helpers.redact import redact_text
 
-NOTHING_RESTORED = "; nothing was restored"
+NOTHING_RESTORED = "nothing was restored"
 
 
-def sidecar_sha256(source: str, client: Any = None) -> str | None:
-    """The hex digest in ``<source>.sha256`` (sha256sum format), or None when there is none."""
+def sidecar_sha256(source: str, client: Any, *, r2: bool) -> str | None:
+    """The hex digest in ``<source>.sha256`` (sha256sum format), or None when there is none.
+    ``r2``: the source is an R2 object (decided once, in
+    :class:`~runbook_helpers.restore.run.Source`)."""
     text: str | None
-    if storage.is_s3_uri(source):
+    if r2:
         loc = storage.S3Location.parse(source)
         with translate_errors(loc):
             text = storage.read_text(
@@ -34,12 +36,13 @@ def sidecar_sha256(source: str, client: Any = None) -> str | None:
     return parse_sha256_sidecar(text)
 
 
-def check_sha(expected: str | None, actual: str, source: str, *, where: str) -> None:
-    """IntegrityError if the sidecar's digest differs; ``where`` says what that left behind."""
+def check_sha(expected: str | None, actual: str, source: str, *, left: str) -> None:
+    """IntegrityError if the sidecar's digest differs; ``left`` says what that left behind."""
     if expected is None or expected == actual:
         return
     raise IntegrityError(
         f"sha256 mismatch for {redact_text(source)}: the .sha256 sidecar says {expected[:12]}..., "
-        f"the bytes read hash to {actual[:12]}...{where}",
+        f"the bytes read hash to {actual[:12]}...",
         hint="fetch it again (a partial upload or download?); if it persists, use an older backup",
+        left=left,
     )

@@ -15,7 +15,8 @@ the part of a restore that is more than half of it at VLVT's size, and the part 
 parallelises. All of it goes into
 ``<target>_restore_<stamp>``; the rows are compared, then ANALYZE, the DONE marker, and only
 then the side database is renamed to the target (atomically; an empty target it replaces is
-dropped). Any failure drops the side database: the target is never touched.
+dropped). Any failure drops the side database: the target is never touched. The side database's
+creation, guard, rename and drop are :mod:`runbook_helpers.restore.side_database`'s.
 
 :func:`choose` is the pre-check: parallel only when it can be all-or-nothing; otherwise the
 serial one-transaction stream.
@@ -26,71 +27,60 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import psycopg
-from psycopg import sql
 
 from runbook_helpers import child_lifetime
 from runbook_helpers.archive.counts import TarStats
 from runbook_helpers.archive.stream import TarWalker
 from runbook_helpers.archive.tar_extract import Extractor
-from runbook_helpers.errors import IntegrityError, RestoreFailed, RunbookError, UnsafeTarget
+from runbook_helpers.errors import IntegrityError
 from runbook_helpers.pg.target import Target, maintenance_connection
 from runbook_helpers.redact import redact_text
-from runbook_helpers.restore import swap
 from runbook_helpers.restore.copy import CopyLoader
-from runbook_helpers.restore.outcome import Interrupted
-from runbook_helpers.restore.tools import ToolFailed, raise_for, wait
+from runbook_helpers.restore.tools import Into, ToolFailed, raise_for, wait
 
 _BASE = ("--no-owner", "--no-privileges", "--exit-on-error")
 
 
 @dataclass(frozen=True)
-class Plan:
+class Choice:
     parallel: bool
     reason: str
-    workdir: Path
 
 
 def choose(
     jobs: int,
-    workdir: Path | None,
     *,
     target_tables: int,
     target_sessions: int,
     client_major: int | None = None,
     server_major: int | None = None,
-) -> Plan:
+) -> Choice:
     """Parallel or serial, and why (printed by the restore)."""
-    where = workdir or Path(tempfile.gettempdir())
     if jobs <= 1:
-        return Plan(False, "serial: --jobs 1", where)
+        return Choice(False, "serial: --jobs 1")
     if client_major and server_major and client_major >= 17 > server_major:
-        return Plan(
+        return Choice(
             False,
             f"serial: pg_restore {client_major} sends SET transaction_timeout, which PostgreSQL "
             f"{server_major} does not have (the streamed path makes that line version-safe)",
-            where,
         )
     if target_tables:
-        return Plan(False, "serial: the target already holds tables (--allow-non-empty)", where)
+        return Choice(False, "serial: the target already holds tables (--allow-non-empty)")
     if target_sessions:
-        return Plan(
+        return Choice(
             False,
             f"serial: {target_sessions} other session(s) are connected to the target, so a "
             "restored copy could not be renamed to it",
-            where,
         )
-    return Plan(
+    return Choice(
         True,
         f"parallel: rows streamed into {jobs} COPY sessions, then indexes and constraints with "
         f"pg_restore -j {jobs}",
-        where,
     )
 
 
@@ -101,18 +91,11 @@ def server_major(target: Target) -> int:
     return int(row[0]) // 10000 if row else 0
 
 
-def sessions_on(target: Target) -> int:
-    """Other sessions connected to the target database (it could not be renamed)."""
-    with maintenance_connection(target) as conn:
-        return swap.connected_sessions(conn, target.dbname).get(target.dbname, 0)
-
-
 def load_streamed(
     pg_restore: Path,
     chunks: Iterator[bytes],
     directory: Path,
-    conninfo: str,
-    env: dict[str, str],
+    into: Into,
     jobs: int = 1,
     newest: bool = True,
 ) -> TarStats:
@@ -124,10 +107,10 @@ def load_streamed(
     """
     stats = TarStats(newest)
     loader = CopyLoader(
-        conninfo,
+        into.conninfo,
         jobs,
         lambda: stats.entries,
-        lambda: _from_directory(pg_restore, directory, conninfo, env, ["--section=pre-data"]),
+        lambda: _from_directory(pg_restore, directory, into, ["--section=pre-data"]),
     )
     # kept: toc.dat and large-object files; not the rows (loaded) nor restore.sql (unused)
     keeper = Extractor(directory, skip=lambda name: name in loader.targets or name == "restore.sql")
@@ -156,9 +139,7 @@ def load_streamed(
     rest.write_text(
         "".join(f"{e.dump_id};\n" for e in stats.entries if e.filename not in loader.targets)
     )
-    _from_directory(
-        pg_restore, directory, conninfo, env, ["--section=data", "--use-list", str(rest)]
-    )
+    _from_directory(pg_restore, directory, into, ["--section=data", "--use-list", str(rest)])
     return stats
 
 
@@ -178,98 +159,24 @@ def _first_line(exc: psycopg.Error) -> str:
     return redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
 
 
-def _from_directory(
-    pg_restore: Path, directory: Path, conninfo: str, env: dict[str, str], args: list[str]
-) -> None:
+def _from_directory(pg_restore: Path, directory: Path, into: Into, args: list[str]) -> None:
     """``pg_restore --format=directory ARGS`` of ``directory`` (toc.dat and kept files)."""
-    cmd = [str(pg_restore), *_BASE, "--format=directory", *args, "--dbname", conninfo]
+    cmd = [str(pg_restore), *_BASE, "--format=directory", *args, "--dbname", into.conninfo]
     with tempfile.TemporaryFile() as err:
         proc = child_lifetime.start(
             [*cmd, str(directory)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
-            env=env,
+            env=into.env,
         )
         raise_for(wait(proc), err, "pg_restore")
 
 
-def build_post_data(
-    pg_restore: Path, directory: Path, conninfo: str, env: dict[str, str], jobs: int
-) -> None:
+def build_post_data(pg_restore: Path, directory: Path, into: Into, jobs: int) -> None:
     """``pg_restore -Fd --section=post-data -j N`` from the kept ``toc.dat``; typed error on
     failure. Indexes, constraints and triggers need no table data files."""
-    _from_directory(
-        pg_restore, directory, conninfo, env, ["--section=post-data", "--jobs", str(jobs)]
-    )
-
-
-def drop_database(target: Target, dbname: str) -> bool:
-    """Drop ``dbname`` (ending its sessions); False if that failed."""
-    try:
-        with maintenance_connection(target) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname))
-            )
-        return True
-    except (psycopg.Error, Exception):
-        return False
-
-
-def rename_into_place(target: Target, side_db: str, stamp: str, wait_s: float = 10.0) -> str | None:
-    """Give the restored side database the target's name (the empty target it replaces gets
-    ``<target>_old_<stamp>``); short-lived sessions on the target are waited out for
-    ``wait_s``, then UnsafeTarget (exit 8) says the restored copy is ready under its side name."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            return swap.swap_databases(target, side_db, stamp)
-        except UnsafeTarget:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def fail_hidden(target: Target, side_db: str, exc: BaseException) -> NoReturn:
-    """A parallel restore failed: drop its side database and say the target is untouched."""
-    dropped = drop_database(target, side_db)
-    left = (
-        f"nothing was restored into {target.dbname} (the side database {side_db} was dropped)"
-        if dropped
-        else f"nothing was restored into {target.dbname}; the side database {side_db} could "
-        "not be dropped: drop it by hand"
-    )
-    if isinstance(exc, KeyboardInterrupt):
-        raise Interrupted(f"interrupted; {left}", hint="re-run the same command") from None
-    reason = str(exc).split("; nothing was restored")[0] or type(exc).__name__
-    hint = exc.hint if isinstance(exc, RunbookError) and exc.hint else "fix the cause, re-run"
-    error = type(exc) if isinstance(exc, RunbookError) else RestoreFailed
-    cause = exc.__cause__
-    if error is RestoreFailed and isinstance(cause, RunbookError):
-        error = type(cause)
-        hint = cause.hint or hint
-    raise error(f"{reason}; {left}", hint=hint) from None
-
-
-class HiddenSideDatabase:
-    """The side database of a parallel restore the user did not ask for: until :meth:`keep`,
-    an exception or Ctrl-C leaving the ``with`` block - between two steps of the restore as
-    well as inside one - drops it (:func:`fail_hidden`) and says the target is untouched."""
-
-    def __init__(self, target: Target, dbname: str) -> None:
-        self.target = target
-        self.dbname = dbname
-        self._kept = False
-
-    def keep(self) -> None:
-        self._kept = True
-
-    def __enter__(self) -> HiddenSideDatabase:
-        return self
-
-    def __exit__(self, typ: object, exc: BaseException | None, tb: object) -> None:
-        if exc is not None and not self._kept:
-            fail_hidden(self.target, self.dbname, exc)
+    _from_directory(pg_restore, directory, into, ["--section=post-data", "--jobs", str(jobs)])
 
 
 @contextlib.contextmanager

@@ -24,10 +24,10 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
 
 from runbook_helpers.errors import IntegrityError
 from runbook_helpers.pg.psql_restricted import restrict_key
+from runbook_helpers.restore.tools import GUARD_ERROR, Into, raise_for
 
 _COPY = re.compile(rb"^COPY .+ FROM stdin;$")
 _TOC = re.compile(rb"^-- (?:Data for )?Name: .*; Type: (?P<type>[^;]+); Schema: ")
@@ -37,9 +37,6 @@ _RESTRICT = re.compile(rb"^\\(?:un)?restrict [A-Za-z0-9]+$")
 _COMPLETE = b"-- PostgreSQL database dump complete"
 LARGE_OBJECT_TYPES = frozenset({b"BLOBS", b"BLOB DATA", b"LARGE OBJECTS"})
 PRIVILEGE_TYPES = frozenset({b"ACL", b"DEFAULT ACL"})
-GUARD_ERROR = "runbook-guard: the dump ended the restore transaction itself"
-# psql's stderr when the dump's own BEGIN met ours: its COMMIT then committed part of the dump
-NESTED_BEGIN = "there is already a transaction in progress"
 
 
 class PlainScript:
@@ -101,12 +98,10 @@ class PlainScript:
 def run_plain(
     psql: Path,
     chunks: Iterator[bytes],
-    conninfo: str,
-    env: dict[str, str],
+    into: Into,
     *,
     checks: Callable[[], None],
     on_process: Callable[[subprocess.Popen[bytes]], None] | None,
-    raise_for: Callable[[int, IO[bytes], str], None],
 ) -> None:
     """Run a plain dump; COMMIT is sent only after it ended as pg_dump ends and ``checks()``.
 
@@ -123,11 +118,11 @@ def run_plain(
         f" IS DISTINCT FROM '{guard}' THEN RAISE EXCEPTION '{GUARD_ERROR}'; END IF; END$runbook$;"
         "\nCOMMIT;\n"
     )
-    cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", conninfo, "-f", "-"]
+    cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", into.conninfo, "-f", "-"]
     script = PlainScript()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=env
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=into.env
         )
         assert proc.stdin is not None
         if on_process:

@@ -1,54 +1,42 @@
-"""The rows check of a restore: counted from the archive as it streams, compared before DONE."""
+"""The rows check of a restore: the rows counted from the archive as it streamed
+(:func:`runbook_helpers.restore.source_bytes.counted`), compared with the restored database
+before DONE."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
-from runbook_helpers.archive.counts import TarStats
-from runbook_helpers.archive.manifest import TableCheck, TableStats, compare, table_stats
-from runbook_helpers.archive.stream import TarWalker
+from runbook_helpers.archive.manifest import TableCheck, compare, table_stats
 from runbook_helpers.errors import VerifyMismatch
 from runbook_helpers.pg.marker import MARKER_DONE, MARKER_FAILED, set_marker, utc_now
-from runbook_helpers.pg.target import Target, connect, user_tables
+from runbook_helpers.pg.target import connect, user_tables
 from runbook_helpers.restore.outcome import Prior
-
-
-def counted(chunks: Iterator[bytes], tar_stats: TarStats) -> Iterator[bytes]:
-    """``chunks`` unchanged, their rows counted into ``tar_stats`` on the way."""
-    walker = TarWalker(tar_stats)
-    for chunk in chunks:
-        walker.feed(chunk)
-        yield chunk
-    walker.finish()  # a tar cut short inside a complete gzip: IntegrityError, nothing commits
-    tar_stats.check_complete()
+from runbook_helpers.restore.run import Restored, RestoreRun
 
 
 def finish(
-    target: Target,
-    dbname: str,
-    safe_source: str,
-    tar_stats: TarStats | None,
-    prior: Prior,
-    analyze: bool,
-    stages: dict[str, float],
-    stage: Callable[[str], None],
-    settled: dict[str, TableStats] | None = None,
+    run: RestoreRun, prior: Prior, restored: Restored
 ) -> tuple[list[TableCheck] | None, str, int]:
     """Compare the rows read from the archive with the restored database, ANALYZE, mark DONE.
 
-    ``settled``: the restored rows, already counted (and ANALYZE done) by the parallel
+    ``restored.settled``: the restored rows, already counted (and ANALYZE done) by the parallel
     restore (:mod:`runbook_helpers.restore.settle`).
     A difference marks the database FAILED and raises VerifyMismatch (exit 10): the DONE mark
     (and, for a parallel restore, the target's name) comes only after every check.
     """
     checked = None
-    with connect(target.url, dbname=dbname) as conn:
+    tar_stats, settled, dbname, safe_source = (
+        restored.tar_stats,
+        restored.settled,
+        run.dbname,
+        run.source.safe,
+    )
+    with connect(run.target.url, dbname=dbname) as conn:
         if tar_stats is not None:
             t0 = time.perf_counter()
             checked = compare(tar_stats.stats, table_stats(conn) if settled is None else settled)
             if settled is None:
-                stages["row check"] = time.perf_counter() - t0
+                run.timings.add("row check", t0)
             # tables that were there before (--allow-non-empty) are not the archive's to judge
             bad = [
                 c for c in checked if c.status not in ("ok", "-", "extra" if prior.tables else "ok")
@@ -66,12 +54,11 @@ def finish(
                     hint="the restore is not a faithful copy of the backup: do not use it; "
                     f"compare with `runbook verify --target URL --archive {safe_source}`",
                 )
-            stage(f"rows of {len(tar_stats.stats)} tables match the archive")
-        if analyze and settled is None:
+            run.stage(f"rows of {len(tar_stats.stats)} tables match the archive")
+        if run.options.analyze and settled is None:
             t0 = time.perf_counter()
             conn.execute("analyze")
-            stages["analyze"] = time.perf_counter() - t0
-            stage(f"analyze took {stages['analyze']:.1f}s")
+            run.stage(f"analyze took {run.timings.add('analyze', t0):.1f}s")
         tables = len(user_tables(conn))
         marker = MARKER_DONE.format(source=safe_source, at=utc_now())
         set_marker(conn, dbname, marker)

@@ -3,7 +3,7 @@
 :func:`archive_bytes` is the one read of the source during a restore: the stored bytes feed the
 sha256 (checked against the sidecar, :mod:`runbook_helpers.restore.checksum`) and the progress
 counter; for a tar, the decompressed bytes also feed the same-pass row count
-(:func:`runbook_helpers.restore.rows.counted`). :func:`download` writes them to a file for the
+(:func:`counted`). :func:`download` writes them to a file for the
 paths that need one (``pg_restore -j`` from a custom archive).
 """
 
@@ -17,10 +17,9 @@ from typing import Any
 
 from runbook_helpers.archive.counts import TarStats
 from runbook_helpers.archive.source import OpenedSource
-from runbook_helpers.archive.stream import iter_file, iter_gunzip, tap
+from runbook_helpers.archive.stream import TarWalker, iter_file, iter_gunzip, tap
 from runbook_helpers.errors import NoSpace
 from runbook_helpers.prefetch import prefetch
-from runbook_helpers.restore import rows
 
 
 class ByteCounter:
@@ -46,7 +45,7 @@ def archive_bytes(
     """The archive's bytes (gunzipped if .gz); the stored bytes feed ``hasher`` and ``counter``,
     the decompressed ones ``tar_stats`` (rows counted on the way)."""
     if tar_stats is not None:  # read + gunzip in one thread, count + feed in this one
-        return rows.counted(prefetch(archive_bytes(opened, consumed, hasher, counter)), tar_stats)
+        return counted(prefetch(archive_bytes(opened, consumed, hasher, counter)), tar_stats)
 
     def on_raw(chunk: bytes) -> None:
         hasher.update(chunk)
@@ -56,6 +55,16 @@ def archive_bytes(
     if opened.format.endswith(".gz"):
         return iter_gunzip(raw, on_raw=on_raw)
     return tap(raw, on_raw)
+
+
+def counted(chunks: Iterator[bytes], tar_stats: TarStats) -> Iterator[bytes]:
+    """``chunks`` unchanged, their rows counted into ``tar_stats`` on the way."""
+    walker = TarWalker(tar_stats)
+    for chunk in chunks:
+        walker.feed(chunk)
+        yield chunk
+    walker.finish()  # a tar cut short inside a complete gzip: IntegrityError, nothing commits
+    tar_stats.check_complete()
 
 
 def hash_file(path: Path, hasher: Any, counter: ByteCounter) -> None:
@@ -89,8 +98,8 @@ def download(
                 f.write(data)
     except OSError as exc:  # ENOSPC, EFBIG (a quota or file-size limit): nothing restored yet
         raise NoSpace(
-            f"could not write the archive to {dest_dir}: {exc.strerror or exc}; "
-            "nothing was restored",
+            f"could not write the archive to {dest_dir}: {exc.strerror or exc}",
+            left="nothing was restored",
             hint="free space, or pass --workdir on a bigger disk",
         ) from None
     return path

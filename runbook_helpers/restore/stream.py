@@ -35,6 +35,7 @@ from typing import IO
 
 from runbook_helpers.pg.psql_restricted import pg_restore_restricts, restrict_key
 from runbook_helpers.redact import redact_text
+from runbook_helpers.restore.tools import Into, ToolFailed, raise_for
 
 HOLD_BYTES = 16 * 1024  # what the relay keeps back; the script's trailer is ~200 bytes
 HEAD_BYTES = 8 * 1024  # the script's header (its SET lines) lies within this
@@ -56,10 +57,6 @@ RELAY_CHUNK = 1 << 20
 COMMIT_LINE = b"COMMIT;\n"
 # what pg_restore writes after the final COMMIT: blank lines, comments, psql's \unrestrict
 _TRAILER_LINE = re.compile(rb"^(?:|--.*|\\unrestrict\b.*)$")
-
-
-class ToolFailed(Exception):
-    """pg_restore or psql failed (or was killed); the message says which and why."""
 
 
 class _Relay(threading.Thread):
@@ -129,18 +126,16 @@ def stream_restore(
     pg_restore: Path,
     psql: Path,
     chunks: Iterator[bytes],
-    conninfo: str,
-    env: dict[str, str],
+    into: Into,
     *,
     checks: Callable[[], None],
     on_process: Callable[[subprocess.Popen[bytes]], None] | None = None,
-    raise_for: Callable[[int, IO[bytes], str], None],
 ) -> None:
     """Feed ``chunks`` (a decompressed archive) through pg_restore and psql; see module doc.
 
     ``chunks`` raises (IntegrityError) on corruption/truncation; ``checks`` raises once the
-    whole source has been read if it does not match. ``raise_for(code, stderr, tool)`` turns a
-    non-zero exit into an exception. Any exception leaves nothing committed.
+    whole source has been read if it does not match. A non-zero exit becomes ToolFailed
+    (:func:`runbook_helpers.restore.tools.raise_for`). Any exception leaves nothing committed.
     """
     restore_cmd = [
         str(pg_restore),
@@ -156,10 +151,15 @@ def stream_restore(
     own_restrict = pg_restore_restricts(pg_restore)
     if own_restrict:
         restore_cmd[1:1] = ["--restrict-key", key]
-    psql_cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", conninfo, "-f", "-"]
+    psql_cmd = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", into.conninfo]
+    psql_cmd += ["-f", "-"]
     with tempfile.TemporaryFile() as restore_err, tempfile.TemporaryFile() as psql_err:
         psql_proc = subprocess.Popen(
-            psql_cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=psql_err, env=env
+            psql_cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=psql_err,
+            env=into.env,
         )
         try:
             restore_proc = subprocess.Popen(
@@ -167,7 +167,7 @@ def stream_restore(
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=restore_err,
-                env=env,
+                env=into.env,
             )
         except BaseException:
             _kill(psql_proc)

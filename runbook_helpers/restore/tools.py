@@ -2,37 +2,49 @@
 
 :func:`raise_for` reads a tool's stderr and raises :class:`ToolFailed` (its message is the reason)
 whose ``__cause__`` carries the exit status: IntegrityError (damaged archive, a psql meta-command
-in the backup), Incompatible (wrong format or version); :class:`PartialCommit` when a plain dump
-committed part of itself.
+in the backup), Incompatible (wrong format or version), as the one classifier
+:func:`runbook_helpers.archive.inspect.pg_restore_error` says; :class:`PartialCommit` when a
+plain dump committed part of itself.
 """
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from typing import IO
 
-from runbook_helpers.archive import inspect as archive
+from runbook_helpers.archive.inspect import pg_restore_error
 from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.pg.psql_restricted import RESTRICTED_ERROR
 from runbook_helpers.redact import redact_text
-from runbook_helpers.restore import plain
-from runbook_helpers.restore.stream import ToolFailed
 
-__all__ = ["CORRUPTION_SIGNS", "PartialCommit", "ToolFailed", "first_error", "raise_for", "wait"]
+__all__ = [
+    "GUARD_ERROR",
+    "NESTED_BEGIN",
+    "Into",
+    "PartialCommit",
+    "ToolFailed",
+    "raise_for",
+    "wait",
+]
 
-# pg_restore messages that mean the archive's bytes are damaged (exit 6, not 9)
-CORRUPTION_SIGNS = (
-    "corrupt tar header",
-    "could not uncompress data",
-    "could not read from input file",
-    "unexpected end of file",
-    "found unexpected block ID",
-    "could not find block ID",
-    "unexpected data offset flag",
-    "did not find magic string",
-    "invalid compressed data",
-    "could not decompress",
-)
+# raised by the guard a plain dump's script ends with (runbook_helpers.restore.plain)
+GUARD_ERROR = "runbook-guard: the dump ended the restore transaction itself"
+# psql's stderr when the dump's own BEGIN met ours: its COMMIT then committed part of the dump
+NESTED_BEGIN = "there is already a transaction in progress"
+
+
+@dataclass(frozen=True)
+class Into:
+    """Where pg_restore or psql writes: the database's conninfo (without the password) and the
+    tools' environment (which carries it)."""
+
+    conninfo: str
+    env: dict[str, str]
+
+
+class ToolFailed(Exception):
+    """pg_restore or psql failed (or was killed); the message says which and why."""
 
 
 class PartialCommit(ToolFailed):
@@ -66,26 +78,14 @@ def raise_for(code: int, err: IO[bytes], what: str) -> None:
             hint="pg_dump never writes one into its data: treat this file as tampered with "
             "and restore another backup",
         )
-    if plain.GUARD_ERROR in text or plain.NESTED_BEGIN in text:
+    if GUARD_ERROR in text or NESTED_BEGIN in text:
         raise PartialCommit(
             "the dump ran a BEGIN/COMMIT of its own, which committed part of it before it stopped"
         )
-    typed = archive.pg_restore_error(text, what=what)
-    if what == "pg_restore" and any(p in text for p in CORRUPTION_SIGNS):
-        typed = IntegrityError(
-            f"pg_restore found the archive damaged: {first_error(text)}",
-            hint="fetch the backup again and compare its sha256; if it persists, use an older "
-            "backup",
-        )
+    typed = pg_restore_error(text, what=what)
     if isinstance(typed, Incompatible | IntegrityError):
         raise ToolFailed(str(typed)) from typed
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error" in ln.lower()] or lines
     detail = "; ".join(errors[:3]) if errors else f"exit status {code}"
     raise ToolFailed(f"{what} stopped at the first error (exit {code}): {detail}")
-
-
-def first_error(text: str) -> str:
-    """The first line of ``text`` that mentions an error (else its first line)."""
-    lines = [ln for ln in text.strip().splitlines() if "error" in ln.lower()]
-    return lines[0] if lines else (text.strip().splitlines() or ["?"])[0]
