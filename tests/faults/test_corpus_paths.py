@@ -20,9 +20,9 @@ from tests.support.fault_corpus import BROKEN, KILLED, RESTORABLE, Corpus, uploa
 from tests.support.faults import target_state
 
 LEFT_ALONE = ("missing", "untouched", "empty (FAILED)")
-# the 20-byte gzip of an empty tar is "not a dump" to verify --archive (exit 7), truncated to
-# the others (exit 6); both are typed
-TYPED = (ExitStatus.INTEGRITY, ExitStatus.INCOMPATIBLE)
+# every case is an integrity failure (exit 6) on every path; the 20-byte gzip that holds
+# nothing, too: "holds no data once decompressed" (verify --archive said "not a backup", exit 7)
+TYPED = (ExitStatus.INTEGRITY,)
 
 
 def failed_cleanly(result: CliResult, argv: list[str], codes: tuple[int, ...] = TYPED) -> str:
