@@ -1,10 +1,11 @@
-"""Read what the last docs test run recorded: the block ledger and the run's versions.
+"""Read what the last docs test run recorded: the block ledger and each page's versions.
 
 The ledger (written by ``runbook_docs``) has one entry per fence: ``file``, ``line``,
 ``language``, ``status``, ``reason`` and, for executed blocks, ``checked`` ("output" or
 "status"), ``commands`` (the exact text executed, one per step) and ``outputs`` (the recorded,
-redacted output per step). The run info (written by ``docs_site.runinfo``) has the date, commit
-and tool versions of that run. Both are optional: without them the site says "not verified".
+redacted output per step), and per page the ``versions`` of the tools and server its environment
+had. The run info (written by ``docs_site.runinfo``) has the date and commit of that run. Both
+are optional: without them the site says "not verified".
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Record:
     blocks: dict[tuple[str, int], Block] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)
     present: bool = False
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)  # page -> tool -> version
 
     def page(self, file: str) -> list[Block]:
         return [b for (f, _), b in sorted(self.blocks.items()) if f == file]
@@ -71,6 +73,8 @@ def load(root: Path, ledger: Path = LEDGER, runinfo: Path = RUNINFO) -> Record:
         for raw in data.get("blocks", []):
             block = _block(raw)
             record.blocks[(block.file, block.line)] = block
+        for file, page in (data.get("pages") or {}).items():
+            record.versions[file] = {str(k): str(v) for k, v in page.get("versions", {}).items()}
         record.present = True
     info_path = root / runinfo
     if record.present and info_path.is_file():

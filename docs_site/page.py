@@ -35,7 +35,8 @@ def rewrite_page(markdown: str, file: str, record: Record, first_line: int = 1) 
 
 
 def stamp(file: str, record: Record) -> str:
-    """One HTML line: when, at which commit and with which versions the page was last tested."""
+    """One HTML line: when, at which commit and with which versions the page was last tested
+    (the server and tools its own environment had: ``runbook_docs.versions``)."""
     if not record.present:
         return _stamp_html("unverified", "Not verified: this site was built without a test run.")
     blocks = [b for b in record.page(file) if b.language in RUNNABLE and b.status != "hidden"]
@@ -55,16 +56,17 @@ def stamp(file: str, record: Record) -> str:
     if other:
         counts += f", {other} not run"
     status = "failed" if failed else "tested"
-    return _stamp_html(status, f"Tested {run_line(record)} · {counts}")
+    return _stamp_html(status, f"Tested {run_line(record, file)} · {counts}")
 
 
-def run_line(record: Record) -> str:
-    """``DATE · commit C · PostgreSQL V · tool V ...`` of the last docs run."""
+def run_line(record: Record, file: str | None = None) -> str:
+    """``DATE · commit C`` of the last docs run, then ``PostgreSQL V · tool V ...`` of ``file``."""
     run = record.run
     parts = [str(run.get("date", "at an unknown date"))]
     if run.get("commit"):
         parts.append(f"commit {run['commit']}")
-    parts += [f"{name} {version}" for name, version in run.get("versions", {}).items()]
+    if file is not None:
+        parts += [f"{name} {version}" for name, version in record.versions.get(file, {}).items()]
     return " · ".join(parts)
 
 

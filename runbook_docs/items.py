@@ -16,6 +16,7 @@ from runbook_docs.reader import ReaderShellItem, reader_flavors
 from runbook_docs.registry import Evaluator, parse_fences
 from runbook_docs.runner import Context, Outcome
 from runbook_docs.transcript import Step
+from runbook_docs.versions import parse_probes
 
 if TYPE_CHECKING:
     from runbook_docs.plugin import State
@@ -49,7 +50,12 @@ class RunbookPage(pytest.File):
             raise self.CollectError(str(exc)) from exc
         state.pages.add(self.path)
         self.lines = text.splitlines()
-        self.run = PageRun(display, self.make_env)
+        self.run = PageRun(
+            display,
+            self.make_env,
+            probes=parse_probes(self.config.getini("runbook_versions")),
+            record_versions=lambda versions: state.ledger.record_versions(display, versions),
+        )
         for fence, evaluator, steps in parsed:
             state.ledger.add(display, fence, evaluator.checked if evaluator else None, steps)
             if evaluator is None:

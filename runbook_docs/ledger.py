@@ -9,6 +9,7 @@ with the page; "status": only exit codes and the server-error check; null: not r
 ``commands`` holds the exact command text of each step (a console ``$`` command with its
 ``> `` lines joined by newlines; a bash/sql/python block's whole text) and ``outputs`` the
 redacted output each executed step printed (empty when the block did not run).
+Per page that ran, ``pages`` holds the ``versions`` its environment had (``versions.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, int], Entry] = {}
+        self.versions: dict[str, dict[str, str]] = {}  # page -> tool -> version
 
     def add(
         self, file: str, fence: Fence, checked: str | None = None, steps: Sequence[Step] = ()
@@ -58,6 +60,9 @@ class Ledger:
 
     def record_outputs(self, file: str, line: int, outputs: Sequence[str]) -> None:
         self.entries[(file, line)].outputs = list(outputs)
+
+    def record_versions(self, file: str, versions: dict[str, str]) -> None:
+        self.versions[file] = dict(versions)
 
     def record(
         self, file: str, line: int, status: str, reason: str = "", seconds: float = 0.0
@@ -76,11 +81,12 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
-    def to_json(self) -> dict[str, list[dict[str, Any]]]:
-        return {"blocks": [asdict(e) for e in self.sorted()]}
+    def to_json(self) -> dict[str, Any]:
+        pages = {f: {"versions": v} for f, v in sorted(self.versions.items())}
+        return {"blocks": [asdict(e) for e in self.sorted()], "pages": pages}
 
     @classmethod
-    def merged(cls, parts: Iterable[dict[str, list[dict[str, Any]]]]) -> Ledger:
+    def merged(cls, parts: Iterable[dict[str, Any]]) -> Ledger:
         """One ledger from the workers' (pytest-xdist): each collected every page, and ran some.
 
         Per fence, the entry of the worker that ran it wins over the others' ``not-run``; a
@@ -95,6 +101,8 @@ class Ledger:
                 known = ledger.entries.get(key)
                 if known is None or _rank(entry) > _rank(known):
                     ledger.entries[key] = entry
+            for file, page in part.get("pages", {}).items():
+                ledger.versions[file] = page["versions"]
         return ledger
 
     def summary(self) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from runbook_docs.contract import PageEnv
 from runbook_docs.shell import PageShell
+from runbook_docs.versions import probe_versions
 from runbook_helpers.redact import redact_text
 
 SECRET_ENV_VARS = ("AWS_SECRET_ACCESS_KEY", "PGPASSWORD")
@@ -26,9 +27,17 @@ def bare_env() -> PageEnv:
 class PageRun:
     """Started by the page's first executed block, closed after its last item."""
 
-    def __init__(self, display: str, make_env: Callable[[], PageEnv | None]) -> None:
+    def __init__(
+        self,
+        display: str,
+        make_env: Callable[[], PageEnv | None],
+        probes: Mapping[str, Sequence[str]] | None = None,
+        record_versions: Callable[[dict[str, str]], None] = lambda versions: None,
+    ) -> None:
         self.display = display
         self._make_env = make_env
+        self._probes = probes or {}
+        self._record_versions = record_versions
         self.env: PageEnv | None = None
         self.shell: PageShell | None = None
         self.blocked_by: str | None = None
@@ -52,12 +61,19 @@ class PageRun:
         return redact_text(text, self.secrets)
 
     def close(self) -> None:
-        """Close the shell, then the environment (also after failures)."""
+        """Read the ``probes``' versions in the environment the shell ended with (its exports
+        and working directory; the start environment if the shell is gone), then close the
+        shell, then the environment (also after failures)."""
         shell, env = self.shell, self.env
         self.shell = self.env = None
         try:
-            if shell is not None:
-                shell.close()
+            if shell is not None and env is not None and self._probes:
+                env_now, cwd = shell.snapshot() or (env.env, env.cwd)
+                self._record_versions(probe_versions(self._probes, env_now, cwd))
         finally:
-            if env is not None:
-                env.close()
+            try:
+                if shell is not None:
+                    shell.close()
+            finally:
+                if env is not None:
+                    env.close()

@@ -68,6 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
     )
     parser.addini(
+        "runbook_versions",
+        "NAME = command lines: versions read in each page's environment (the site's stamp)",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "runbook_reader_shells", "reader shells: bash (no -e) and/or zsh", default="bash zsh"
     )
     group = parser.getgroup("runbook", "executed runbook docs")
@@ -213,6 +219,10 @@ def _finish_pages(config: pytest.Config, state: State) -> None:
         entry.reason = redact_text(entry.reason, state.secrets)
         entry.outputs = [redact_text(o, state.secrets) for o in entry.outputs]
         entry.commands = [redact_text(c, state.secrets) for c in entry.commands]
+    for file, versions in state.ledger.versions.items():
+        state.ledger.versions[file] = {
+            k: redact_text(v, state.secrets) for k, v in versions.items()
+        }
 
 
 def _below_min_checked(config: pytest.Config, state: State) -> bool:

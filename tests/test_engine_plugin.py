@@ -571,3 +571,36 @@ def test_xdist_run_still_fails_on_an_unaccounted_fence(docs: Docs) -> None:
         ]
     )
     assert docs.ledger()[("docs/one.md", 5)]["status"] == "not-run"
+
+
+VERSION_PAGES = {
+    # one.md puts its own tool first on PATH, as a page's `export PATH=...` would
+    "one.md": (
+        "```bash\nmkdir -p bin && printf '#!/bin/sh\\necho \"mytool (Tools) 9.1.2\"\\n' "
+        '> bin/mytool\nchmod +x bin/mytool\nexport PATH="$PWD/bin:$PATH"\n```\n'
+    ),
+    "two.md": "```bash\necho two\n```\n",
+    "three.md": '<!-- runbook: skip reason="never runs" -->\n```bash\nfalse\n```\n',
+}
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2", "--dist", "loadfile")])
+def test_each_page_records_the_versions_its_own_environment_had(
+    docs: Docs, workers: tuple[str, ...]
+) -> None:
+    """``runbook_versions`` probes run per page in the env its shell ended with (the stamp)."""
+    docs.pytester.makeini(
+        "[pytest]\nrunbook_docs = docs\nrunbook_versions =\n"
+        "    mytool = mytool --version\n    shell = sh -c 'echo \"sh 1.0\"'\n"
+        # its reader-shell re-run closes the suite's run first: the versions are the suite's
+        "runbook_reader_pages = one.md\nrunbook_reader_shells = bash\n"
+    )
+    for name, text in VERSION_PAGES.items():
+        docs.page(name, text)
+    result = docs.run(*workers)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    data = json.loads((docs.pytester.path / "build" / "docs-ledger.json").read_text())
+    assert data["pages"] == {
+        "docs/one.md": {"versions": {"mytool": "9.1.2", "shell": "1.0"}},
+        "docs/two.md": {"versions": {"shell": "1.0"}},  # no mytool on its PATH: not named
+    }  # three.md ran no block: no versions

@@ -24,7 +24,7 @@ from runbook_helpers.archive.row_counter import RowCounter
 from runbook_helpers.archive.source import open_source
 from runbook_helpers.archive.stream import TarWalker, iter_gunzip
 from runbook_helpers.archive.toc import TocEntry, read_toc
-from runbook_helpers.errors import Incompatible
+from runbook_helpers.errors import Incompatible, IntegrityError
 from runbook_helpers.prefetch import prefetch
 
 PLAIN_MARK = b"-- PostgreSQL database dump"
@@ -130,6 +130,11 @@ def _pg_dump_sql(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
         head += chunk
         if len(head) >= PLAIN_HEAD_BYTES:
             break
+    if not head:  # an empty gzip (pg_dump died before writing): what inspect and restore say
+        raise IntegrityError(
+            f"{source} holds no data once decompressed: not a PostgreSQL dump",
+            hint="the backup failed when it was made; use another one",
+        )
     if not (looks_like_text(head[:PLAIN_HEAD_BYTES]) and PLAIN_MARK in head[:PLAIN_HEAD_BYTES]):
         raise Incompatible(
             f"{source} is not a backup: neither a pg_dump archive nor pg_dump's plain SQL "

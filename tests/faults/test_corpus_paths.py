@@ -20,9 +20,9 @@ from tests.support.fault_corpus import BROKEN, KILLED, RESTORABLE, Corpus, uploa
 from tests.support.faults import target_state
 
 LEFT_ALONE = ("missing", "untouched", "empty (FAILED)")
-# the 20-byte gzip of an empty tar is "not a dump" to verify --archive (exit 7), truncated to
-# the others (exit 6); both are typed
-TYPED = (ExitStatus.INTEGRITY, ExitStatus.INCOMPATIBLE)
+# every case is an integrity failure (exit 6) on every path; the 20-byte gzip that holds
+# nothing, too: "holds no data once decompressed" (verify --archive said "not a backup", exit 7)
+TYPED = (ExitStatus.INTEGRITY,)
 
 
 def failed_cleanly(result: CliResult, argv: list[str], codes: tuple[int, ...] = TYPED) -> str:
@@ -148,6 +148,24 @@ def test_backups_list_latest_and_freshness_flag_the_small_newest(
     line = assert_clean_failure(latest, ExitStatus.STALE, argv=["backups", "latest"])
     assert uri in line and "probably incomplete" in line and latest.stdout == ""
     assert fresh.status == ExitStatus.STALE and fresh.stdout.startswith("STALE newest backup is")
+
+
+@pytest.mark.parametrize("name", SIZE_HIDES)
+def test_what_the_size_check_misses_inspect_latest_catches(
+    name: str, fault_corpus: Corpus, corpus_env: dict[str, str], r2_clean: R2Mock
+) -> None:
+    """backups.md's monitoring runs ``runbook inspect latest`` after ``freshness``: it reads the
+    newest backup to its end, so it fails on a backup of a normal size with its tail missing."""
+    cases = fault_corpus.cases
+    upload_history(r2_clean.client(), r2_clean.bucket, cases[name], cases["complete"])
+    assert run_cli(["freshness"], corpus_env).status == 0
+    argv = ["inspect", "latest"]
+    result = run_cli(argv, corpus_env)
+    line = failed_cleanly(result, argv)
+    assert "is incomplete" in line, line
+    if name == "terminated_after_largest":
+        assert "complete          no" in result.stdout
+        assert "missing           2554.dat (public.z_last)" in result.stdout
 
 
 def test_latest_of_a_good_night_is_not_flagged(

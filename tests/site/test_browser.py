@@ -2,7 +2,8 @@
 
 Every copy button on every page is clicked and the clipboard compared with the commands the
 docs tests executed (the ledger); no test syntax (``[..]``, ``? N``, a lone ``...``) may reach
-a code block; every page carries its verification stamp; search finds ``pg_restore``; every
+a code block; every page carries its verification stamp, and the versions it names are the ones
+the page's own transcripts show; search finds ``pg_restore``; every
 internal link resolves; every resource of every page loads (no 404, no failed request, no
 console error); desktop and mobile screenshots go to ``build/screenshots/``.
 """
@@ -145,6 +146,46 @@ def test_no_test_syntax_and_a_stamp_on_every_page(
         elif not stamps[0].text.startswith(("Tested ", "No commands on this page")):
             problems.append(f"{path or 'index'}: not verified: {stamps[0].text}")
     assert not problems, "\n".join(problems)
+
+
+STAMP_VERSION = re.compile(r"(PostgreSQL|pg_dump|pg_restore|psql|aws-cli) (\d[\w.]*)")
+
+
+def _stamp_versions(browser: Any, url: str) -> dict[str, str]:
+    """Tool -> version, as the published page's stamp names them."""
+    _open(browser, url)
+    text = browser.find_element(By.CSS_SELECTOR, "article .rb-stamp").text
+    return dict(STAMP_VERSION.findall(text))
+
+
+def _recorded(ledger: Ledger, file: str, command: str, pattern: str) -> str:
+    """The first group of ``pattern`` in the recorded output of ``file``'s ``command`` step."""
+    for (page, _), block in sorted(ledger.items()):
+        for text, output in zip(block["commands"], block["outputs"], strict=False):
+            if page == file and text.startswith(command):
+                found = re.search(pattern, output, re.MULTILINE)
+                assert found, f"{file}: {command!r} printed no {pattern!r}:\n{output}"
+                return found[1]
+    pytest.fail(f"{file}: no recorded output of {command!r}: run the docs tests first")
+
+
+def test_each_stamp_names_what_its_own_transcripts_ran(
+    browser: Any, base_url: str, ledger: Ledger
+) -> None:
+    """The stamp names the server and tools the page's blocks used (its own PATH and PG*), so
+    it agrees with what the page's transcripts print, not with the suite's default server."""
+    restore = _stamp_versions(browser, base_url + "restore/")
+    local = _recorded(ledger, "docs/restore.md", "runbook inspect", r"^local pg_restore +(\d+) ")
+    assert restore["pg_restore"].split(".")[0] == local, restore  # 16, as `inspect` shows
+    index = _stamp_versions(browser, base_url)
+    preflight = "runbook preflight"
+    server = _recorded(ledger, "docs/index.md", preflight, r"reachable \(PostgreSQL ([\d.]+)\)")
+    pg_restore = _recorded(ledger, "docs/index.md", preflight, r"tools +pg_restore (\d+) reads")
+    psql = _recorded(ledger, "docs/index.md", preflight, r"^\w+ +psql +psql ([\d.]+)")
+    aws = _recorded(ledger, "docs/index.md", preflight, r"aws-cli ([\d.]+)")
+    assert index["PostgreSQL"] == server, index
+    assert index["pg_restore"].split(".")[0] == pg_restore, index
+    assert (index["psql"], index["aws-cli"]) == (psql, aws), index
 
 
 def test_search_finds_pg_restore(browser: Any, base_url: str) -> None:

@@ -89,9 +89,9 @@ def _record(**sandbox: str) -> Record:
         run={
             "date": "2026-11-25 14:00 UTC",
             "commit": "abc",
-            "versions": {"PostgreSQL": "15.18"},
             "sandbox": sandbox,
         },
+        versions={FILE: {"PostgreSQL": "16.2", "pg_restore": "16.2"}, "docs/other.md": {"x": "1"}},
     )
     record.blocks[(FILE, 3)] = block
     record.blocks[(FILE, 13)] = Block(FILE, 13, "console", "passed", commands=("runbook restore",))
@@ -134,9 +134,10 @@ def test_without_a_ledger_the_page_says_not_verified_and_hides_wildcards() -> No
 
 def test_stamp_names_date_commit_versions_and_counts() -> None:
     text = stamp(FILE, _record(ENDPOINT="http://x:1"))
-    assert "Tested 2026-11-25 14:00 UTC · commit abc · PostgreSQL 15.18 · 2 of 2 blocks tested" in (
-        html.unescape(text)
-    )
+    assert (
+        "Tested 2026-11-25 14:00 UTC · commit abc · PostgreSQL 16.2 · pg_restore 16.2 · "
+        "2 of 2 blocks tested"
+    ) in html.unescape(text)  # this page's versions only, not another page's
 
 
 def test_if_it_differs_is_an_admonition_and_table_pipes_are_plain() -> None:

@@ -76,17 +76,18 @@ def _text(data: bytes | str | None) -> str:
 
 
 def pattern_of(cell: str) -> re.Pattern[str]:
-    """A troubleshooting message (``NNNN``, ``N``, ``M``, ``FILE``, ``...`` as placeholders) as a
-    regular expression."""
+    """A troubleshooting message (``NNNN``, ``N``, ``M``, ``FILE``, ``schema.table``, ``...`` as
+    placeholders) as a regular expression."""
     text = re.escape(cell)
     for placeholder, rx in (
         ("NNNN", r"\d+"),
-        (r"\.\.\.", ".*"),
+        (r"\\\.\\\.\\\.", ".*"),
         ("FILE", r"\S+"),
+        (r"schema\\\.table", r"\S+"),
         (r"\bN\b", r"\d+"),
         (r"\bM\b", r"\d+"),
     ):
-        text = re.sub(placeholder, rx, text)
+        text = re.sub(placeholder, rx.replace("\\", "\\\\"), text)
     return re.compile(text)
 
 
