@@ -4,7 +4,8 @@ Two users: the fixtures run the pages a page starts after (setup, then the start
 the state they leave behind (``strict``, the suite's shell), and ``reader`` re-runs a page in a
 reader's interactive terminal (``terminal.TERMINALS``: ``zsh-tty``, ``bash-tty``).
 Blocks run in page order with the same evaluators as the suite (python ones too, in this
-process with the shell's exported environment); skipped blocks are skipped.
+process with the shell's exported environment); skipped blocks are skipped. In a terminal,
+hidden blocks (never pasted by a reader) are sourced from a file, visible ones are typed.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def run_page(
         for fence, evaluator, steps in parse_fences(path, text, display):
             if evaluator is None or fence.directive.skip_reason:
                 continue
-            outcome = evaluator.run(fence, steps, shell, ctx)
+            target = shell
+            if fence.hidden and isinstance(shell, TerminalShell):
+                target = shell.sourced()
+            outcome = evaluator.run(fence, steps, target, ctx)
             ran += 1
             if not outcome.ok:
                 raise PageFailed(outcome.text)

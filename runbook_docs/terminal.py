@@ -14,6 +14,8 @@ prompts that carry a marker and the last status (``PS1``) or mark a continuation
 when no command failed the way ``set -e`` counts failures and its last line's status is 0; a
 console step's status is its last line's. Output is what the terminal shows between the
 prompts (``\\r\\n`` as newlines, ``\\r`` and erase-line redraws applied, other escapes dropped).
+Hidden blocks (the test world's set-up, which no reader pastes) go through ``sourced()``: one
+typed line sources them from a file, in the same shell.
 A timeout kills every process of the terminal's session (HUP, as when a terminal window closes,
 then KILL); so does a block that leaves a command unfinished (the shell would wait forever).
 """
@@ -221,6 +223,10 @@ class TerminalShell:
             status=status, output=render(output.decode(errors="replace")), seconds=seconds
         )
 
+    def sourced(self) -> Sourced:
+        """This terminal, running each block from a file with one typed ``. FILE`` line."""
+        return Sourced(self)
+
     def _ended_result(self, kind: str, output: bytes, started: float) -> RunResult:
         if kind == "timeout":
             self._kill()
@@ -264,3 +270,27 @@ class TerminalShell:
         with contextlib.suppress(OSError):
             os.close(self._master)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Sourced:
+    """A ``TerminalShell`` whose ``run`` sources the code from a file (for hidden blocks)."""
+
+    def __init__(self, terminal: TerminalShell) -> None:
+        self.terminal = terminal
+
+    @property
+    def alive(self) -> bool:
+        return self.terminal.alive
+
+    def new_file(self, suffix: str, content: str = "") -> Path:
+        return self.terminal.new_file(suffix, content)
+
+    def run(self, code: str, timeout: float, *, fatal: bool = True) -> RunResult:
+        script = self.terminal.new_file(".sh", code if code.endswith("\n") else code + "\n")
+        return self.terminal.run(f". '{script}'", timeout, fatal=fatal)
+
+    def snapshot(self, timeout: float = 10.0) -> tuple[dict[str, str], Path] | None:
+        return self.terminal.snapshot(timeout)
+
+    def close(self) -> None:
+        self.terminal.close()
