@@ -2,7 +2,7 @@
 
 The suite runs pages in a ``bash`` under ``set -euo pipefail`` fed from files; a reader pastes
 them into an interactive terminal, most often macOS's zsh. For each page matching the
-``runbook_reader_pages`` ini (globs relative to the docs dir; default every page) and each
+``runbook_reader_pages`` ini (globs relative to the docs dir) that has a block to run, and each
 shell in ``runbook_reader_shells`` (``zsh``, ``bash``), one item ``docs/x.md::reader[zsh]``
 runs after the page's own items: a fresh page environment, every block that is not skipped
 (hidden setup blocks too) typed into ``terminal.TerminalShell`` (``zsh -f -i`` or ``bash -i``

@@ -82,12 +82,22 @@ def render(raw: str) -> str:
     return "\n".join(shown)
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, dead but not yet reaped, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def _session_pids(sid: int) -> list[int]:
+    """The live processes of session ``sid`` (the shell's jobs each have their own group)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError):
-                if os.getsid(int(entry)) == sid:
+                if os.getsid(int(entry)) == sid and running(int(entry)):
                     pids.append(int(entry))
     return pids
 
