@@ -58,3 +58,19 @@ def test_fresh_venv_install_runs_runbook(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert str(env_dir) in where and sys.prefix not in where
+    # both packages are installed as typed (PEP 561), for mypy in users' code
+    typed = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.resources as r;"
+            "print([r.files(p).joinpath('py.typed').is_file()"
+            " for p in ('runbook_helpers', 'runbook_docs')])",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
+    assert typed.strip() == "[True, True]"
