@@ -12,10 +12,10 @@
 Every PATH directory that holds one of these names is replaced by a directory of symlinks to
 its other entries (same order, so which tool wins is unchanged); other directories (a venv's
 ``bin``, PostgreSQL's) stay as they are, so ``runbook``, ``python``, ``psql`` and ``aws`` are
-found as before. A shim directory goes first. ``reader_path`` builds one such PATH per original
-PATH and process (thousands of symlinks take seconds on a busy machine). ``BEGIN``/``END``
-mark docs/testing.md's table of all this, written by ``python -m runbook_docs.userland
-docs/testing.md``.
+found as before. A shim directory goes first. On macOS itself ``PATH`` is left as it is.
+``reader_path`` builds one such PATH per original PATH and process (thousands of symlinks take
+seconds on a busy machine). ``BEGIN``/``END`` mark docs/testing.md's table of all this, written
+by ``python -m runbook_docs.userland docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -86,6 +86,8 @@ def macos_path(path: str, root: Path) -> str:
     dirs = [d for d in path.split(os.pathsep) if d]
     shims = root / "shims"
     shims.mkdir(parents=True)
+    if sys.platform == "darwin":  # the tools are macOS's already
+        return path
     python = shlex.quote(os.path.realpath(sys.executable))
     for name, (real_name, _) in REPLACED.items():
         real = shutil.which(real_name, path=path)
