@@ -51,7 +51,7 @@ RULES: tuple[Rule, ...] = (
         "`command   # comment`",
         "zsh, macOS's shell, starts with `INTERACTIVE_COMMENTS` off: a pasted comment's words "
         "become arguments (`rm -rf dir  # old files` also deletes `old` and `files`)",
-        "put the comment on its own line above the command, or in the prose",
+        "put the comment in the prose (a line of its own is `command not found: #` in zsh too)",
     ),
     Rule(
         "date-d",

@@ -1,9 +1,11 @@
 """Run a whole page's blocks outside pytest's item loop, in a shell of a given flavor.
 
 Two users: the fixtures run the pages a page starts after (setup, then the start page) to get
-the state they leave behind, and ``reader`` re-runs a page in a reader's ``bash``/``zsh``.
+the state they leave behind (``strict``, the suite's shell), and ``reader`` re-runs a page in a
+reader's interactive terminal (``terminal.TERMINALS``: ``zsh-tty``, ``bash-tty``).
 Blocks run in page order with the same evaluators as the suite (python ones too, in this
-process with the shell's exported environment); skipped blocks are skipped.
+process with the shell's exported environment); skipped blocks are skipped. In a terminal,
+hidden blocks (never pasted by a reader) are sourced from a file, visible ones are typed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from pathlib import Path
 
 from runbook_docs.registry import parse_fences
 from runbook_docs.runner import Context
-from runbook_docs.shell import PageShell
+from runbook_docs.shell import PageShell, Shell
+from runbook_docs.terminal import TERMINALS, TerminalShell
 from runbook_helpers.redact import redact_text
 
 # Variables a shell sets for itself; never part of the state a page leaves behind.
@@ -54,13 +57,20 @@ def run_page(
         placeholders=placeholders,
         redact=lambda t: redact_text(t, list(secrets)),
     )
-    shell = PageShell(dict(env), cwd, flavor)
+    shell: Shell = (
+        TerminalShell(dict(env), cwd, flavor)
+        if flavor in TERMINALS
+        else PageShell(dict(env), cwd, flavor)
+    )
     ran = 0
     try:
         for fence, evaluator, steps in parse_fences(path, text, display):
             if evaluator is None or fence.directive.skip_reason:
                 continue
-            outcome = evaluator.run(fence, steps, shell, ctx)
+            target = shell
+            if fence.hidden and isinstance(shell, TerminalShell):
+                target = shell.sourced()
+            outcome = evaluator.run(fence, steps, target, ctx)
             ran += 1
             if not outcome.ok:
                 raise PageFailed(outcome.text)

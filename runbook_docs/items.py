@@ -68,7 +68,8 @@ class RunbookPage(pytest.File):
             yield item
         if problems := lint_fences(fence for fence, _, _ in parsed):
             yield CommandLintItem.from_parent(self, name="lint", problems=problems)
-        for flavor in reader_flavors(self.config, state.docs_dir, self.path):
+        runs = any(e is not None and not f.directive.skip_reason for f, e, _ in parsed)
+        for flavor in reader_flavors(self.config, state.docs_dir, self.path) if runs else ():
             yield ReaderShellItem.from_parent(self, name=f"reader[{flavor}]", flavor=flavor)
 
     def make_env(self) -> PageEnv | None:

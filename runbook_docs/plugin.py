@@ -4,8 +4,9 @@ Every fenced block of every page under ``runbook_docs`` becomes one item (``docs
 or, when its language is not runnable, one ledger entry. The flow: ``blocks`` parses a page into
 fences; ``registry`` picks each fence's evaluator and parses its steps once; ``items`` runs them
 in the page's ``shell`` through ``runner`` (``transcript``/``matching`` judge console output);
-``ledger`` records the results. ``reader`` re-runs listed pages in a reader's bash and zsh via
-``headless``, which the fixtures also use to run the pages a page starts after.
+``ledger`` records the results. ``reader`` re-runs pages typed into a reader's interactive zsh
+and bash (``terminal``, on a pseudo-terminal with the macOS-like ``userland``) via ``headless``,
+which the fixtures also use to run the pages a page starts after.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "runbook_reader_pages",
-        "pages (globs relative to runbook_docs) also run in a reader's shells",
+        "pages (globs relative to runbook_docs) also typed into a reader's terminals",
         default="",
     )
     parser.addini(
@@ -74,7 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
-        "runbook_reader_shells", "reader shells: bash (no -e) and/or zsh", default="bash zsh"
+        "runbook_reader_shells",
+        "reader terminals: interactive zsh and/or bash on a pty",
+        default="zsh bash",
     )
     group = parser.getgroup("runbook", "executed runbook docs")
     group.addoption(
@@ -92,7 +95,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{MARKER}: a docs page re-run in a reader's bash/zsh")
+    config.addinivalue_line(
+        "markers", f"{MARKER}: a docs page re-run in a reader's interactive terminal"
+    )
     timeout = config.getoption("runbook_timeout") or float(config.getini("runbook_timeout"))
     config.stash[STATE] = State(
         docs_dir=(config.rootpath / str(config.getini("runbook_docs"))).resolve(),

@@ -44,7 +44,7 @@ from pytest_markdown_docs.plugin import (
 from runbook_docs import report
 from runbook_docs.blocks import Fence
 from runbook_docs.runner import Context, Outcome
-from runbook_docs.shell import PageShell
+from runbook_docs.shell import Shell
 from runbook_docs.transcript import Step, TranscriptError
 
 _REFUSED = {
@@ -79,7 +79,7 @@ def definition(fence: Fence) -> FenceTestDefinition:
     return tests[0]
 
 
-def run_python(fence: Fence, steps: Sequence[Step], shell: PageShell, ctx: Context) -> Outcome:
+def run_python(fence: Fence, steps: Sequence[Step], shell: Shell, ctx: Context) -> Outcome:
     """Run the fence in this process with the page shell's exported env and cwd."""
     started = time.monotonic()
     test = definition(fence)

@@ -1,11 +1,13 @@
-"""A reader's shell: a page's blocks again, in order, in plain ``bash`` and in ``zsh``.
+"""A reader's terminal: a page's blocks again, in order, typed into an interactive shell.
 
-The suite runs pages under ``set -euo pipefail``; a reader's terminal has no ``-e``, and
-macOS's default shell is zsh. For each page listed in the ``runbook_reader_pages`` ini (globs
-relative to the docs dir) and each flavor in ``runbook_reader_shells``, one item
-``docs/x.md::reader[zsh]`` runs after the page's own items: a fresh page environment, every
-block that is not skipped (hidden setup blocks too) through the same evaluators, so exit
-statuses and compared output must be the same as in the suite's shell.
+The suite runs pages in a ``bash`` under ``set -euo pipefail`` fed from files; a reader pastes
+them into an interactive terminal, most often macOS's zsh. For each page matching the
+``runbook_reader_pages`` ini (globs relative to the docs dir) that has a block to run, and each
+shell in ``runbook_reader_shells`` (``zsh``, ``bash``), one item ``docs/x.md::reader[zsh]``
+runs after the page's own items: a fresh page environment, every block that is not skipped
+(hidden setup blocks too) typed into ``terminal.TerminalShell`` (``zsh -f -i`` or ``bash -i``
+on a pseudo-terminal, macOS's userland on PATH) through the same evaluators, so exit statuses
+and compared output must be the same as in the suite's shell.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pytest
 
 from runbook_docs.headless import PageFailed, run_page
 from runbook_docs.page import SECRET_ENV_VARS, bare_env
-from runbook_docs.shell import SHELLS
+from runbook_docs.terminal import TERMINALS
 
 if TYPE_CHECKING:
     from runbook_docs.items import RunbookPage
@@ -32,7 +34,7 @@ class ReaderFailed(Exception):
 
 
 def reader_flavors(config: pytest.Config, docs_dir: Path, page: Path) -> list[str]:
-    """The reader shells ``page`` is also run in (none unless the ini lists the page)."""
+    """The reader shells ``page`` is also run in (none unless the ini's globs match it)."""
     relative = page.resolve().relative_to(docs_dir)
     patterns = str(config.getini("runbook_reader_pages")).split()
     if not any(relative.match(p) or relative.as_posix() == p for p in patterns):
@@ -41,7 +43,7 @@ def reader_flavors(config: pytest.Config, docs_dir: Path, page: Path) -> list[st
 
 
 class ReaderShellItem(pytest.Item):
-    """The whole page again in a reader's ``flavor`` shell (``bash`` without -e, ``zsh``)."""
+    """The whole page again, typed into a reader's interactive ``flavor`` (``zsh``, ``bash``)."""
 
     def __init__(self, *, flavor: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,7 +54,8 @@ class ReaderShellItem(pytest.Item):
         page: RunbookPage = self.parent  # type: ignore[assignment]
         if page.run.blocked_by:
             raise pytest.skip.Exception(f"blocked by {page.run.blocked_by}")
-        program = SHELLS[self.flavor][0][0]
+        terminal = f"{self.flavor}-tty"
+        program = TERMINALS[terminal][0]
         if shutil.which(program) is None:
             raise ReaderFailed(f"{program} is not installed; the reader-shell tests need it")
         page.run.close()  # the suite's run of this page is over: start again from scratch
@@ -68,10 +71,10 @@ class ReaderShellItem(pytest.Item):
                 timeout=page.state.timeout,
                 placeholders=env.placeholders,
                 secrets=secrets,
-                flavor=self.flavor,
+                flavor=terminal,
             )
         except PageFailed as exc:
-            raise ReaderFailed(f"in a reader's {self.flavor} (no -e): {exc}") from exc
+            raise ReaderFailed(f"in a reader's interactive {self.flavor}: {exc}") from exc
         finally:
             env.close()
 

@@ -19,11 +19,11 @@ from typing import Literal
 from runbook_docs import python_fence
 from runbook_docs.blocks import PYTHON_LANGS, SHELL_LANGS, Fence, PageError, parse_page
 from runbook_docs.runner import Context, Outcome, run_console, run_script
-from runbook_docs.shell import PageShell
+from runbook_docs.shell import Shell
 from runbook_docs.transcript import Step, TranscriptError, parse_transcript
 
 Checked = Literal["output", "status"]
-Run = Callable[[Fence, tuple[Step, ...], PageShell, Context], Outcome]
+Run = Callable[[Fence, tuple[Step, ...], Shell, Context], Outcome]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from runbook_docs import report
 from runbook_docs.blocks import SHELL_LANGS, Fence
 from runbook_docs.matching import UnknownPlaceholder, compare, server_errors, unshown_errors
-from runbook_docs.shell import PageShell, RunResult
+from runbook_docs.shell import RunResult, Shell
 from runbook_docs.transcript import Step
 from runbook_docs.update import Update
 
@@ -43,7 +43,7 @@ class Context:
     update: bool = False
 
 
-def sql_command(shell: PageShell, sql: str) -> str:
+def sql_command(shell: Shell, sql: str) -> str:
     """The command a person would type: psql on a file, stopping at the first error."""
     path = shell.new_file(".sql", sql)
     return f"psql -X -v ON_ERROR_STOP=1 -f {shlex.quote(str(path))}"
@@ -57,7 +57,7 @@ def _status_text(result: RunResult, timeout: float) -> str:
     return f"exit status {result.status}"
 
 
-def run_script(fence: Fence, steps: Sequence[Step], shell: PageShell, ctx: Context) -> Outcome:
+def run_script(fence: Fence, steps: Sequence[Step], shell: Shell, ctx: Context) -> Outcome:
     """A bash/sh/shell block is sourced as is; a sql block goes through psql.
 
     Only the exit status is compared, plus one output check: a psql ``ERROR:``/``FATAL:``/
@@ -84,7 +84,7 @@ def run_script(fence: Fence, steps: Sequence[Step], shell: PageShell, ctx: Conte
     return Outcome(ok=False, seconds=result.seconds, text=ctx.redact(text), outputs=(output,))
 
 
-def run_console(fence: Fence, steps: Sequence[Step], shell: PageShell, ctx: Context) -> Outcome:
+def run_console(fence: Fence, steps: Sequence[Step], shell: Shell, ctx: Context) -> Outcome:
     """Run each ``$`` step and compare its status and output with the transcript."""
     started = time.monotonic()
     deadline = started + ctx.timeout

@@ -1,13 +1,11 @@
 """One persistent shell per page, like the terminal a person pastes the runbook into.
 
 Exports, ``cd`` and shell functions carry over between blocks. Each block is written to a file
-and sourced; its status comes back on a control pipe (fd 3). Flavors (``SHELLS``):
-
-- ``strict`` (the suite's default): ``bash`` with ``set -euo pipefail``. A failing command
-  ends the shell, and the block fails with that status. Console commands run with ``set +e``
-  around them, so their status is compared, not fatal.
-- ``bash`` and ``zsh``: a reader's shell, options left at their defaults (no ``-e``), no
-  startup files; a failing command does not end the shell.
+and sourced; its status comes back on a control pipe (fd 3). The suite's shell is ``bash``
+with ``set -euo pipefail``: a failing command ends the shell, and the block fails with that
+status. Console commands run with ``set +e`` around them, so their status is compared, not
+fatal. (A reader's interactive terminal is ``terminal.TerminalShell``; ``Shell`` is what both
+offer the evaluators.)
 
 Commands get ``/dev/null`` as stdin; stdout and stderr go to one file per run. A timeout kills
 the shell's whole process group (TERM, then KILL) and keeps the partial output.
@@ -26,14 +24,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 _KILL_GRACE = 2.0
 
 # flavor -> (argv, first lines sent to it)
 SHELLS: dict[str, tuple[list[str], str]] = {
     "strict": (["bash", "--noprofile", "--norc"], "set -euo pipefail\n"),
-    "bash": (["bash", "--noprofile", "--norc"], ""),
-    "zsh": (["zsh", "-f"], ""),
 }
 
 
@@ -49,6 +46,21 @@ class RunResult:
     @property
     def timed_out(self) -> bool:
         return self.status is None
+
+
+class Shell(Protocol):
+    """What an evaluator uses: a page's persistent shell (``PageShell``, ``TerminalShell``)."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    def new_file(self, suffix: str, content: str = "") -> Path: ...
+
+    def run(self, code: str, timeout: float, *, fatal: bool = True) -> RunResult: ...
+
+    def snapshot(self, timeout: float = 10.0) -> tuple[dict[str, str], Path] | None: ...
+
+    def close(self) -> None: ...
 
 
 class PageShell:
@@ -101,7 +113,7 @@ class PageShell:
         out = self.new_file(".out")
         quoted_script, quoted_out = shlex.quote(str(script)), shlex.quote(str(out))
         body = f"{{ source {quoted_script}; }} </dev/null >{quoted_out} 2>&1 3>&-"
-        if fatal or self.flavor != "strict":
+        if fatal:
             line = f'{body}; printf "%s\\n" "$?" >&3\n'
         else:
             line = f'set +e; {body}; __runbook_rc=$?; set -e; printf "%s\\n" "$__runbook_rc" >&3\n'

@@ -506,15 +506,44 @@ def test_reader_shells_rerun_listed_pages_and_catch_bash_only_syntax(docs: Docs)
     result.assert_outcomes(passed=7, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*docs/portable.md::reader?bash? PASSED*",
             "*docs/portable.md::reader?zsh? PASSED*",
-            "*docs/reader_shells.md::reader?bash? PASSED*",
+            "*docs/portable.md::reader?bash? PASSED*",
             "*docs/reader_shells.md::reader?zsh? FAILED*",
-            "in a reader's zsh (no -e): docs/reader_shells.md:8: console step output differs",
+            "*docs/reader_shells.md::reader?bash? PASSED*",
+            "in a reader's interactive zsh: docs/reader_shells.md:8: console step output differs",
             "+one two",
         ]
     )
     result.stdout.no_fnmatch_line("*other.md::reader*")
+
+
+def test_reader_terminal_fails_on_interactive_zsh_comments_and_gnu_date(docs: Docs) -> None:
+    """Both lines pass in the suite's bash; typed into the reader's terminal they fail: zsh
+    without INTERACTIVE_COMMENTS echoes the comment, and macOS's date has no -d (both shells)."""
+    docs.pytester.makeini("[pytest]\nrunbook_docs = docs\nrunbook_reader_pages = *.md\n")
+    docs.sample("reader_terminal.md")
+    result = docs.run("-v", "-k", "not lint")  # the command lint refuses both lines too
+    result.stdout.fnmatch_lines(
+        [
+            "*reader_terminal.md::L3?console? PASSED*",
+            "*reader_terminal.md::L8?bash? PASSED*",
+            "*reader_terminal.md::reader?zsh? FAILED*",
+            "*reader_terminal.md::reader?bash? FAILED*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "in a reader's interactive zsh: docs/reader_terminal.md:4: console step output differs",
+            "+ok # note",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "in a reader's interactive bash: docs/reader_terminal.md:8: bash block failed: "
+            "exit status 1",
+            "*date: illegal option -- d",
+        ]
+    )
 
 
 def test_full_run_fails_below_the_output_checked_minimum(docs: Docs) -> None:

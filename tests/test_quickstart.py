@@ -30,7 +30,7 @@ def test_the_quick_start_is_the_drill_then_the_tests_through_pipx() -> None:
     assert {"drill", "tests"} <= sessions
     readme = (ROOT / "README.md").read_text()
     # the one prerequisite line installs pipx (apt on Debian/Ubuntu, brew on macOS)
-    assert "\nsudo apt-get install pipx postgresql zsh\n" in readme
+    assert "\nsudo apt-get install pipx postgresql zsh libarchive-tools\n" in readme
     assert "`brew install pipx postgresql@16`" in readme
     quick = readme[readme.index("## Quick start") : readme.index("## What is here")]
     assert "pip install" not in quick.replace("Not `pip install nox`", "")
