@@ -43,6 +43,7 @@ from runbook_docs.userland import reader_path
 _KILL_GRACE = 2.0
 _ROWS, _COLUMNS = 24, 80
 _MAX_LINE = 4000  # a canonical-mode terminal line holds 4095 bytes
+_PROMPT_BYTES = 40  # longer than any prompt marker
 
 # flavor -> argv of the interactive shell (no startup files, no line editor)
 TERMINALS: dict[str, list[str]] = {
@@ -176,8 +177,10 @@ class TerminalShell:
     def _next_prompt(self, deadline: float) -> tuple[str, int | None, bytes]:
         """Read up to the next prompt: ("ps1", status, output), ("ps2", None, output),
         ("ended", None, output) or ("timeout", None, output)."""
+        searched = 0  # the buffer before this offset holds no prompt (a chunk may split one)
         while True:
-            match = self._prompt.search(self._buffer)
+            match = self._prompt.search(self._buffer, max(searched - _PROMPT_BYTES, 0))
+            searched = len(self._buffer)
             if match:
                 output, self._buffer = self._buffer[: match.start()], self._buffer[match.end() :]
                 if match.group(1) is None:
@@ -248,14 +251,19 @@ class TerminalShell:
         return RunResult(status, text, time.monotonic() - started, shell_ended=True)
 
     def _kill(self) -> None:
+        """HUP every process of the session (a closed terminal), then KILL what is left."""
+        sid = self.proc.pid
         for sig in (signal.SIGHUP, signal.SIGKILL):
-            for pid in _session_pids(self.proc.pid):
+            for pid in _session_pids(sid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, sig)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(_KILL_GRACE)
-                if sig == signal.SIGHUP and not _session_pids(self.proc.pid):
-                    break
+            deadline = time.monotonic() + _KILL_GRACE  # the others are not our children
+            while _session_pids(sid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if not _session_pids(sid):
+                break
         self._ended = True
 
     def snapshot(self, timeout: float = 10.0) -> tuple[dict[str, str], Path] | None:

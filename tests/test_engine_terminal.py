@@ -70,6 +70,11 @@ def test_heredoc_multi_line_output_and_no_trailing_newline(terminal: TerminalShe
     assert (result.status, result.output) == (0, "one\n  two\nlast")
 
 
+def test_a_large_output_arrives_whole(terminal: TerminalShell) -> None:
+    result = terminal.run("head -c 1000000 /dev/zero | tr '\\0' x; echo", 30)
+    assert (result.status, result.output) == (0, "x" * 1_000_000 + "\n")
+
+
 def test_an_unfinished_command_or_a_timeout_ends_the_whole_session(
     terminal: TerminalShell, tmp_path: Path
 ) -> None:
