@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
-from tests.fixtures.schedule import estimate, longest_files_first
+from tests.fixtures.schedule import SecondsRecorder, estimate, longest_files_first
 
 
 class FakeItem:
@@ -49,3 +51,27 @@ def test_estimates() -> None:
     assert estimate(cast(pytest.Item, FakeItem("x", pytest.mark.reader_shell))) == 10
     assert estimate(cast(pytest.Item, FakeItem("docs/p.md::L1[bash]"))) == 1
     assert estimate(cast(pytest.Item, FakeItem("tests/test_a.py::t"))) == 0.3
+
+
+def test_recorded_seconds_come_before_estimates() -> None:
+    a, b = (
+        FakeItem("tests/test_a.py::t", pytest.mark.slow(seconds=70)),
+        FakeItem("tests/test_b.py::t"),
+    )
+    assert longest_files_first(items(a, b), {"tests/test_b.py": 90.0}) == items(b, a)
+
+
+def test_the_recorder_adds_up_each_files_reports(tmp_path: Path) -> None:
+    recorder = SecondsRecorder(tmp_path / "seconds.json")
+    for nodeid, seconds in [
+        ("docs/p.md::L1[bash]", 1.5),
+        ("tests/test_a.py::t", 2.0),
+        ("docs/p.md::L9[console]", 1.0),
+    ]:
+        recorder.pytest_runtest_logreport(
+            cast(pytest.TestReport, SimpleNamespace(nodeid=nodeid, duration=seconds))
+        )
+    recorder.pytest_sessionfinish()
+    assert (
+        tmp_path / "seconds.json"
+    ).read_text() == '{\n "docs/p.md": 2.5,\n "tests/test_a.py": 2.0\n}\n'
