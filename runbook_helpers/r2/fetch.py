@@ -132,6 +132,11 @@ def verify_file(
         head_bytes = fh.read(2)
         fh.seek(0)
         is_gzip = head_bytes == b"\x1f\x8b"
+        if not head_bytes:  # a zero-byte object: what inspect and restore say about it
+            raise IntegrityError(
+                f"{name} is empty (0 bytes)",
+                hint="the backup failed when it was made; use another one (`runbook backups list`)",
+            )
         if not is_gzip and name.endswith(".gz"):
             raise IntegrityError(
                 f"{name} is named .gz but is not gzip data (starts with {head_bytes!r})",

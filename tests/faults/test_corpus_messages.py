@@ -2,12 +2,12 @@
 error line that a path reading a backup prints, on every case, matches a row of the table, so
 the table and the failures real backups produce cannot drift apart.
 
-The paths: ``runbook inspect``, ``runbook restore`` (``--jobs 1`` and ``--jobs 2``) and
-``runbook verify --archive`` (their ``runbook: error:`` lines), backups.md's check by hand with
-GNU tar and with bsdtar as ``tar`` (macOS's), and troubleshooting.md's restore without the
-helper plus its row check (every line they print but the final ``rows OK``: all they print is
-diagnostics). pg_restore can hang on a tar cut inside a member: every command that may start
-one runs with a timeout.
+The paths: ``runbook inspect``, ``fetch``, ``restore`` (a file with ``--jobs 1`` and ``--jobs 2``,
+streamed from R2) and ``verify --archive`` (their ``runbook: error:`` lines), backups.md's check
+by hand with GNU tar and with bsdtar as ``tar`` (macOS's), and troubleshooting.md's restore
+without the helper plus its row check (every line they print but the final ``rows OK``: all
+they print is diagnostics). pg_restore can hang on a tar cut inside a member: every command
+that may start one runs with a timeout.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.sandbox.server import PostgresServer
 from tests.support.cli_runs import run_cli, run_runbook
-from tests.support.fault_corpus import BROKEN, RESTORABLE, Case, Corpus
+from tests.support.fault_corpus import BROKEN, RESTORABLE, Case, Corpus, upload_history
 from tests.support.page_recipes import console_commands, pattern_of, run_steps, table_messages
 
 CHECK = console_commands("backups.md", "NR == FNR")  # "Check a backup by hand"
@@ -30,16 +31,22 @@ MANUAL_DB = "vlvt_manual"  # the recipe's own database name
 CONTINUATION = re.compile(r"\s|LINE \d+:|(CONTEXT|DETAIL|HINT|QUERY):|Command was:")
 
 
-def runbook_errors(case: Case, env: dict[str, str], pg: PostgresServer, target: str) -> list[str]:
-    """``path: line`` for each ``runbook: error:`` line of the runbook paths on ``case``
-    (``verify --archive`` against what ``restore --jobs 1`` left: the restored copy, or none)."""
+def runbook_errors(
+    case: Case, uri: str, env: dict[str, str], pg: PostgresServer, target: str, work: Path
+) -> list[str]:
+    """``path: line`` for each ``runbook: error:`` line of the runbook paths on ``case`` (also
+    uploaded as the newest backup, ``uri``); ``verify --archive`` runs against what
+    ``restore --jobs 1`` left: the restored copy, or none."""
     file, name = str(case.path), target.rsplit("/", 1)[1]
     runs = {"inspect": run_cli(["inspect", file], env)}
-    for jobs in ("2", "1"):
+    runs["fetch"] = run_cli(["fetch", uri, "--to", str(work)], env)
+    for jobs, source in (("2", uri), ("2", file), ("1", file)):
         pg.drop_database(name)
-        argv = ["restore", file, "--target", target, "--create", "--jobs", jobs]
-        runs[f"restore --jobs {jobs}"] = run_runbook(argv, env)
-    verified = target if runs["restore --jobs 1"].status == 0 else pg.url("postgres")
+        argv = ["restore", source, "--target", target, "--create", "--jobs", jobs]
+        runs[f"restore {'from R2' if source == uri else 'a file'} --jobs {jobs}"] = run_runbook(
+            argv, env
+        )
+    verified = target if runs["restore a file --jobs 1"].status == 0 else pg.url("postgres")
     runs["verify --archive"] = run_runbook(["verify", "--target", verified, "--archive", file], env)
     return [
         f"{path}: {line}"
@@ -54,7 +61,9 @@ def manual_lines(case: Case, env: dict[str, str], pg: PostgresServer, work: Path
     lines: list[str] = []
     bsd_bin = work / "bsdtar-bin"
     bsd_bin.mkdir()
-    (bsd_bin / "tar").symlink_to(shutil.which("bsdtar") or "/usr/bin/bsdtar")
+    bsdtar = shutil.which("bsdtar")
+    assert bsdtar, "no bsdtar (macOS's tar): apt-get install libarchive-tools"
+    (bsd_bin / "tar").symlink_to(bsdtar)
     flavors = {"GNU tar": env, "bsdtar": dict(env, PATH=f"{bsd_bin}:{env['PATH']}")}
     for flavor, flavor_env in flavors.items():
         where = work / flavor.replace(" ", "-")
@@ -87,10 +96,15 @@ def test_every_error_line_of_every_path_is_in_the_troubleshooting_table(
     corpus_env: dict[str, str],
     pg16_server: PostgresServer,
     new_target: str,
+    r2_clean: R2Mock,
     tmp_path: Path,
 ) -> None:
-    case = fault_corpus.cases[name]
-    printed = runbook_errors(case, corpus_env, pg16_server, new_target)
+    cases = fault_corpus.cases
+    case = cases[name]
+    uri = upload_history(r2_clean.client(), r2_clean.bucket, case, cases["complete"])
+    fetched = tmp_path / "fetched"
+    fetched.mkdir()
+    printed = runbook_errors(case, uri, corpus_env, pg16_server, new_target, fetched)
     printed += manual_lines(case, corpus_env, pg16_server, tmp_path)
     if name in BROKEN:
         assert printed, f"{name}: no path printed an error"
