@@ -32,7 +32,7 @@ _AT_COMMAND = r"(?:^|[\s;&|(`]|\$\()"  # where a command name starts
 @dataclass(frozen=True)
 class Rule:
     """One thing the lint refuses: ``pattern`` over a command line (comments cut off), or, for
-    ``trailing-comment`` and ``tar-message``, the scanner below."""
+    ``trailing-comment``, ``comment-line`` and ``tar-message``, the scanner below."""
 
     name: str
     shows: str  # the form refused, as testing.md shows it
@@ -51,7 +51,14 @@ RULES: tuple[Rule, ...] = (
         "`command   # comment`",
         "zsh, macOS's shell, starts with `INTERACTIVE_COMMENTS` off: a pasted comment's words "
         "become arguments (`rm -rf dir  # old files` also deletes `old` and `files`)",
-        "put the comment in the prose (a line of its own is `command not found: #` in zsh too)",
+        "put the comment in the prose",
+    ),
+    Rule(
+        "comment-line",
+        "a `# comment` line",
+        "the same: interactive zsh runs it as the command `#` (`command not found: #`), and a "
+        "quote or `(` in it starts a string or a syntax error",
+        "put the comment in the prose, or split the block there",
     ),
     Rule(
         "date-d",
@@ -188,8 +195,9 @@ def lint_fence(fence: Fence) -> list[Problem]:
     for number, line in _command_lines(fence):
         start_quote = quote
         code, comment, quote = split_comment(line, quote)
-        if comment is not None and (start_quote or code.strip()):
-            problems.append(Problem(number, _BY_NAME["trailing-comment"], line))
+        if comment is not None:
+            kind = "trailing-comment" if start_quote or code.strip() else "comment-line"
+            problems.append(Problem(number, _BY_NAME[kind], line))
         for rule in RULES:
             if rule.pattern is not None and rule.pattern.search(code):
                 problems.append(Problem(number, rule, line))

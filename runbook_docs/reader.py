@@ -5,9 +5,9 @@ them into an interactive terminal, most often macOS's zsh. For each page matchin
 ``runbook_reader_pages`` ini (globs relative to the docs dir) that has a block to run, and each
 shell in ``runbook_reader_shells`` (``zsh``, ``bash``), one item ``docs/x.md::reader[zsh]``
 runs after the page's own items: a fresh page environment, every block that is not skipped
-(hidden setup blocks too) typed into ``terminal.TerminalShell`` (``zsh -f -i`` or ``bash -i``
-on a pseudo-terminal, macOS's userland on PATH) through the same evaluators, so exit statuses
-and compared output must be the same as in the suite's shell.
+typed into ``terminal.TerminalShell`` (``zsh -f -i`` or ``bash -i`` on a pseudo-terminal,
+macOS's userland on PATH; hidden set-up blocks sourced there by one typed line) through the
+same evaluators, so exit statuses and compared output must be the same as in the suite's shell.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ def _problems(lang: str, source: str, *, hidden: bool = False) -> list[str]:
             "trailing-comment",
         ),
         ("export PGPORT=41234;# its port", "trailing-comment"),
+        ("# a comment on its own line", "comment-line"),
+        ("   # indented, still on its own line", "comment-line"),
         ("date -u -d yesterday +%F", "date-d"),
         ("X=$(date -ud '10 minutes ago' +%s)", "date-d"),
         ("date -u +%Y-%m-%dT%H:%M:%S.%3NZ", "date-N"),
@@ -57,8 +59,6 @@ def test_refused(line: str, rule: str) -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "# a comment on its own line",
-        "   # indented, still on its own line",
         "echo ${#PGPASSWORD} $# 'a # b' \"c # d\" a#b",
         "curl -fsS https://example.com/page#section",
         "date -u +%Y-%m-%dT%H:%M:%SZ",
