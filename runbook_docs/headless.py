@@ -30,10 +30,11 @@ class PageFailed(Exception):
 
 @dataclass(frozen=True)
 class PageRunResult:
-    """The exported environment of the page's shell after its last block."""
+    """The exported environment and working directory of the page's shell after its last block."""
 
     env: dict[str, str]
     blocks: int  # how many blocks ran
+    cwd: Path
 
 
 def run_page(
@@ -77,6 +78,7 @@ def run_page(
         snapshot = shell.snapshot()
         if snapshot is None:
             raise PageFailed(f"{display}: the page's shell ended before its last block")
-        return PageRunResult({k: v for k, v in snapshot[0].items() if k not in SHELL_OWN}, ran)
+        env_now = {k: v for k, v in snapshot[0].items() if k not in SHELL_OWN}
+        return PageRunResult(env_now, ran, snapshot[1])
     finally:
         shell.close()

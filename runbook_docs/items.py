@@ -50,11 +50,14 @@ class RunbookPage(pytest.File):
             raise self.CollectError(str(exc)) from exc
         state.pages.add(self.path)
         self.lines = text.splitlines()
+        runs = any(e is not None and not f.directive.skip_reason for f, e, _ in parsed)
+        flavors = reader_flavors(self.config, state.docs_dir, self.path) if runs else []
         self.run = PageRun(
             display,
             self.make_env,
             probes=parse_probes(self.config.getini("runbook_versions")),
             record_versions=lambda versions: state.ledger.record_versions(display, versions),
+            keep_leftovers=bool(flavors),  # its reader items compare theirs with the suite's
         )
         for fence, evaluator, steps in parsed:
             state.ledger.add(display, fence, evaluator.checked if evaluator else None, steps)
@@ -68,8 +71,7 @@ class RunbookPage(pytest.File):
             yield item
         if problems := lint_fences(fence for fence, _, _ in parsed):
             yield CommandLintItem.from_parent(self, name="lint", problems=problems)
-        runs = any(e is not None and not f.directive.skip_reason for f, e, _ in parsed)
-        for flavor in reader_flavors(self.config, state.docs_dir, self.path) if runs else ():
+        for flavor in flavors:
             yield ReaderShellItem.from_parent(self, name=f"reader[{flavor}]", flavor=flavor)
 
     def make_env(self) -> PageEnv | None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from runbook_docs.contract import PageEnv
+from runbook_docs.leftovers import Leftovers, record_leftovers
 from runbook_docs.shell import PageShell
 from runbook_docs.versions import probe_versions
 from runbook_helpers.redact import redact_text
@@ -33,11 +34,14 @@ class PageRun:
         make_env: Callable[[], PageEnv | None],
         probes: Mapping[str, Sequence[str]] | None = None,
         record_versions: Callable[[dict[str, str]], None] = lambda versions: None,
+        keep_leftovers: bool = False,
     ) -> None:
         self.display = display
         self._make_env = make_env
         self._probes = probes or {}
         self._record_versions = record_versions
+        self._keep_leftovers = keep_leftovers
+        self.leftovers: Leftovers | None = None  # what the run left, if ``keep_leftovers``
         self.env: PageEnv | None = None
         self.shell: PageShell | None = None
         self.blocked_by: str | None = None
@@ -62,14 +66,18 @@ class PageRun:
 
     def close(self) -> None:
         """Read the ``probes``' versions in the environment the shell ended with (its exports
-        and working directory; the start environment if the shell is gone), then close the
-        shell, then the environment (also after failures)."""
+        and working directory; the start environment if the shell is gone) and, if asked,
+        what the page left behind (``leftovers``), then close the shell, then the environment
+        (also after failures)."""
         shell, env = self.shell, self.env
         self.shell = self.env = None
         try:
-            if shell is not None and env is not None and self._probes:
+            if shell is not None and env is not None and (self._probes or self._keep_leftovers):
                 env_now, cwd = shell.snapshot() or (env.env, env.cwd)
-                self._record_versions(probe_versions(self._probes, env_now, cwd))
+                if self._keep_leftovers:
+                    self.leftovers = record_leftovers(env_now, env.cwd)
+                if self._probes:
+                    self._record_versions(probe_versions(self._probes, env_now, cwd))
         finally:
             try:
                 if shell is not None:

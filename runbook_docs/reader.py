@@ -7,7 +7,9 @@ shell in ``runbook_reader_shells`` (``zsh``, ``bash``), one item ``docs/x.md::re
 runs after the page's own items: a fresh page environment, every block that is not skipped
 typed into ``terminal.TerminalShell`` (``zsh -f -i`` or ``bash -i`` on a pseudo-terminal,
 macOS's userland on PATH; hidden set-up blocks sourced there by one typed line) through the
-same evaluators, so exit statuses and compared output must be the same as in the suite's shell.
+same evaluators, so exit statuses and compared output must be the same as in the suite's shell,
+and it must leave the same files and databases behind (``leftovers``: the suite's run records
+them when it closes, the reader's run after its last block).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from runbook_docs.headless import PageFailed, run_page
+from runbook_docs.leftovers import leftover_differences, record_leftovers
 from runbook_docs.page import SECRET_ENV_VARS, bare_env
 from runbook_docs.terminal import TERMINALS
+from runbook_helpers.redact import redact_text
 
 if TYPE_CHECKING:
     from runbook_docs.items import RunbookPage
@@ -63,7 +67,7 @@ class ReaderShellItem(pytest.Item):
         secrets = [*env.secrets, *(v for k in SECRET_ENV_VARS if (v := env.env.get(k)))]
         secrets += [v for k in SECRET_ENV_VARS if (v := os.environ.get(k))]
         try:
-            run_page(
+            result = run_page(
                 self.path,
                 env.env,
                 env.cwd,
@@ -73,10 +77,18 @@ class ReaderShellItem(pytest.Item):
                 secrets=secrets,
                 flavor=terminal,
             )
+            left = record_leftovers(result.env, env.cwd)
         except PageFailed as exc:
             raise ReaderFailed(f"in a reader's interactive {self.flavor}: {exc}") from exc
         finally:
             env.close()
+        suite = page.run.leftovers
+        if suite is not None and (lines := leftover_differences(suite, left, self.flavor)):
+            report = "\n".join(lines)
+            raise ReaderFailed(
+                f"in a reader's interactive {self.flavor}: {page.run.display} left different "
+                f"files or databases behind\n{redact_text(report, secrets)}"
+            )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ReaderFailed):

@@ -546,6 +546,65 @@ def test_reader_terminal_fails_on_interactive_zsh_comments_and_gnu_date(docs: Do
     )
 
 
+def test_reader_terminal_fails_when_the_page_leaves_other_files_behind(docs: Docs) -> None:
+    """Every line exits 0 and prints nothing in both shells, but zsh takes the comments' words
+    as arguments: the suite's run leaves ``a``, ``note``; the reader's zsh ``#``, ``a``, ``b``."""
+    docs.pytester.makeini(
+        "[pytest]\nrunbook_docs = docs\nrunbook_reader_pages = *.md\n"
+        "runbook_reader_shells = zsh bash\n"
+    )
+    docs.sample("reader_leftovers.md")
+    result = docs.run("-v", "-k", "not lint")  # the command lint refuses the comments too
+    result.stdout.fnmatch_lines(
+        [
+            "*reader_leftovers.md::L6?console? PASSED*",
+            "*reader_leftovers.md::reader?zsh? FAILED*",
+            "*reader_leftovers.md::reader?bash? PASSED*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "in a reader's interactive zsh: docs/reader_leftovers.md left different files or "
+            "databases behind",
+            "left behind in the suite's run but not in the reader's zsh: work/note (file)",
+            "left behind in the reader's zsh but not in the suite's run: work/# (file), "
+            "work/b (file)",
+        ]
+    )
+
+
+def test_leftovers_list_files_by_type_skip_volatile_ones_and_list_databases(
+    tmp_path: Path, pg_server: PostgresServer
+) -> None:
+    from runbook_docs.leftovers import record_leftovers
+
+    work, home = tmp_path / "work", tmp_path / "home"
+    (work / "dump" / "__pycache__").mkdir(parents=True)
+    (work / "dump" / "t.dat").write_text("x")
+    (home / "vlvt-rows").mkdir(parents=True)
+    (home / ".bash_history").write_text("ls\n")
+    (home / "link").symlink_to(work)
+    env = {**os.environ, **pg_server.env(), "HOME": str(home)}
+    if pg_server.bin_dir is not None:
+        env["PATH"] = f"{pg_server.bin_dir}{os.pathsep}{env['PATH']}"
+    pg_server.create_database("leftover_db")
+    try:
+        with pg_server.connect("leftover_db") as conn:
+            conn.execute("CREATE TABLE kept (id int)")
+        entries = record_leftovers(env, work).entries
+    finally:
+        pg_server.drop_database("leftover_db")
+    files = [e for e in entries if not e.startswith("database ")]
+    assert files == [
+        "work/dump (dir)",
+        "work/dump/t.dat (file)",
+        "~/link (symlink)",
+        "~/vlvt-rows (dir)",
+    ]
+    assert "database leftover_db: public.kept" in entries
+    assert "database leftover_db: public.kept" not in record_leftovers(env, work).entries
+
+
 def test_full_run_fails_below_the_output_checked_minimum(docs: Docs) -> None:
     docs.pytester.makeini("[pytest]\nrunbook_docs = docs\nrunbook_min_output_checked = 50\n")
     docs.page("page.md", "```bash\ntrue\n```\n\n```bash\ntrue\n```\n\n```console\n$ true\n```\n")
