@@ -9,7 +9,8 @@ typed into ``terminal.TerminalShell`` (``zsh -f -i`` or ``bash -i`` on a pseudo-
 macOS's userland on PATH; hidden set-up blocks sourced there by one typed line) through the
 same evaluators, so exit statuses and compared output must be the same as in the suite's shell,
 and it must leave the same files and databases behind (``leftovers``: the suite's run records
-them when it closes, the reader's run after its last block).
+them when it closes, the reader's run after its last block; when the page's own items did not
+run, as under ``-m reader_shell``, the first reader item runs the page in the suite's shell).
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from runbook_docs.headless import PageFailed, run_page
-from runbook_docs.leftovers import leftover_differences, record_leftovers
+from runbook_docs.leftovers import Leftovers, leftover_differences, record_leftovers
 from runbook_docs.page import SECRET_ENV_VARS, bare_env
 from runbook_docs.terminal import TERMINALS
-from runbook_helpers.redact import redact_text
 
 if TYPE_CHECKING:
     from runbook_docs.items import RunbookPage
@@ -63,31 +63,20 @@ class ReaderShellItem(pytest.Item):
         if shutil.which(program) is None:
             raise ReaderFailed(f"{program} is not installed; the reader-shell tests need it")
         page.run.close()  # the suite's run of this page is over: start again from scratch
-        env = page.make_env() or bare_env()
-        secrets = [*env.secrets, *(v for k in SECRET_ENV_VARS if (v := env.env.get(k)))]
-        secrets += [v for k in SECRET_ENV_VARS if (v := os.environ.get(k))]
+        suite = page.run.leftovers
+        if suite is None:  # the page's own items did not run (``-m reader_shell``): run it here
+            try:
+                suite = page.run.leftovers = run_leftovers(page, "strict")
+            except PageFailed as exc:
+                raise ReaderFailed(f"in the suite's shell: {exc}") from exc
         try:
-            result = run_page(
-                self.path,
-                env.env,
-                env.cwd,
-                display=page.run.display,
-                timeout=page.state.timeout,
-                placeholders=env.placeholders,
-                secrets=secrets,
-                flavor=terminal,
-            )
-            left = record_leftovers(result.env, env.cwd)
+            left = run_leftovers(page, terminal)
         except PageFailed as exc:
             raise ReaderFailed(f"in a reader's interactive {self.flavor}: {exc}") from exc
-        finally:
-            env.close()
-        suite = page.run.leftovers
-        if suite is not None and (lines := leftover_differences(suite, left, self.flavor)):
-            report = "\n".join(lines)
+        if lines := leftover_differences(suite, left, self.flavor):
             raise ReaderFailed(
                 f"in a reader's interactive {self.flavor}: {page.run.display} left different "
-                f"files or databases behind\n{redact_text(report, secrets)}"
+                "files or databases behind\n" + page.run.redact("\n".join(lines))
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -97,3 +86,25 @@ class ReaderShellItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"{self.name} of {self.path.name}"
+
+
+def run_leftovers(page: RunbookPage, flavor: str) -> Leftovers:
+    """Run ``page`` whole in a fresh environment and a ``flavor`` shell; what it left behind."""
+    env = page.make_env() or bare_env()
+    secrets = [*env.secrets, *(v for k in SECRET_ENV_VARS if (v := env.env.get(k)))]
+    secrets += [v for k in SECRET_ENV_VARS if (v := os.environ.get(k))]
+    page.run.secrets += secrets
+    try:
+        result = run_page(
+            page.path,
+            env.env,
+            env.cwd,
+            display=page.run.display,
+            timeout=page.state.timeout,
+            placeholders=env.placeholders,
+            secrets=secrets,
+            flavor=flavor,
+        )
+        return record_leftovers(result.env, env.cwd)
+    finally:
+        env.close()
