@@ -6,7 +6,8 @@ a line that a reader's zsh takes differently (``rm -rf x   # the backup`` withou
 page's last block, ``record_leftovers`` lists, in the environment the page's shell ended with:
 
 - every path under the page's work dir (``work/...``) and under its own ``HOME`` (``~/...``),
-  with its type (not its size or content: dumps carry timestamps). The process's own ``HOME``
+  with its type (not its size or content: dumps carry timestamps; a timestamp in a name reads
+  ``<time>``). The process's own ``HOME``
   (a page run without a fixtures plugin) is the developer's, and is never walked;
 - when that environment names a server (``PGHOST`` or ``PGSERVICE``), its non-template databases
   with their tables. Each page environment starts from a server reset to its session baseline
@@ -16,9 +17,11 @@ page's last block, ``record_leftovers`` lists, in the environment the page's she
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,13 @@ IGNORED = frozenset(
     }
 )
 
+# A timestamp in a name says when a file was written, not what wrote it (the restore-test
+# history's ``restore-test-20261207T123223.646707Z.json``, a backup key's
+# ``2026-12-07T12-32-23-646Z``): both runs' names read ``<time>`` there.
+TIMESTAMP = re.compile(
+    r"\d{8}T\d{6}(?:\.\d+)?Z?|\d{4}-\d{2}-\d{2}T\d{2}[-:]\d{2}[-:]\d{2}(?:[-.:]\d+)?Z?"
+)
+
 _DATABASES = "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY 1"
 _TABLES = (
     "SELECT schemaname || '.' || tablename FROM pg_tables "
@@ -48,7 +58,8 @@ _TABLES = (
 
 @dataclass(frozen=True)
 class Leftovers:
-    """Sorted entries: ``work/a (file)``, ``~/x (dir)``, ``database railway: public.t``."""
+    """Sorted entries: ``work/a (file)``, ``~/x (dir)``, ``database railway: public.t`` (an
+    entry appears as often as there are paths with that name once timestamps are ``<time>``)."""
 
     entries: tuple[str, ...]
 
@@ -76,7 +87,8 @@ def list_files(root: Path, label: str) -> list[str]:
                 kind = _kind(path.lstat().st_mode)
             except OSError:  # gone while walking
                 continue
-            found.append(f"{label}/{path.relative_to(root).as_posix()} ({kind})")
+            relative = TIMESTAMP.sub("<time>", path.relative_to(root).as_posix())
+            found.append(f"{label}/{relative} ({kind})")
     return found
 
 
@@ -130,12 +142,12 @@ def record_leftovers(env: Mapping[str, str], work: Path) -> Leftovers:
 
 def leftover_differences(suite: Leftovers, reader: Leftovers, shell: str) -> list[str]:
     """One line per direction that differs; empty when both runs left the same things."""
-    ours, theirs = set(suite.entries), set(reader.entries)
+    ours, theirs = Counter(suite.entries), Counter(reader.entries)
     lines = []
-    if only := sorted(ours - theirs):
+    if only := sorted((ours - theirs).elements()):
         lines.append(f"left behind in the suite's run but not in the reader's {shell}: ")
         lines[-1] += ", ".join(only)
-    if only := sorted(theirs - ours):
+    if only := sorted((theirs - ours).elements()):
         lines.append(f"left behind in the reader's {shell} but not in the suite's run: ")
         lines[-1] += ", ".join(only)
     return lines

@@ -583,6 +583,7 @@ def test_leftovers_list_files_by_type_skip_volatile_ones_and_list_databases(
     work, home = tmp_path / "work", tmp_path / "home"
     (work / "dump" / "__pycache__").mkdir(parents=True)
     (work / "dump" / "t.dat").write_text("x")
+    (work / "restore-test-20261207T123223.646707Z.json").write_text("{}")
     (home / "vlvt-rows").mkdir(parents=True)
     (home / ".bash_history").write_text("ls\n")
     (home / "link").symlink_to(work)
@@ -600,6 +601,7 @@ def test_leftovers_list_files_by_type_skip_volatile_ones_and_list_databases(
     assert files == [
         "work/dump (dir)",
         "work/dump/t.dat (file)",
+        "work/restore-test-<time>.json (file)",
         "~/link (symlink)",
         "~/vlvt-rows (dir)",
     ]
