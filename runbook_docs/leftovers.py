@@ -10,8 +10,9 @@ page's last block, ``record_leftovers`` lists, in the environment the page's she
   ``<time>``). The process's own ``HOME``
   (a page run without a fixtures plugin) is the developer's, and is never walked;
 - when that environment names a server (``PGHOST`` or ``PGSERVICE``), its non-template databases
-  with their tables. Each page environment starts from a server reset to its session baseline
-  (the fixtures drop what an earlier run created), so the two runs' listings compare as they are.
+  with their tables (a timestamp in a name reads ``<time>`` here too). Each page environment
+  starts from a server reset to its session baseline (the fixtures drop what an earlier run
+  created), so the two runs' listings compare as they are.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ IGNORED = frozenset(
     }
 )
 
-# A timestamp in a name says when a file was written, not what wrote it (the restore-test
-# history's ``restore-test-20261207T123223.646707Z.json``, a backup key's
-# ``2026-12-07T12-32-23-646Z``): both runs' names read ``<time>`` there.
+# A timestamp in a name says when a file or database was made, not what made it (the
+# restore-test history's ``restore-test-20261207T123223.646707Z.json``, a backup key's
+# ``2026-12-07T12-32-23-646Z``, bad-migration.md's ``railway_broken_20261207_1236``): both
+# runs' names read ``<time>`` there.
 TIMESTAMP = re.compile(
-    r"\d{8}T\d{6}(?:\.\d+)?Z?|\d{4}-\d{2}-\d{2}T\d{2}[-:]\d{2}[-:]\d{2}(?:[-.:]\d+)?Z?"
+    r"\d{8}[T_]\d{4}(?:\d{2})?(?:\.\d+)?Z?"
+    r"|\d{4}-\d{2}-\d{2}(?:T\d{2}[-:]\d{2}[-:]\d{2}(?:[-.:]\d+)?Z?)?"
 )
 
 _DATABASES = "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY 1"
@@ -126,7 +129,8 @@ def list_databases(env: Mapping[str, str], cwd: Path) -> list[str]:
     for name in names:
         tables = _psql(env, cwd, _TABLES, name)
         listed = ", ".join(tables) if tables is not None else "(tables not readable)"
-        entries.append(f"database {name}: {listed}" if listed else f"database {name}")
+        shown = TIMESTAMP.sub("<time>", name)
+        entries.append(f"database {shown}: {listed}" if listed else f"database {shown}")
     return entries
 
 

@@ -590,13 +590,13 @@ def test_leftovers_list_files_by_type_skip_volatile_ones_and_list_databases(
     env = {**os.environ, **pg_server.env(), "HOME": str(home)}
     if pg_server.bin_dir is not None:
         env["PATH"] = f"{pg_server.bin_dir}{os.pathsep}{env['PATH']}"
-    pg_server.create_database("leftover_db")
+    pg_server.create_database("leftover_20261207_1236")
     try:
-        with pg_server.connect("leftover_db") as conn:
+        with pg_server.connect("leftover_20261207_1236") as conn:
             conn.execute("CREATE TABLE kept (id int)")
         entries = record_leftovers(env, work).entries
     finally:
-        pg_server.drop_database("leftover_db")
+        pg_server.drop_database("leftover_20261207_1236")
     files = [e for e in entries if not e.startswith("database ")]
     assert files == [
         "work/dump (dir)",
@@ -605,8 +605,8 @@ def test_leftovers_list_files_by_type_skip_volatile_ones_and_list_databases(
         "~/link (symlink)",
         "~/vlvt-rows (dir)",
     ]
-    assert "database leftover_db: public.kept" in entries
-    assert "database leftover_db: public.kept" not in record_leftovers(env, work).entries
+    assert "database leftover_<time>: public.kept" in entries
+    assert "database leftover_<time>: public.kept" not in record_leftovers(env, work).entries
 
 
 def test_full_run_fails_below_the_output_checked_minimum(docs: Docs) -> None:
