@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from runbook_docs.blocks import Fence
+from runbook_docs.generated import replace_section, rewrite_pages
 
 LINTED_LANGS = frozenset({"console", "bash", "sh", "zsh", "shell"})
 BEGIN = "<!-- command-lint:begin -->"
@@ -229,11 +230,7 @@ def rules_markdown() -> str:
 
 def with_rules(page_text: str) -> str:
     """``page_text`` with the section between the markers rewritten from ``RULES``."""
-    head, begin, rest = page_text.partition(BEGIN)
-    _, end, tail = rest.partition(END)
-    if not begin or not end:
-        raise ValueError(f"the page has no {BEGIN} ... {END} section")
-    return f"{head}{BEGIN}\n{rules_markdown()}\n{END}{tail}"
+    return replace_section(page_text, BEGIN, END, rules_markdown())
 
 
 class CommandLintError(Exception):
@@ -270,10 +267,7 @@ class CommandLintItem(pytest.Item):
 
 def main(argv: list[str]) -> int:
     """``python -m runbook_docs.command_lint docs/testing.md``: rewrite the page's rules table."""
-    for name in argv:
-        page = Path(name)
-        page.write_text(with_rules(page.read_text()))
-    return 0
+    return rewrite_pages(argv, with_rules)
 
 
 if __name__ == "__main__":

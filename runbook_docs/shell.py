@@ -63,6 +63,23 @@ class Shell(Protocol):
     def close(self) -> None: ...
 
 
+def read_snapshot(shell: Shell, timeout: float) -> tuple[dict[str, str], Path] | None:
+    """``shell``'s exported environment and working directory, read by running ``env -0`` and
+    ``pwd`` in it; None when the shell has ended or the command failed."""
+    if not shell.alive:
+        return None
+    env_file, cwd_file = shell.new_file(".env"), shell.new_file(".cwd")
+    result = shell.run(
+        f"env -0 >{shlex.quote(str(env_file))}; pwd >{shlex.quote(str(cwd_file))}",
+        timeout,
+        fatal=False,
+    )
+    if result.status != 0:
+        return None
+    pairs = (item.partition("=") for item in env_file.read_text().split("\0") if item)
+    return {k: v for k, _, v in pairs}, Path(cwd_file.read_text().strip())
+
+
 class PageShell:
     """A shell process (``SHELLS[flavor]``) that runs a page's blocks in order."""
 
@@ -161,18 +178,7 @@ class PageShell:
 
     def snapshot(self, timeout: float = 10.0) -> tuple[dict[str, str], Path] | None:
         """The shell's exported environment and working directory (for Python blocks)."""
-        if not self.alive:
-            return None
-        env_file, cwd_file = self.new_file(".env"), self.new_file(".cwd")
-        result = self.run(
-            f"env -0 >{shlex.quote(str(env_file))}; pwd >{shlex.quote(str(cwd_file))}",
-            timeout,
-            fatal=False,
-        )
-        if result.status != 0:
-            return None
-        pairs = (item.partition("=") for item in env_file.read_text().split("\0") if item)
-        return {k: v for k, _, v in pairs}, Path(cwd_file.read_text().strip())
+        return read_snapshot(self, timeout)
 
     def close(self) -> None:
         """End the shell (like closing the terminal) and everything it left running."""

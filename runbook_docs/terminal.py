@@ -37,7 +37,7 @@ import termios
 import time
 from pathlib import Path
 
-from runbook_docs.shell import RunResult
+from runbook_docs.shell import RunResult, read_snapshot
 from runbook_docs.userland import reader_path
 
 _KILL_GRACE = 2.0
@@ -268,14 +268,7 @@ class TerminalShell:
 
     def snapshot(self, timeout: float = 10.0) -> tuple[dict[str, str], Path] | None:
         """The shell's exported environment and working directory (for Python blocks)."""
-        if not self.alive:
-            return None
-        env_file, cwd_file = self.new_file(".env"), self.new_file(".cwd")
-        result = self.run(f"env -0 >'{env_file}'; pwd >'{cwd_file}'", timeout, fatal=False)
-        if result.status != 0:
-            return None
-        pairs = (item.partition("=") for item in env_file.read_text().split("\0") if item)
-        return {k: v for k, _, v in pairs}, Path(cwd_file.read_text().strip())
+        return read_snapshot(self, timeout)
 
     def close(self) -> None:
         """Close the terminal: ``exit``, then end everything its session left running."""

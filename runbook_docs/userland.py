@@ -29,6 +29,8 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from runbook_docs.generated import replace_section, rewrite_pages
+
 BEGIN = "<!-- reader-userland:begin -->"
 END = "<!-- reader-userland:end -->"
 _GUARD = Path(__file__).with_name("bsd_guard.py")
@@ -136,19 +138,12 @@ def table_markdown() -> str:
 
 def with_table(page_text: str) -> str:
     """``page_text`` with the section between the markers rewritten from the tables above."""
-    head, begin, rest = page_text.partition(BEGIN)
-    _, end, tail = rest.partition(END)
-    if not begin or not end:
-        raise ValueError(f"the page has no {BEGIN} ... {END} section")
-    return f"{head}{BEGIN}\n{table_markdown()}\n{END}{tail}"
+    return replace_section(page_text, BEGIN, END, table_markdown())
 
 
 def main(argv: list[str]) -> int:
     """``python -m runbook_docs.userland docs/testing.md``: rewrite the page's userland table."""
-    for name in argv:
-        page = Path(name)
-        page.write_text(with_table(page.read_text()))
-    return 0
+    return rewrite_pages(argv, with_table)
 
 
 if __name__ == "__main__":
