@@ -43,3 +43,20 @@ def test_every_image_is_pinned_by_digest_and_keeps_its_tag(path: Path) -> None:
 def test_a_tag_alone_is_refused() -> None:
     workflow = {"jobs": {"a": {"container": "python:3.11", "services": {"s": {"image": "x:1"}}}}}
     assert [i for i in images(workflow) if not PINNED.match(i)] == ["python:3.11", "x:1"]
+
+
+def test_the_docker_backend_runs_pinned_images_only() -> None:
+    """The testcontainers backend (RUNBOOK_PG=docker, users' CI) pins its images the same way,
+    and its PostgreSQL 16 is the one the workflows' service containers run."""
+    from runbook_helpers.sandbox import SandboxError
+    from runbook_helpers.sandbox.backends.docker import DEFAULT_MAJOR, IMAGES, image_for
+
+    assert {15, 16, 17, 18} <= set(IMAGES) and DEFAULT_MAJOR in IMAGES
+    for major, (release, _) in IMAGES.items():
+        image = image_for(major)
+        assert PINNED.match(image) and image.startswith(f"postgres:{major}@"), image
+        assert release.split(".")[0] == str(major)
+    services = {i for p in WORKFLOWS for i in images(yaml.safe_load(p.read_text()))}
+    assert {i for i in services if i.startswith("postgres:16@")} == {image_for(16)}
+    with pytest.raises(SandboxError, match="no pinned postgres image for PostgreSQL 14"):
+        image_for(14)
