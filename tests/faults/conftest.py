@@ -1,4 +1,5 @@
-"""The fault corpus (backups broken the way production breaks them), built once per session."""
+"""The fault corpus (backups broken the way production breaks them), built once per session, and
+the memo of the commands the corpus tests run on it (:mod:`tests.support.corpus_runs`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from runbook_helpers.sandbox import sandbox_environment
 from runbook_helpers.sandbox.r2 import R2Mock
 from runbook_helpers.sandbox.server import PostgresServer
+from tests.support.corpus_runs import CorpusRuns
 from tests.support.fault_corpus import Corpus, build_corpus, corpus_report
 
 
@@ -26,6 +28,28 @@ def fault_corpus(pg16_server: PostgresServer, tmp_path_factory: pytest.TempPathF
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(corpus_report(corpus), indent=2) + "\n")
     return corpus
+
+
+@pytest.fixture(scope="session")
+def corpus_runs(
+    fault_corpus: Corpus,
+    pg16_server: PostgresServer,
+    r2: R2Mock,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[CorpusRuns]:
+    """Each corpus run (command, case, source, jobs, starting state) made once per session,
+    for every test that asserts on it; the databases of its successful restores dropped after."""
+    runs = CorpusRuns(
+        fault_corpus,
+        pg16_server,
+        r2,
+        sandbox_environment(pg16_server, r2),
+        tmp_path_factory.mktemp("corpus-runs"),
+    )
+    try:
+        yield runs
+    finally:
+        runs.close()
 
 
 @pytest.fixture
