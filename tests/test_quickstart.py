@@ -80,6 +80,10 @@ def test_the_drill_command_works_with_an_externally_managed_python3(tmp_path: Pa
         "PATH": f"{Path(python3).parent}:{DEBIAN_PATH}",
         "PIPX_HOME": str(tmp_path / "pipx"),
         "PIPX_DEFAULT_PYTHON": python3,
+        # No .pyc written at install time (pipx's nox, nox's session venv): pip's bytecode
+        # compilation is only a cache, it ignores a module that does not compile (so it can
+        # fail nothing), and the drill's imports compile what it runs anyway. Saves ~1.5 s CPU.
+        "PIP_NO_COMPILE": "1",
     }
     # the old quick start is refused there: that is what the README's pipx avoids
     refused = subprocess.run(
