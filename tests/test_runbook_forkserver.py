@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -59,11 +60,15 @@ def fresh(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[None]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A server started with the probe's start-up vars (PYTHONPATH, so that a fresh interpreter
     imports the probe too), stopped afterwards: the worker's next run starts one of its own."""
+    preload = runbook_forkserver._preload
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", str(ROOT))
+        # the probe preloaded too: its import reads $TMPDIR, which must not stick to the children
+        patch.setenv("TMPDIR", str(tmp_path_factory.mktemp("server-tmp")))
+        patch.setattr(runbook_forkserver, "_preload", lambda: [*preload(), PROBE])
         runbook_forkserver._stop()
         yield
         runbook_forkserver._stop()
@@ -80,6 +85,7 @@ def test_a_forked_run_starts_as_a_fresh_interpreter(env: dict[str, str], tmp_pat
     seen, expected = json.loads(a.stdout), json.loads(b.stdout)
     assert seen["environ"] == env  # exactly env, nothing of the worker's
     assert seen["tempdir"] == str(tmp_path / "tmp")  # $TMPDIR read anew
+    assert seen["imported_with_tmpdir"] == str(tmp_path / "tmp")
     assert seen["stdin"] == [True, True]  # /dev/null
     assert seen["main"] == "__main__"
     # sys.argv[0] is the probe's path either way; Python's own (fresh) run may differ only there
@@ -162,3 +168,30 @@ def test_run_runbook_forks_the_real_cli(tmp_path: Path) -> None:
     usage = run_runbook(["restore"], env)
     assert usage.status == ExitStatus.USAGE, usage
     assert "usage: runbook restore" in usage.stderr
+
+
+def test_an_ignored_sigint_stays_ignored_as_across_exec(env: dict[str, str]) -> None:
+    """A CI runner may start the suite with SIGINT ignored: a fresh interpreter inherits that."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        seen = json.loads(forked(["report"], env).stdout)["signals"]
+        expected = json.loads(fresh(["report"], env).stdout)["signals"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen["SIGINT"] == str(signal.SIG_IGN)
+    assert seen == expected
+
+
+def test_no_server_falls_back_to_a_fresh_interpreter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def cannot_start() -> None:
+        raise OSError("no fork here")
+
+    runbook_forkserver._stop()
+    monkeypatch.setattr(runbook_forkserver, "_start", cannot_start)
+    monkeypatch.setattr(runbook_forkserver, "_unavailable", None)
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    assert runbook_forkserver.run(["--version"], env, 60) is None
+    assert "no fork here" in caplog.text
+    assert run_runbook(["--version"], env).stdout.startswith("runbook ")

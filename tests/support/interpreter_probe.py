@@ -20,6 +20,8 @@ import tempfile
 import time
 from typing import Any, cast
 
+# An import that reads $TMPDIR (tempfile caches it): a forked run must not see the server's.
+IMPORTED_WITH_TMPDIR = tempfile.gettempdir()
 SIGNALS = ("SIGINT", "SIGTERM", "SIGPIPE", "SIGXFSZ", "SIGCHLD", "SIGHUP", "SIGQUIT", "SIGUSR1")
 
 
@@ -37,6 +39,7 @@ def report() -> dict[str, Any]:
         "environ": dict(os.environ),
         "c_environ": sorted(c_env.decode().split("\0")[:-1]),
         "tempdir": tempfile.gettempdir(),
+        "imported_with_tmpdir": IMPORTED_WITH_TMPDIR,
         "cwd": os.getcwd(),
         "argv": sys.argv,
         "path": sys.path,

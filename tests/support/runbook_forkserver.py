@@ -153,7 +153,11 @@ def _ready() -> _Server | None:
             return None
         try:
             _server = _start()
-        except Exception as exc:  # no fork, no AF_UNIX, a preload that fails...
+            check = _fork(_server, "runbook_helpers", ["--version"], os.environ, 60)
+            if check.returncode != 0 or not check.stdout.startswith("runbook "):
+                raise RuntimeError(f"runbook --version exited {check.returncode}: {check.stderr}")
+        except Exception as exc:  # no fork, no AF_UNIX, a child that cannot unpickle its job...
+            _stop()
             _unavailable = f"{type(exc).__name__}: {exc}"
             _log.warning("runbook forkserver unavailable, fresh interpreters: %s", _unavailable)
             return None
@@ -183,6 +187,12 @@ def run(
     server = _ready()
     if server is None or _startup_env(env) != server.startup_env:
         return None
+    return _fork(server, module, argv, env, timeout)
+
+
+def _fork(
+    server: _Server, module: str, argv: list[str], env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", module, *argv]
     fifos = tempfile.mkdtemp(dir=server.fifo_dir)
     paths = (os.path.join(fifos, "stdout"), os.path.join(fifos, "stderr"))
@@ -348,6 +358,9 @@ def _run_main(module: str, argv: list[str]) -> tuple[int, bool]:
     import runpy
 
     sys.argv = ["-m", *argv]  # run_module(alter_sys=True) puts the __main__.py path first
+    for name in (module, f"{module}.__main__"):  # what runs as __main__ is not imported yet
+        if not hasattr(sys.modules.get(name), "__path__"):
+            sys.modules.pop(name, None)
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit as exc:
