@@ -1,4 +1,4 @@
-"""Running ``runbook`` from a test: in-process (:func:`run_cli`) or in a fresh interpreter
+"""Running ``runbook`` from a test: in-process (:func:`run_cli`) or in a process of its own
 (:func:`run_runbook`); both return a :class:`CliResult`.
 
 ``run_cli`` checks, on every call, the two promises every command makes: no traceback, and no
@@ -19,6 +19,7 @@ from unittest import mock
 
 from runbook_helpers.cli import main
 from runbook_helpers.cli.output import Output
+from tests.support import runbook_forkserver
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,20 @@ def run_cli(argv: list[str], env: Mapping[str, str], *, secrets: Iterable[str] =
 
 
 def run_runbook(argv: list[str], env: Mapping[str, str], timeout: float = 120) -> CliResult:
-    """``runbook ARGV`` in a fresh interpreter (so $TMPDIR is read anew), bounded in time."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "runbook_helpers", *argv],
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        timeout=timeout,
-        check=False,
-    )
+    """``runbook ARGV`` in a process of its own, as a fresh interpreter would run it (exactly
+    ``env``, $TMPDIR read anew, every byte it and its children print), bounded in time: forked
+    from a pre-imported server (:mod:`tests.support.runbook_forkserver`), or a fresh
+    interpreter where that cannot stand in for one."""
+    proc = runbook_forkserver.run(argv, env, timeout)
+    if proc is None:
+        proc = subprocess.run(
+            [sys.executable, "-m", "runbook_helpers", *argv],
+            capture_output=True,
+            text=True,
+            env=dict(env),
+            timeout=timeout,
+            check=False,
+        )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
