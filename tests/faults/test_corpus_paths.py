@@ -73,3 +73,19 @@ def test_verify_against_the_archive(
 ) -> None:
     run = corpus_runs.verify(name, pg16_server.url("postgres"), "interpreter")
     failed_cleanly(run.result, run.args)
+
+
+def test_the_memo_runs_each_run_once_and_keeps_asks_that_differ_apart(
+    corpus_runs: CorpusRuns,
+) -> None:
+    """What every test above relies on: a second ask reads the first run back, and an ask that
+    differs in what determines the run (the case, the runner) makes its own."""
+    first = corpus_runs.inspect("complete")
+    made = corpus_runs.made
+    assert corpus_runs.inspect("complete") is first and corpus_runs.made == made
+    other = corpus_runs.inspect("zero_byte")
+    assert other is not first and other.argv[-1].endswith("zero_byte.tar.gz")
+    target = corpus_runs.server.url("postgres")
+    in_process = corpus_runs.verify("complete", target, "in-process")
+    assert corpus_runs.verify("complete", target, "interpreter") is not in_process
+    assert corpus_runs.made >= made + 2

@@ -91,7 +91,7 @@ class CorpusRuns:
         self.work = work
         self._runs: dict[Hashable, object] = {}
         self._kept: list[str] = []  # databases of successful restores, dropped at close()
-        self.made = 0  # runs made (not read back): for the tests of the memo itself
+        self.made = 0  # runs made, not read back (test_corpus_paths.py tests the memo with it)
 
     def _memo(self, key: Hashable, make: Callable[[], T]) -> T:
         if key not in self._runs:

@@ -164,9 +164,9 @@ def _ready() -> _Server | None:
         return _server
 
 
-def _signals() -> tuple[list[int], bool, list[int]]:
+def _signals() -> tuple[list[int], list[int]]:
     """What a fresh interpreter started now would inherit: the ignored signals (exec keeps
-    SIG_IGN, resets handlers), whether SIGINT is ignored, and this thread's signal mask."""
+    SIG_IGN, resets handlers) and this thread's signal mask."""
     ignored = []
     for sig in signal.valid_signals():
         if sig in (signal.SIGKILL, signal.SIGSTOP):
@@ -175,7 +175,7 @@ def _signals() -> tuple[list[int], bool, list[int]]:
             if signal.getsignal(sig) == signal.SIG_IGN:
                 ignored.append(int(sig))
     mask = [int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])]
-    return ignored, signal.SIGINT in ignored, mask
+    return ignored, mask
 
 
 def run(
@@ -203,7 +203,7 @@ def _fork(
             os.mkfifo(path, 0o600)
             readers.append(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
             writers.append(os.open(path, os.O_WRONLY))  # EOF only once the child closed too
-        ignored, sigint_ignored, mask = _signals()
+        ignored, mask = _signals()
         request = _Request(
             module,
             argv,
@@ -212,7 +212,6 @@ def _fork(
             server.fresh_path,
             paths,
             ignored,
-            sigint_ignored,
             mask,
         )
         proc = server.context.Process(target=_child, args=(request,), name=_NAME)
@@ -287,7 +286,6 @@ class _Request:
     fresh_path: list[str]
     fifos: tuple[str, str]
     ignored_signals: list[int]
-    sigint_ignored: bool
     mask: list[int]
 
 
@@ -347,7 +345,7 @@ def _become_fresh(request: _Request) -> None:
             signal.signal(sig, signal.SIG_IGN if sig in request.ignored_signals else signal.SIG_DFL)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # what CPython ignores at start-up
         signal.signal(sig, signal.SIG_IGN)
-    if not request.sigint_ignored:
+    if signal.SIGINT not in request.ignored_signals:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.pthread_sigmask(signal.SIG_SETMASK, request.mask)
 
