@@ -203,3 +203,18 @@ def test_backup_major_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("RUNBOOK_BACKUP_PG", "99")
     with pytest.raises(SandboxError, match="no pg_dump 99"):
         page_data.backup_bin_dir(99)
+
+
+def test_the_default_server_does_not_depend_on_which_major_was_asked_for_first() -> None:
+    """``pg_server`` (RUNBOOK_PG, no major) is what that kind picks, even after a test asked
+    for PostgreSQL 16 (the pages' server) on the same worker; a later ask of 16 reuses it."""
+    alone, after = Sandbox(), Sandbox()
+    try:
+        chosen = alone.pg()
+        sixteen = after.pg("pgserver", major=16)
+        default = after.pg()
+        assert default.major == chosen.major and default.kind == chosen.kind
+        assert after.pg() is default and after.pg(major=16) is sixteen
+    finally:
+        alone.close()
+        after.close()
