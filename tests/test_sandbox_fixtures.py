@@ -214,7 +214,7 @@ def test_the_default_server_does_not_depend_on_which_major_was_asked_for_first()
         sixteen = after.pg("pgserver", major=16)
         default = after.pg()
         assert default.major == chosen.major and default.kind == chosen.kind
-        assert after.pg() is default and after.pg(major=16) is sixteen
+        assert after.pg() is default and after.pg("auto", major=16) is sixteen
     finally:
         alone.close()
         after.close()
