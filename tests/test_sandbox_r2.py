@@ -7,6 +7,7 @@ are refused with R2's error codes.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -21,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from runbook_helpers.sandbox import sandbox_environment
+from runbook_helpers.sandbox.moto_app import FIXTURE_ROUTE
 from runbook_helpers.sandbox.r2 import R2Key, R2Mock, r2_mock
 
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
@@ -294,3 +296,36 @@ def test_presigned_urls_are_checked(r2_clean: R2Mock) -> None:
     with pytest.raises(urllib.error.HTTPError) as expired:
         urllib.request.urlopen(url, timeout=10)
     assert expired.value.code == 403 and b"Request has expired" in expired.value.read()
+
+
+def test_fixture_objects_route_takes_only_the_admin_key(r2_clean: R2Mock) -> None:
+    """put_many stores objects a reader can list and read; any key but the admin's gets 403."""
+    keys = [f"many/{i:04d}.tar.gz" for i in range(3)]
+    r2_clean.put_many(keys, body=b"payload")
+    listed = r2_clean.profile_client().list_objects_v2(Bucket=r2_clean.bucket, Prefix="many/")
+    assert [o["Key"] for o in listed.get("Contents", [])] == keys
+    got = r2_clean.profile_client().get_object(Bucket=r2_clean.bucket, Key=keys[1])
+    assert got["Body"].read() == b"payload"
+
+    def post(key: R2Key) -> int:
+        asked = {"bucket": r2_clean.bucket, "keys": ["many/not-stored"], "body": "x"}
+        request = urllib.request.Request(
+            r2_clean.endpoint + FIXTURE_ROUTE,
+            data=json.dumps(asked).encode(),
+            method="POST",
+            headers={
+                "X-Sandbox-Key-Id": key.access_key_id,
+                "X-Sandbox-Secret": key.secret_access_key,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    assert post(r2_clean.read_key) == 403
+    assert post(r2_clean.write_key) == 403  # a writer's token writes through S3 only
+    assert post(R2Key(r2_clean.admin_key.access_key_id, "wrong-secret")) == 403
+    listed = r2_clean.client().list_objects_v2(Bucket=r2_clean.bucket, Prefix="many/not")
+    assert listed.get("KeyCount", 0) == 0

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     ClientError,
     ProfileNotFound,
 )
+from botocore.loaders import Loader
 
 from runbook_helpers.errors import AccessDenied, NotFound, UsageError
 from runbook_helpers.r2.errors import translate_error, translate_errors
@@ -31,6 +32,19 @@ else:
     S3Client = object
 
 DEFAULT_PROFILE = "r2-vlvt"
+# botocore's data loader, one per search path: a new Session parses endpoints.json and the S3
+# model again (86 ms a client, against 8 ms with the loader it made before). The loader only
+# caches what it read from those files, so sessions with the same paths can share it.
+_LOADERS: dict[tuple[str, ...], Loader] = {}
+
+
+def _share_loader(session: boto3.Session) -> None:
+    """Give ``session`` the loader an earlier session with the same data paths made."""
+    core = session._session
+    loader = cast(Loader, core.get_component("data_loader"))
+    shared = _LOADERS.setdefault(tuple(loader.search_paths), loader)
+    if shared is not loader:
+        core.register_component("data_loader", shared)
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,7 @@ def s3_client(profile: str | None = None) -> S3Client:
     name = resolve_profile(profile)
     try:
         session = boto3.Session(profile_name=name)
+        _share_loader(session)
         scoped = session._session.get_scoped_config()
     except ProfileNotFound as exc:
         raise AccessDenied(

@@ -7,12 +7,15 @@ would fail there with a server error. :class:`PresignedUrls` checks such a reque
 and R2 do - known key, valid signature, not expired - and then hands moto the same request
 signed in a header with the same key, so moto's own policy check decides what the key may do.
 After that check, the checksum headers R2 refuses are refused (:mod:`.r2_checksums`).
+:class:`FixtureObjects` lets the fixtures' admin key store many objects in one request (a test
+of listing past 1,000 keys), where 1,000 signed PUTs took seconds of the suite's CPU.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -83,16 +86,22 @@ def presigned_signature(
     return hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
 
 
-def iam_secret(access_key_id: str) -> str | None:
-    """The secret of an access key created in moto's IAM (``None`` if unknown)."""
+def iam_user_of(access_key_id: str) -> tuple[str, str] | None:
+    """The user name and secret of an access key created in moto's IAM (``None`` if unknown)."""
     from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
 
     for user in iam_backends[DEFAULT_ACCOUNT_ID]["aws"].users.values():
         for key in user.access_keys:
             if key.access_key_id == access_key_id:
-                return str(key.secret_access_key)
+                return str(user.name), str(key.secret_access_key)
     return None
+
+
+def iam_secret(access_key_id: str) -> str | None:
+    """The secret of an access key created in moto's IAM (``None`` if unknown)."""
+    found = iam_user_of(access_key_id)
+    return found[1] if found else None
 
 
 class PresignedUrls:
@@ -160,6 +169,62 @@ class PresignedUrls:
             environ["HTTP_" + header.upper().replace("-", "_")] = request.headers[header]
 
 
+FIXTURE_ROUTE = "/_sandbox/put-objects"
+FIXTURE_USER = "admin"  # the fixtures' own key (runbook_helpers.sandbox.r2.TOKENS)
+
+
+def put_objects(bucket: str, keys: list[str], body: bytes) -> None:
+    """Store ``body`` under every key, straight into moto's S3 backend."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for key in keys:
+        backend.put_object(bucket, key, body)
+
+
+class FixtureObjects:
+    """WSGI middleware: ``POST /_sandbox/put-objects`` stores many objects in one request.
+
+    Only for the fixtures' admin key, named with its secret in ``X-Sandbox-Key-Id`` and
+    ``X-Sandbox-Secret``; any other key, a wrong secret or none gets 403, as a reader's token
+    writing to R2 would. The JSON body is ``{"bucket": ..., "keys": [...], "body": latin-1}``.
+    """
+
+    def __init__(
+        self,
+        app: WsgiApp,
+        lookup: Callable[[str], tuple[str, str] | None] = iam_user_of,
+        store: Callable[[str, list[str], bytes], None] = put_objects,
+    ) -> None:
+        self.app = app
+        self.lookup = lookup
+        self.store = store
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != FIXTURE_ROUTE:
+            return self.app(environ, start_response)
+        found = self.lookup(str(environ.get("HTTP_X_SANDBOX_KEY_ID", "")))
+        secret = str(environ.get("HTTP_X_SANDBOX_SECRET", ""))
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or found is None
+            or found[0] != FIXTURE_USER
+            or not hmac.compare_digest(found[1], secret)
+        ):
+            return _answer(start_response, "403 Forbidden", b"only the fixtures' admin key\n")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        asked = json.loads(environ["wsgi.input"].read(length))
+        keys = [str(k) for k in asked["keys"]]
+        self.store(str(asked["bucket"]), keys, str(asked.get("body", "")).encode("latin-1"))
+        return _answer(start_response, "200 OK", f"{len(keys)}\n".encode())
+
+
+def _answer(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def main(argv: list[str]) -> None:
     """Serve moto (all services, like ``moto_server``) behind :class:`PresignedUrls`."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -170,7 +235,7 @@ def main(argv: list[str]) -> None:
     r2_checksums.install()
     port = int(argv[0])
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple("127.0.0.1", port, PresignedUrls(app), threaded=True)
+    run_simple("127.0.0.1", port, FixtureObjects(PresignedUrls(app)), threaded=True)
 
 
 if __name__ == "__main__":

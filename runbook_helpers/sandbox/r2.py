@@ -41,6 +41,7 @@ import logging
 import os
 import shutil
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from runbook_helpers.sandbox import SandboxError
+from runbook_helpers.sandbox.moto_app import FIXTURE_ROUTE
 from runbook_helpers.sandbox.moto_process import enable_auth, start_moto
 
 if TYPE_CHECKING:
@@ -135,6 +138,9 @@ class R2Mock:
     bucket: str = BUCKET
     profile: str = PROFILE
     write_profile: str = WRITE_PROFILE
+    _clients: dict[R2Key, S3Client] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def access_key_id(self) -> str:
@@ -170,16 +176,45 @@ class R2Mock:
         }
 
     def client(self, key: R2Key | None = None) -> S3Client:
-        """An S3 client with ``key`` (default: the admin key, for fixtures only)."""
+        """An S3 client with ``key`` (default: the admin key, for fixtures only).
+
+        One client per key pair, made once (botocore's clients are thread-safe): a new one
+        costs about 80 ms, and the fixtures ask for one in every test.
+        """
         key = key or self.admin_key
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="auto",
-            aws_access_key_id=key.access_key_id,
-            aws_secret_access_key=key.secret_access_key,
-            config=_CHECKSUMS,
+        made = self._clients.get(key)
+        if made is None:
+            made = self._clients[key] = boto3.client(
+                "s3",
+                endpoint_url=self.endpoint,
+                region_name="auto",
+                aws_access_key_id=key.access_key_id,
+                aws_secret_access_key=key.secret_access_key,
+                config=_CHECKSUMS,
+            )
+        return made
+
+    def put_many(self, keys: list[str], body: bytes = b"x", bucket: str | None = None) -> None:
+        """Store ``body`` under every key in one request (the admin key, for fixtures only).
+
+        Through the server's fixture route (:class:`~.moto_app.FixtureObjects`): a thousand
+        signed PUTs cost seconds of CPU on both sides, and a listing test needs only the keys.
+        """
+        asked = {"bucket": bucket or self.bucket, "keys": keys, "body": body.decode("latin-1")}
+        request = urllib.request.Request(
+            self.endpoint + FIXTURE_ROUTE,
+            data=json.dumps(asked).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "X-Sandbox-Key-Id": self.admin_key.access_key_id,
+                "X-Sandbox-Secret": self.admin_key.secret_access_key,
+            },
         )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            stored = int(answer.read())
+        if stored != len(keys):
+            raise SandboxError(f"the moto server stored {stored} of {len(keys)} objects")
 
     def writer_env(self, directory: Path) -> dict[str, str]:
         """For tests that write: AWS files with ``r2-vlvt`` and ``r2-vlvt-write``, the latter on.

@@ -80,8 +80,7 @@ def test_latest_among_more_than_1000_keys(env: dict[str, str], r2_clean: R2Mock)
     s3 = r2_clean.client()
     start = datetime.now(UTC) - timedelta(hours=1100)
     keys = [backup_key(start + timedelta(hours=i)) for i in range(1050)]
-    for key in keys:
-        s3.put_object(Bucket=r2_clean.bucket, Key=key, Body=b"x")
+    r2_clean.put_many(keys)
     s3.put_object(Bucket=r2_clean.bucket, Key=keys[-1] + ".sha256", Body=b"sidecar")
     s3.put_object(Bucket=r2_clean.bucket, Key=FUTURE_KEY, Body=b"x")
     result = run_cli(["backups", "latest"], env)

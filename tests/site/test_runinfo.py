@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 from docs_site.runinfo import _run, collect
-from runbook_docs.versions import parse_probes, version_word
+from runbook_docs.versions import parse_probes, probe_versions, version_word
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,3 +40,49 @@ def test_probe_lines_parse_and_a_malformed_one_is_refused() -> None:
     assert probes == {"PostgreSQL": ["psql", "-X", "-A", "-t", "-c", "show server_version"]}
     with pytest.raises(ValueError, match="expected 'NAME = command'"):
         parse_probes(["pg_dump --version"])
+
+
+def _tool(directory: Path, name: str, version: str, interpreter: str = "/bin/sh") -> Path:
+    """A program that counts its runs in ``runs`` and prints ``version``."""
+    tool = directory / name
+    tool.write_text(f"#!{interpreter}\necho run >> {directory}/runs\necho '{name} {version}'\n")
+    tool.chmod(0o755)
+    return tool
+
+
+def test_a_version_probe_runs_once_per_executable(tmp_path: Path) -> None:
+    """``--version`` answers are kept per executable file; a changed file is asked again."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _tool(bin_dir, "vtool", "1.2.3")
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    probes = {"vtool": ["vtool", "--version"]}
+    assert probe_versions(probes, env, tmp_path) == {"vtool": "1.2.3"}
+    assert probe_versions(probes, env, tmp_path) == {"vtool": "1.2.3"}
+    assert (bin_dir / "runs").read_text().count("run") == 1
+    _tool(bin_dir, "vtool", "1.2.4")  # an upgrade in place: same path, new file contents
+    assert probe_versions(probes, env, tmp_path) == {"vtool": "1.2.4"}
+    other = tmp_path / "other"
+    other.mkdir()
+    _tool(other, "vtool", "9.0")  # another file of that name, found first on another PATH
+    env_other = {"PATH": f"{other}{os.pathsep}{os.environ['PATH']}"}
+    assert probe_versions(probes, env_other, tmp_path) == {"vtool": "9.0"}
+    assert probe_versions(probes, {**env, "PYTHONPATH": str(other)}, tmp_path) == {
+        "vtool": "1.2.4"
+    }  # a loader variable that differs runs it again
+    assert (bin_dir / "runs").read_text().count("run") == 3
+
+
+def test_a_probe_that_asks_a_server_always_runs(tmp_path: Path) -> None:
+    """Only ``--version`` probes are kept: ``psql -c 'show server_version'`` asks each time."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _tool(bin_dir, "ask", "16.4")
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    probes = {
+        "server": ["ask", "-c", "show server_version"],
+        "missing": ["no-such-tool", "--version"],
+    }
+    assert probe_versions(probes, env, tmp_path) == {"server": "16.4"}
+    assert probe_versions(probes, env, tmp_path) == {"server": "16.4"}
+    assert (bin_dir / "runs").read_text().count("run") == 2
