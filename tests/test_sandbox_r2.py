@@ -171,8 +171,10 @@ def test_r2_mock_starts_and_cleans_up() -> None:
         urllib.request.urlopen(mock.endpoint, timeout=2)
 
 
-def test_keys_are_random_per_run() -> None:
-    with r2_mock() as one, r2_mock() as two:
+def test_keys_are_random_per_run(r2: R2Mock) -> None:
+    """A second server (the worker's own is the first) makes new keys."""
+    one = r2
+    with r2_mock() as two:
         assert one.access_key_id != two.access_key_id
         assert one.secret_access_key != two.secret_access_key
         assert len(one.secret_access_key) == 40
