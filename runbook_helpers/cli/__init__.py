@@ -12,13 +12,11 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Iterator, Sequence
 
-from runbook_helpers import __version__
+from runbook_helpers import __version__, interrupts
 from runbook_helpers.cli.failures import DEBUG_ENV, as_runbook_error, hint_for
 from runbook_helpers.cli.output import Output
 from runbook_helpers.errors import ExitStatus
@@ -97,24 +95,6 @@ def _library_notes(out: Output) -> Iterator[None]:
         logger.propagate = propagate
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (``kill``, a closed terminal, CI's timeout) unwinds like Ctrl-C, so ``finally``
-    blocks remove partial files and stop child processes instead of dying mid-write."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
     """Run the CLI; return the exit status instead of raising for expected failures."""
     out = out or Output.from_system()
@@ -127,7 +107,7 @@ def main(argv: Sequence[str] | None = None, out: Output | None = None) -> int:
         out.error("interrupted", "nothing was started; re-run the command")
         return int(ExitStatus.INTERRUPTED)
     try:
-        with _library_notes(out), _sigterm_interrupts():
+        with _library_notes(out), interrupts.handled():
             status: int = args.func(args, out)
     except KeyboardInterrupt:
         out.error("interrupted", "nothing was swapped or deleted; re-run the command")

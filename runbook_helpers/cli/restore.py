@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
-from types import FrameType
 
+from runbook_helpers import interrupts
 from runbook_helpers.archive.header import KINDS
 from runbook_helpers.cli.common import add_s3_options, resolve_source
 from runbook_helpers.cli.output import Output
@@ -124,17 +123,10 @@ def _rows(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def _interrupt(_signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def handle(args: argparse.Namespace, out: Output) -> int:
     # SIGTERM (a closed terminal, a CI timeout) ends the restore like Ctrl-C: rolled back, said
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
+    with interrupts.handled():
         return _restore(args, out)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _restore(args: argparse.Namespace, out: Output) -> int:

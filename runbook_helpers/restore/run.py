@@ -19,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from runbook_helpers import interrupts
 from runbook_helpers.archive.counts import TarStats
 from runbook_helpers.archive.manifest import TableStats
 from runbook_helpers.archive.source import OpenedSource
@@ -136,5 +137,8 @@ class RestoreRun:
         return archive_bytes(self.opened, self.consumed, self.hasher, self.counter, tar_stats)
 
     def check_sidecar(self, left: str = "") -> None:
-        """IntegrityError if the bytes read so far do not hash to the sidecar's digest."""
+        """IntegrityError if the bytes read so far do not hash to the sidecar's digest; and,
+        as this is the last check before a COMMIT, KeyboardInterrupt if a stopping signal came
+        whose exception Python dropped (:mod:`runbook_helpers.interrupts`)."""
+        interrupts.raise_if_interrupted()
         check_sha(self.source.sidecar, self.hasher.hexdigest(), self.source.where, left=left)

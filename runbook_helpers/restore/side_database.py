@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import psycopg
 from psycopg import sql
 
+from runbook_helpers import interrupts
 from runbook_helpers.errors import RestoreFailed, RunbookError, UnsafeTarget
 from runbook_helpers.pg.target import Target, create_database, derived_name, maintenance_connection
 from runbook_helpers.redact import redact_text
@@ -142,6 +143,7 @@ class SideDatabase:
     def into_place(self, stage: Callable[[str], None]) -> None:
         """Every check has passed: the hidden copy takes the target's name and the empty target
         it replaces is dropped. A refused rename leaves it ready under its side name (exit 8)."""
+        interrupts.raise_if_interrupted()  # a Ctrl-C Python dropped: still hidden, so dropped
         self._kept = True
         replaced = swap(self.target, self.name, self.stamp)
         if replaced:
@@ -150,6 +152,7 @@ class SideDatabase:
 
     def swap_in(self, stage: Callable[[str], None]) -> str | None:
         """``--swap``: the copy takes the target's name, the previous one is kept (returned)."""
+        interrupts.raise_if_interrupted()
         old = swap(self.target, self.name, self.stamp)
         if old and old != f"{self.target.dbname}_old_{self.stamp}":
             stage(f"previous database name shortened to {old} (63 bytes)")
