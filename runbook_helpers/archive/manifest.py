@@ -11,10 +11,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
+if TYPE_CHECKING:  # imported where it is used: a reader of archives needs no driver (150 ms)
+    import psycopg
 
 MANIFEST_FORMAT = "vlvt-runbooks/manifest@1"
 
@@ -106,6 +106,8 @@ def table_stats(conn: psycopg.Connection[Any]) -> dict[str, TableStats]:
     Runs in the connection's current transaction, so a caller holding a REPEATABLE READ
     snapshot (the one it exported to pg_dump) counts exactly what the dump contains.
     """
+    from psycopg import sql
+
     stats: dict[str, TableStats] = {}
     for schema, table, has_created_at in conn.execute(_TABLES_QUERY).fetchall():
         ident = sql.Identifier(schema, table)
