@@ -8,9 +8,10 @@ with a digit is kept. The ledger stores the result per page; the site's stamp sh
 
 A ``--version`` probe answers from the executable alone, so its answer is kept for the session
 (:func:`_executable_identity`): asked again with the same file found on the page's ``PATH`` -
-same real path, inode, size and change time, the same interpreter for a ``#!`` script and the
-same loader variables - it is not run again. ``aws --version`` costs half a second of CPU, and
-the suite's pages asked for it 57 times. A probe that asks a server (``psql -c``) always runs.
+same real path, inode, size and change time, the same interpreter for a ``#!`` script, the
+same loader and ``PG*`` variables - it is not run again. ``aws --version`` costs half a second
+of CPU, and the suite's pages asked for it 57 times. A probe that asks a server (``psql -c``)
+always runs.
 """
 
 from __future__ import annotations
@@ -69,7 +70,10 @@ def _executable_identity(argv: Sequence[str], env: Mapping[str, str]) -> Identit
     interpreter = _interpreter(found, search)
     started = _file_identity(interpreter) if interpreter else None
     loaders = tuple(env.get(name) for name in LOADER_VARIABLES)
-    return (tuple(argv), program, started, loaders)
+    # Debian's pg_wrapper (what `pg_dump` is on its PATH) picks the real program by PGCLUSTER,
+    # PGPORT and the like: every PG* variable is part of what its answer depends on
+    postgres = tuple(sorted((k, v) for k, v in env.items() if k.startswith("PG")))
+    return (tuple(argv), program, started, loaders, postgres)
 
 
 def parse_probes(lines: Sequence[str]) -> dict[str, list[str]]:
