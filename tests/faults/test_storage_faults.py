@@ -74,7 +74,6 @@ def test_missing_key_or_empty_bucket_exit_3(
     assert_clean_failure(result, ExitStatus.NOT_FOUND, [r2_clean.secret_access_key], argv=argv)
 
 
-@pytest.mark.slow(seconds=12)
 def test_latest_among_more_than_1000_keys(env: dict[str, str], r2_clean: R2Mock) -> None:
     """ListObjectsV2 returns 1,000 keys a page: the newest sits on the second page."""
     s3 = r2_clean.client()
