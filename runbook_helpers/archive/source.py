@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from runbook_helpers.archive.detect import (
     HEAD_BYTES,
@@ -22,11 +22,7 @@ from runbook_helpers.archive.detect import (
 )
 from runbook_helpers.archive.stream import GzipDecoder, GzipError, iter_file
 from runbook_helpers.errors import Incompatible, IntegrityError
-
-if TYPE_CHECKING:  # boto3 is imported only for an s3:// source (150 ms a start otherwise)
-    from runbook_helpers.r2 import storage
-
-S3_SCHEME = "s3://"  # runbook_helpers.r2.storage.is_s3_uri
+from runbook_helpers.r2.location import S3Location, is_s3_uri
 
 
 @dataclass
@@ -53,11 +49,11 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
 
     Only the first bytes are read here; the rest is streamed on demand.
     """
-    if source.startswith(S3_SCHEME):
+    if is_s3_uri(source):  # boto3 is imported only here (150 ms of every start otherwise)
         from runbook_helpers.r2 import storage
         from runbook_helpers.r2.errors import translate_errors
 
-        loc = storage.S3Location.parse(source)
+        loc = S3Location.parse(source)
         client = client or storage.s3_client()
         body, length = storage.open_stream(client, loc)
         try:
@@ -83,7 +79,7 @@ def open_source(source: str, *, client: Any = None) -> Iterator[OpenedSource]:
         yield OpenedSource(source, fmt, path.stat().st_size, head, iter_file(f), f.close)
 
 
-def _translated(chunks: Iterator[bytes], loc: storage.S3Location) -> Iterator[bytes]:
+def _translated(chunks: Iterator[bytes], loc: S3Location) -> Iterator[bytes]:
     """Network errors while streaming an S3 body as typed errors."""
     from runbook_helpers.r2.errors import translate_errors
 

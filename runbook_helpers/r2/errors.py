@@ -33,7 +33,7 @@ from runbook_helpers.r2.timeouts import TIMEOUT_HINT, timeouts
 from runbook_helpers.redact import redact_text
 
 if TYPE_CHECKING:
-    from runbook_helpers.r2.storage import S3Location
+    from runbook_helpers.r2.location import S3Location
 
 _ACCESS_CODES = frozenset(
     {

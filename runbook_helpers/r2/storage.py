@@ -22,8 +22,10 @@ from botocore.exceptions import (
 )
 from botocore.loaders import Loader
 
-from runbook_helpers.errors import AccessDenied, NotFound, UsageError
+from runbook_helpers.errors import AccessDenied, NotFound
 from runbook_helpers.r2.errors import translate_error, translate_errors
+from runbook_helpers.r2.location import S3Location as S3Location
+from runbook_helpers.r2.location import is_s3_uri as is_s3_uri
 from runbook_helpers.r2.timeouts import client_config, retry_notice, timeouts
 
 if TYPE_CHECKING:
@@ -48,49 +50,12 @@ def _share_loader(session: boto3.Session) -> None:
 
 
 @dataclass(frozen=True)
-class S3Location:
-    """One object (or prefix) in a bucket; ``uri`` is ``s3://bucket/key``."""
-
-    bucket: str
-    key: str
-
-    @classmethod
-    def parse(cls, text: str) -> S3Location:
-        if not is_s3_uri(text):
-            raise UsageError(f"not an s3:// URI: {text!r}", hint="write it as s3://BUCKET/KEY")
-        bucket, _, key = text[len("s3://") :].partition("/")
-        if not bucket:
-            raise UsageError(f"no bucket in {text!r}", hint="write it as s3://BUCKET/KEY")
-        return cls(bucket, key)
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-    @property
-    def name(self) -> str:
-        """The last path segment of the key (the file name a download gets)."""
-        return self.key.rsplit("/", 1)[-1]
-
-    def sidecar(self, suffix: str) -> S3Location:
-        """The object stored next to this one, e.g. ``.sha256`` or ``.manifest.json``."""
-        return S3Location(self.bucket, self.key + suffix)
-
-    def __str__(self) -> str:
-        return self.uri
-
-
-@dataclass(frozen=True)
 class ObjectInfo:
     """What a HEAD request says about an object."""
 
     size: int
     last_modified: datetime
     etag: str
-
-
-def is_s3_uri(text: str) -> bool:
-    return text.startswith("s3://")
 
 
 def _aws_config_path() -> Path:
