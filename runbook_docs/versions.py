@@ -64,8 +64,7 @@ def _executable_identity(argv: Sequence[str], env: Mapping[str, str]) -> Identit
         return None
     search = env.get("PATH")
     found = shutil.which(argv[0], path=search)
-    program = _file_identity(found) if found else None
-    if found is None or program is None:
+    if found is None or (program := _file_identity(found)) is None:
         return None
     interpreter = _interpreter(found, search)
     started = _file_identity(interpreter) if interpreter else None
@@ -136,4 +135,4 @@ def probe_versions(
             versions[name] = version_word(lines[0])
             if name in identities:
                 _ANSWERS[identities[name]] = versions[name]
-    return dict(sorted(versions.items(), key=lambda item: list(probes).index(item[0])))
+    return {name: versions[name] for name in probes if name in versions}

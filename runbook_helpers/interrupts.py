@@ -17,7 +17,6 @@ from types import FrameType
 
 STOPPING = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
-_depth: list[bool] = []  # non-empty inside the outermost handled()
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -42,17 +41,14 @@ def handled() -> Iterator[None]:
     ``finally`` blocks remove partial files and stop child processes instead of dying mid-write.
     A SIGINT the caller ignores (a job started with ``&`` by a script) stays ignored, as Python
     leaves it. Outside the main thread (signals go to the main thread only) nothing changes."""
-    if threading.current_thread() is not threading.main_thread() or _depth:
-        # nested (``runbook restore`` inside ``main``): the outer one handles and records
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     _received.clear()
     caught = [s for s in STOPPING if s != signal.SIGINT or signal.getsignal(s) != signal.SIG_IGN]
     previous = {sig: signal.signal(sig, _interrupt) for sig in caught}
-    _depth.append(True)
     try:
         yield
     finally:
-        _depth.clear()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

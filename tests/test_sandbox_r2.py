@@ -7,7 +7,6 @@ are refused with R2's error codes.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import stat
@@ -22,7 +21,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from runbook_helpers.sandbox import sandbox_environment
-from runbook_helpers.sandbox.moto_app import FIXTURE_ROUTE
 from runbook_helpers.sandbox.r2 import R2Key, R2Mock, r2_mock
 
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
@@ -310,21 +308,9 @@ def test_fixture_objects_route_takes_only_the_admin_key(r2_clean: R2Mock) -> Non
     assert got["Body"].read() == b"payload"
 
     def post(key: R2Key) -> int:
-        asked = {"bucket": r2_clean.bucket, "keys": ["many/not-stored"], "body": "x"}
-        request = urllib.request.Request(
-            r2_clean.endpoint + FIXTURE_ROUTE,
-            data=json.dumps(asked).encode(),
-            method="POST",
-            headers={
-                "X-Sandbox-Key-Id": key.access_key_id,
-                "X-Sandbox-Secret": key.secret_access_key,
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                return int(answer.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            r2_clean.put_many(["many/not-stored"], key=key)
+        return int(refused.value.code)
 
     assert post(r2_clean.read_key) == 403
     assert post(r2_clean.write_key) == 403  # a writer's token writes through S3 only

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from runbook_helpers import interrupts
 from runbook_helpers.archive.header import KINDS
 from runbook_helpers.cli.common import add_s3_options, resolve_source
 from runbook_helpers.cli.output import Output
@@ -124,12 +123,8 @@ def _rows(value: int | None) -> str:
 
 
 def handle(args: argparse.Namespace, out: Output) -> int:
-    # SIGTERM (a closed terminal, a CI timeout) ends the restore like Ctrl-C: rolled back, said
-    with interrupts.handled():
-        return _restore(args, out)
-
-
-def _restore(args: argparse.Namespace, out: Output) -> int:
+    # SIGTERM (a closed terminal, a CI timeout) ends the restore like Ctrl-C, rolled back and
+    # said: main() runs every command inside runbook_helpers.interrupts.handled()
     source, client = resolve_source(args)
     bar = progress_for(out, 0, "restore")
     opts = RestoreOptions(

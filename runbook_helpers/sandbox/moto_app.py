@@ -191,20 +191,13 @@ class FixtureObjects:
     writing to R2 would. The JSON body is ``{"bucket": ..., "keys": [...], "body": latin-1}``.
     """
 
-    def __init__(
-        self,
-        app: WsgiApp,
-        lookup: Callable[[str], tuple[str, str] | None] = iam_user_of,
-        store: Callable[[str, list[str], bytes], None] = put_objects,
-    ) -> None:
+    def __init__(self, app: WsgiApp) -> None:
         self.app = app
-        self.lookup = lookup
-        self.store = store
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != FIXTURE_ROUTE:
             return self.app(environ, start_response)
-        found = self.lookup(str(environ.get("HTTP_X_SANDBOX_KEY_ID", "")))
+        found = iam_user_of(str(environ.get("HTTP_X_SANDBOX_KEY_ID", "")))
         secret = str(environ.get("HTTP_X_SANDBOX_SECRET", ""))
         if (
             environ.get("REQUEST_METHOD") != "POST"
@@ -216,7 +209,7 @@ class FixtureObjects:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         asked = json.loads(environ["wsgi.input"].read(length))
         keys = [str(k) for k in asked["keys"]]
-        self.store(str(asked["bucket"]), keys, str(asked.get("body", "")).encode("latin-1"))
+        put_objects(str(asked["bucket"]), keys, str(asked.get("body", "")).encode("latin-1"))
         return _answer(start_response, "200 OK", f"{len(keys)}\n".encode())
 
 

@@ -194,12 +194,20 @@ class R2Mock:
             )
         return made
 
-    def put_many(self, keys: list[str], body: bytes = b"x", bucket: str | None = None) -> None:
-        """Store ``body`` under every key in one request (the admin key, for fixtures only).
+    def put_many(
+        self,
+        keys: list[str],
+        body: bytes = b"x",
+        bucket: str | None = None,
+        key: R2Key | None = None,
+    ) -> None:
+        """Store ``body`` under every key in one request (the admin key, for fixtures only; any
+        other ``key`` is refused with HTTP 403, raised as ``urllib.error.HTTPError``).
 
         Through the server's fixture route (:class:`~.moto_app.FixtureObjects`): a thousand
         signed PUTs cost seconds of CPU on both sides, and a listing test needs only the keys.
         """
+        key = key or self.admin_key
         asked = {"bucket": bucket or self.bucket, "keys": keys, "body": body.decode("latin-1")}
         request = urllib.request.Request(
             self.endpoint + FIXTURE_ROUTE,
@@ -207,8 +215,8 @@ class R2Mock:
             method="POST",
             headers={
                 "Content-Type": "application/json",
-                "X-Sandbox-Key-Id": self.admin_key.access_key_id,
-                "X-Sandbox-Secret": self.admin_key.secret_access_key,
+                "X-Sandbox-Key-Id": key.access_key_id,
+                "X-Sandbox-Secret": key.secret_access_key,
             },
         )
         with urllib.request.urlopen(request, timeout=60) as answer:
